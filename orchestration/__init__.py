@@ -1,0 +1,1 @@
+"""healthscore: the Dagster code location and its libraries."""

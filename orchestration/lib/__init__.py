@@ -1,0 +1,1 @@
+"""Code with no Dagster in it: contracts, loaders, scorecards, SQL builders."""
