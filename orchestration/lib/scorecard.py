@@ -1,0 +1,258 @@
+"""Scorecards as code: the YAML model, its validation, and its identity.
+
+A scorecard turns point-in-time account features into scores for one or more objectives
+(retention risk, expansion potential) with factor groups, weights, grade bands and
+per-segment / per-industry overrides. It is reviewed like code: `load_scorecard` rejects
+an invalid file with messages that name the scorecard and the offending entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+OWNERS = ("sales", "cs", "product", "finance", "support")
+UNITS = ("pct", "count", "days", "score", "ratio", "hours", "currency", "number")
+PLACEHOLDERS = ("value", "abs_value", "change")
+WEIGHT_TOTAL = 100.0
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+
+
+class ScorecardError(ValueError):
+    """A scorecard that cannot be used, with every problem found listed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Normalisation(_Strict):
+    """How a raw feature value becomes a 0-100 factor score.
+
+    thresholds: linear between `low` and `high` (clamped); with higher_is_better a value
+    at or above `high` scores 100 and at or below `low` scores 0; lower_is_better mirrors it.
+    percentile: the value's percentile rank among peers (all accounts, the same segment or
+    the same industry) on the same as_of_date.
+    """
+
+    method: Literal["thresholds", "percentile"]
+    low: float | None = None
+    high: float | None = None
+    peer_group: Literal["all", "segment", "industry"] = "segment"
+
+    @model_validator(mode="after")
+    def _check(self) -> Normalisation:
+        if self.method == "thresholds":
+            if self.low is None or self.high is None:
+                raise ValueError("thresholds normalisation needs both low and high")
+            if not self.low < self.high:
+                raise ValueError(f"thresholds are unordered: low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class Explanation(_Strict):
+    unit: Literal[UNITS] = "number"  # type: ignore[valid-type]
+    low: str = Field(description="Reason shown when the factor scores below 50 (a risk).")
+    high: str = Field(description="Reason shown when the factor scores 50 or more (a strength).")
+
+    @model_validator(mode="after")
+    def _check(self) -> Explanation:
+        for text in (self.low, self.high):
+            for name in _PLACEHOLDER_RE.findall(text):
+                if name not in PLACEHOLDERS:
+                    raise ValueError(f"unknown placeholder {{{name}}} in {text!r}; use {PLACEHOLDERS}")
+        return self
+
+
+class Factor(_Strict):
+    name: str
+    label: str
+    feature: str
+    group: str
+    owner: Literal[OWNERS]  # type: ignore[valid-type]
+    direction: Literal["higher_is_better", "lower_is_better"]
+    weight: float = Field(default=1.0, gt=0, description="Relative weight inside its group.")
+    normalisation: Normalisation
+    explain: Explanation
+    description: str = ""
+
+
+class Objective(_Strict):
+    label: str
+    description: str
+    group_weights: dict[str, float]
+    # Relative factor weights for this objective only (default: the factor's weight).
+    factor_weights: dict[str, float] = Field(default_factory=dict)
+
+
+class Band(_Strict):
+    grade: str
+    min: float
+    max: float
+
+
+class Variant(_Strict):
+    """Overrides for one segment or industry: group weights per objective, normalisation per factor."""
+
+    group_weights: dict[str, dict[str, float]] = Field(default_factory=dict)
+    normalisation: dict[str, Normalisation] = Field(default_factory=dict)
+
+
+class Confidence(_Strict):
+    min_for_grade: float = Field(default=0.5, ge=0, le=1)
+    fresh_days: int = Field(default=14, ge=0)
+    stale_days: int = Field(default=90, gt=0)
+    stale_floor: float = Field(default=0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Confidence:
+        if self.stale_days <= self.fresh_days:
+            raise ValueError("confidence.stale_days must be greater than fresh_days")
+        return self
+
+
+class Scorecard(_Strict):
+    name: str
+    version: str
+    description: str
+    owner: str
+    change_window_days: int = Field(default=7, gt=0)
+    groups: dict[str, str]  # group -> label
+    objectives: dict[str, Objective]
+    factors: list[Factor]
+    bands: list[Band]
+    confidence: Confidence = Confidence()
+    segment_overrides: dict[str, Variant] = Field(default_factory=dict)
+    industry_overrides: dict[str, Variant] = Field(default_factory=dict)
+
+    # Set by load_scorecard: sha256 of the file's bytes.
+    content_hash: str = ""
+
+    @property
+    def factor_map(self) -> dict[str, Factor]:
+        return {f.name: f for f in self.factors}
+
+    def factors_in(self, objective: str) -> list[Factor]:
+        weights = self.objectives[objective].group_weights
+        return [f for f in self.factors if weights.get(f.group, 0) > 0]
+
+    def factor_weight(self, objective: str, factor: Factor) -> float:
+        return self.objectives[objective].factor_weights.get(factor.name, factor.weight)
+
+    def grade_for(self, score: float) -> str:
+        """Python mirror of the SQL band lookup (bands are [min, max), the top one closed)."""
+        for band in self.bands:
+            if band.min <= score < band.max:
+                return band.grade
+        return self.bands[-1].grade
+
+
+def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
+    errors: list[str] = []
+    names = [f.name for f in card.factors]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"factor {dup!r} is defined more than once")
+    for f in card.factors:
+        if f.group not in card.groups:
+            errors.append(f"factor {f.name!r}: unknown group {f.group!r} (groups: {', '.join(card.groups)})")
+        if known_features is not None and f.feature not in known_features:
+            errors.append(
+                f"factor {f.name!r}: unknown feature {f.feature!r} "
+                f"(known features: {', '.join(sorted(known_features))})"
+            )
+
+    def check_weights(where: str, weights: dict[str, float]) -> None:
+        for group, weight in weights.items():
+            if group not in card.groups:
+                errors.append(f"{where}: unknown group {group!r}")
+            if weight < 0:
+                errors.append(f"{where}: weight of {group!r} is negative ({weight})")
+        total = sum(weights.values())
+        if abs(total - WEIGHT_TOTAL) > 1e-6:
+            errors.append(f"{where}: group weights add up to {total:g}, not {WEIGHT_TOTAL:g}")
+
+    if not card.objectives:
+        errors.append("at least one objective is required")
+    for name, obj in card.objectives.items():
+        check_weights(f"objective {name!r}", obj.group_weights)
+        for factor in obj.factor_weights:
+            if factor not in names:
+                errors.append(f"objective {name!r}: factor_weights names unknown factor {factor!r}")
+        if not card.factors_in(name):
+            errors.append(f"objective {name!r} has no factor in a weighted group")
+
+    for kind, variants in (("segment", card.segment_overrides), ("industry", card.industry_overrides)):
+        for value, variant in variants.items():
+            for objective, weights in variant.group_weights.items():
+                if objective not in card.objectives:
+                    errors.append(f"{kind} override {value!r}: unknown objective {objective!r}")
+                    continue
+                check_weights(f"{kind} override {value!r}, objective {objective!r}", weights)
+            for factor, norm in variant.normalisation.items():
+                base = card.factor_map.get(factor)
+                if base is None:
+                    errors.append(f"{kind} override {value!r}: unknown factor {factor!r}")
+                elif norm.method != base.normalisation.method:
+                    errors.append(
+                        f"{kind} override {value!r}: factor {factor!r} must keep its method "
+                        f"{base.normalisation.method!r} (got {norm.method!r})"
+                    )
+
+    bands = card.bands
+    if not bands:
+        errors.append("at least one grade band is required")
+    else:
+        for band in bands:
+            if not band.min < band.max:
+                errors.append(f"band {band.grade!r}: min ({band.min:g}) must be below max ({band.max:g})")
+        if bands[0].min != 0:
+            errors.append(f"bands must start at 0 (first band {bands[0].grade!r} starts at {bands[0].min:g})")
+        if bands[-1].max != 100:
+            errors.append(f"bands must end at 100 (last band {bands[-1].grade!r} ends at {bands[-1].max:g})")
+        for prev, nxt in zip(bands, bands[1:], strict=False):
+            if nxt.min < prev.max:
+                errors.append(
+                    f"bands {prev.grade!r} and {nxt.grade!r} overlap or are unordered "
+                    f"({prev.grade} ends at {prev.max:g}, {nxt.grade} starts at {nxt.min:g})"
+                )
+            elif nxt.min > prev.max:
+                errors.append(
+                    f"gap between bands {prev.grade!r} and {nxt.grade!r} ({prev.max:g} to {nxt.min:g})"
+                )
+        grades = [b.grade for b in bands]
+        if len(set(grades)) != len(grades):
+            errors.append("band grades must be unique")
+    return errors
+
+
+def parse_scorecard(text: str, *, source: str = "<string>", known_features: set[str] | None = None) -> Scorecard:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScorecardError(f"scorecard {source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScorecardError(f"scorecard {source}: expected a mapping at the top level")
+    try:
+        card = Scorecard(**data, content_hash=hashlib.sha256(text.encode()).hexdigest())
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{where}: {err['msg']}")
+        raise ScorecardError(f"scorecard {source} is invalid:\n  - " + "\n  - ".join(problems)) from None
+    errors = _validate(card, known_features)
+    if errors:
+        raise ScorecardError(f"scorecard {source} is invalid:\n  - " + "\n  - ".join(errors))
+    return card
+
+
+def load_scorecard(path: Path | str, known_features: set[str] | None = None) -> Scorecard:
+    path = Path(path)
+    if not path.exists():
+        raise ScorecardError(f"scorecard file {path} does not exist")
+    return parse_scorecard(path.read_text(), source=str(path), known_features=known_features)

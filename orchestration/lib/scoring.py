@@ -1,0 +1,410 @@
+"""Score, explain and publish: versioned, append-only score tables with lineage.
+
+One call scores a range of as_of dates with a scorecard (SQL compiled by scoring_sql),
+applies human overrides, rolls scores up to parent accounts and publishes everything in
+one transaction: readers see the previous version until the new one is complete, and a
+failed run leaves the last good version in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+import duckdb
+
+from .scorecard import Scorecard
+from .scoring_sql import compile_scoring, final_grade_sql, grade_sql, lit
+from .settings import PROJECT_ROOT
+
+SCORE_TABLES_DDL = {
+    "score_runs": """
+        score_version bigint primary key,
+        run_id varchar not null,
+        scorecard_name varchar not null,
+        scorecard_version varchar not null,
+        scorecard_hash varchar not null,
+        code_version varchar not null,
+        input_batches_id varchar not null,
+        as_of_start date not null,
+        as_of_end date not null,
+        accounts_scored bigint not null,
+        score_rows bigint not null,
+        seconds double not null,
+        computed_at timestamp not null
+    """,
+    "input_batches": """
+        input_batches_id varchar not null,
+        batch_id varchar not null,
+        source varchar not null,
+        source_file varchar not null,
+        loaded_at timestamp not null
+    """,
+    "health_scores": """
+        score_version bigint not null,
+        account_id varchar not null,
+        as_of_date date not null,
+        objective varchar not null,
+        segment varchar,
+        industry varchar,
+        owner varchar,
+        parent_account_id varchar,
+        health_score double,
+        grade varchar not null,
+        computed_score double,
+        computed_grade varchar,
+        confidence double not null,
+        coverage double not null,
+        missing_factors varchar,
+        is_churned boolean not null,
+        churned_on date,
+        arr double,
+        top_reasons varchar,
+        previous_score double,
+        score_change double,
+        change_drivers varchar,
+        override_id varchar,
+        override_action varchar,
+        override_author varchar,
+        override_reason varchar,
+        override_expires_at timestamp,
+        scorecard_name varchar not null,
+        scorecard_version varchar not null,
+        scorecard_hash varchar not null,
+        code_version varchar not null,
+        run_id varchar not null,
+        input_batches_id varchar not null,
+        computed_at timestamp not null
+    """,
+    "health_score_factors": """
+        score_version bigint not null,
+        account_id varchar not null,
+        as_of_date date not null,
+        objective varchar not null,
+        factor varchar not null,
+        factor_label varchar not null,
+        factor_group varchar not null,
+        owner varchar not null,
+        feature varchar not null,
+        raw_value double,
+        factor_score double,
+        nominal_weight double not null,
+        weight double not null,
+        contribution double not null,
+        impact double not null,
+        reason varchar,
+        scorecard_version varchar not null,
+        run_id varchar not null
+    """,
+    "health_score_rollups": """
+        score_version bigint not null,
+        parent_account_id varchar not null,
+        as_of_date date not null,
+        objective varchar not null,
+        rollup_score double,
+        rollup_grade varchar,
+        accounts_in_rollup bigint not null,
+        total_arr double,
+        worst_account_id varchar,
+        worst_account_score double,
+        run_id varchar not null
+    """,
+}
+
+
+@dataclass
+class ScoreRun:
+    score_version: int
+    run_id: str
+    as_of_start: dt.date
+    as_of_end: dt.date
+    accounts_scored: int
+    score_rows: int
+    factor_rows: int
+    grade_counts: dict[str, int]
+    seconds: float
+    stage_seconds: dict[str, float]
+
+
+@cache
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout."""
+    try:
+        base = version("healthscore")
+    except PackageNotFoundError:
+        base = "0.0.0+unknown"
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return f"{base}+g{sha}{'.dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return base
+
+
+def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists scores")
+    for name, ddl in SCORE_TABLES_DDL.items():
+        con.execute(f"create table if not exists scores.{name} ({ddl})")
+    con.execute("create table if not exists scores.health_scores_current as select * from scores.health_scores limit 0")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _overrides_relation(con: duckdb.DuckDBPyConnection, overrides_table: str | None) -> str:
+    if overrides_table:
+        return overrides_table
+    # Latest loaded version of each override record.
+    return """(select * from (
+        select *, row_number() over (partition by override_id order by _loaded_at desc, _row_number desc) as rn
+        from raw.overrides) as o where rn = 1)"""
+
+
+def score_and_publish(
+    con: duckdb.DuckDBPyConnection,
+    card: Scorecard,
+    *,
+    features_table: str,
+    as_of_start: dt.date,
+    as_of_end: dt.date,
+    run_id: str,
+    overrides_table: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ScoreRun:
+    log = log or (lambda _m: None)
+    started = time.perf_counter()
+    stage_seconds: dict[str, float] = {}
+    ensure_score_tables(con)
+
+    t0 = time.perf_counter()
+    for name, select in compile_scoring(card, features_table, as_of_start, as_of_end):
+        con.execute(f"create or replace temp table {name} as {select}")
+    stage_seconds["compute"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    overrides = _overrides_relation(con, overrides_table)
+    # The newest override made on or before the date and not yet expired applies.
+    con.execute(
+        f"""
+        create or replace temp table _sc_final as
+        select *, {final_grade_sql(card)} as grade
+        from (
+            select s.*, o.override_id, o.action as override_action, o.grade as override_grade,
+                o.author as override_author, o.reason as override_reason,
+                o.expires_at as override_expires_at,
+                case
+                    when s.is_churned then s.computed_score
+                    when o.action = 'set_score' then greatest(0.0, least(100.0, o.value))
+                    when o.action = 'adjust_score'
+                        then greatest(0.0, least(100.0, s.computed_score + coalesce(o.value, 0.0)))
+                    else s.computed_score
+                end as final_score
+            from _sc_scores as s
+            left join (
+                select * from (
+                    select ov.*, sc.as_of_date as applies_on, row_number() over (
+                        partition by ov.account_id, ov.objective, sc.as_of_date
+                        order by ov.created_at desc, ov.override_id desc
+                    ) as override_rank
+                    from {overrides} as ov
+                    inner join (select distinct account_id, as_of_date from _sc_scores) as sc
+                        on sc.account_id = ov.account_id
+                        and ov.created_at < sc.as_of_date + 1
+                        and (ov.expires_at is null or ov.expires_at >= sc.as_of_date + 1)
+                ) as ranked where override_rank = 1
+            ) as o
+                on o.account_id = s.account_id and o.objective = s.objective and o.applies_on = s.as_of_date
+        ) as with_overrides
+        """
+    )
+    stage_seconds["overrides"] = time.perf_counter() - t0
+
+    batches = con.execute(
+        "select batch_id, source, source_file, loaded_at from raw._load_batches order by batch_id"
+    ).fetchall()
+    input_batches_id = hashlib.sha256("\n".join(b[0] for b in batches).encode()).hexdigest()[:16]
+    computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    code = code_version()
+    lineage = (
+        f"{lit(card.name)} as scorecard_name, {lit(card.version)} as scorecard_version, "
+        f"{lit(card.content_hash)} as scorecard_hash, {lit(code)} as code_version, "
+        f"{lit(run_id)} as run_id, {lit(input_batches_id)} as input_batches_id, "
+        f"cast({lit(computed_at.isoformat(sep=' '))} as timestamp) as computed_at"
+    )
+
+    t0 = time.perf_counter()
+    con.execute("begin transaction")
+    try:
+        score_version = con.execute(
+            "select coalesce(max(score_version), 0) + 1 from scores.score_runs"
+        ).fetchone()[0]
+        con.execute(
+            f"""
+            insert into scores.health_scores by name
+            select {score_version} as score_version, account_id, as_of_date, objective, segment, industry,
+                owner, parent_account_id, final_score as health_score, grade, computed_score,
+                banded_grade as computed_grade, confidence, coverage, missing_factors, is_churned,
+                churned_on, arr, top_reasons, previous_score, score_change, change_drivers,
+                override_id, override_action, override_author, override_reason, override_expires_at,
+                {lineage}
+            from _sc_final
+            """
+        )
+        con.execute(
+            f"""
+            insert into scores.health_score_factors by name
+            select {score_version} as score_version, account_id, as_of_date, objective, factor,
+                factor_label, factor_group, owner, feature, raw_value, factor_score, nominal_weight,
+                weight, contribution, impact, reason,
+                {lit(card.version)} as scorecard_version, {lit(run_id)} as run_id
+            from _sc_factors
+            where as_of_date between cast({lit(as_of_start.isoformat())} as date)
+                and cast({lit(as_of_end.isoformat())} as date)
+            """
+        )
+        con.execute(
+            f"""
+            insert into scores.health_score_rollups by name
+            with family as (
+                select parent_account_id as rollup_id, account_id, as_of_date, objective,
+                    final_score, arr
+                from _sc_final where parent_account_id is not null and final_score is not null
+                union all
+                select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
+                from _sc_final as p
+                where p.final_score is not null
+                    and p.account_id in (select parent_account_id from _sc_final)
+            ),
+            weighted as (
+                select *,
+                    sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
+                    row_number() over (
+                        partition by rollup_id, as_of_date, objective order by final_score asc, account_id
+                    ) as worst_rank
+                from family
+            )
+            select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
+                case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
+                     else avg(final_score) end as rollup_score,
+                null as rollup_grade,
+                count(*) as accounts_in_rollup,
+                max(total_arr) as total_arr,
+                max(case when worst_rank = 1 then account_id end) as worst_account_id,
+                max(case when worst_rank = 1 then final_score end) as worst_account_score,
+                {lit(run_id)} as run_id
+            from weighted
+            group by rollup_id, as_of_date, objective
+            """
+        )
+        con.execute(
+            f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, 'rollup_score')}
+                where score_version = {score_version}"""
+        )
+        if batches:
+            con.executemany(
+                "insert into scores.input_batches select ?, ?, ?, ?, ? "
+                "where not exists (select 1 from scores.input_batches where input_batches_id = ?)",
+                [(input_batches_id, *b, input_batches_id) for b in batches],
+            )
+        # Current = newest as_of_date per account and objective, newest version within it.
+        con.execute(
+            f"""
+            create or replace temp table _sc_current as
+            select * exclude (current_rank) from (
+                select *, row_number() over (
+                    partition by account_id, objective order by as_of_date desc, score_version desc
+                ) as current_rank
+                from (
+                    select * from scores.health_scores_current
+                    union all by name
+                    select * from scores.health_scores where score_version = {score_version}
+                ) as candidates
+            ) as ranked where current_rank = 1
+            """
+        )
+        con.execute("delete from scores.health_scores_current")
+        con.execute("insert into scores.health_scores_current by name select * from _sc_current")
+        counts = con.execute(
+            f"""select count(*), count(distinct account_id) from scores.health_scores
+                where score_version = {score_version}"""
+        ).fetchone()
+        factor_rows = con.execute(
+            f"select count(*) from scores.health_score_factors where score_version = {score_version}"
+        ).fetchone()[0]
+        grade_counts = dict(
+            con.execute(
+                f"""select grade, count(*) from scores.health_scores
+                    where score_version = {score_version} and objective = 'retention_risk'
+                    and as_of_date = cast({lit(as_of_end.isoformat())} as date)
+                    group by grade order by grade"""
+            ).fetchall()
+        )
+        seconds = time.perf_counter() - started
+        con.execute(
+            "insert into scores.score_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                score_version,
+                run_id,
+                card.name,
+                card.version,
+                card.content_hash,
+                code,
+                input_batches_id,
+                as_of_start,
+                as_of_end,
+                counts[1],
+                counts[0],
+                seconds,
+                computed_at,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    stage_seconds["publish"] = time.perf_counter() - t0
+    for name, _ in compile_scoring(card, features_table, as_of_start, as_of_end):
+        con.execute(f"drop table if exists {name}")
+    con.execute("drop table if exists _sc_final")
+    con.execute("drop table if exists _sc_current")
+    log(
+        f"score version {score_version}: {counts[0]:,} score rows for {counts[1]:,} accounts, "
+        f"{as_of_start} to {as_of_end}, in {seconds:.2f}s"
+    )
+    return ScoreRun(
+        score_version=score_version,
+        run_id=run_id,
+        as_of_start=as_of_start,
+        as_of_end=as_of_end,
+        accounts_scored=counts[1],
+        score_rows=counts[0],
+        factor_rows=factor_rows,
+        grade_counts=grade_counts,
+        seconds=time.perf_counter() - started,
+        stage_seconds=stage_seconds,
+    )
