@@ -1,0 +1,797 @@
+"""Quality gates on the raw tables: Great Expectations 1.x suites derived from the contracts.
+
+No Dagster here (the asset checks live in orchestration/defs/quality/checks.py).
+
+How it fits together
+--------------------
+1. `plan_rules(source)` turns a source contract plus the POLICY section below into a list of
+   `Rule`s: plain data (check name, category, severity, GX expectation type and kwargs). It does
+   not import Great Expectations.
+2. `build_suite(source)` turns those rules into a GX `ExpectationSuite`; `export_suites()` writes
+   them to `expectations/suites/<source>.json` (reviewable, and a test fails when the committed
+   files drift from the contracts).
+3. `validate_sources(warehouse_path, sources)` validates the suites INSIDE DuckDB through a GX SQL
+   datasource (duckdb-engine): one GX context and one datasource for all sources, every
+   expectation compiled to SQL, only counts and small samples come back to Python. Afterwards the
+   GX engines are disposed (DuckDB's file lock is released) and every result row is appended to
+   `quality.check_results`.
+
+Categories: completeness, validity, uniqueness, referential_integrity, staleness.
+Severities: "error" (blocks downstream work) and "warn" (recorded and shown, work goes on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestration.lib.contracts import CONTRACTS, SourceContract, get_contract
+from orchestration.lib.settings import PROJECT_ROOT
+from orchestration.lib.warehouse import connect, quote_ident
+
+ERROR = "error"
+WARN = "warn"
+SEVERITIES = (ERROR, WARN)
+
+COMPLETENESS = "completeness"
+VALIDITY = "validity"
+UNIQUENESS = "uniqueness"
+REFERENTIAL_INTEGRITY = "referential_integrity"
+STALENESS = "staleness"
+CATEGORIES = (COMPLETENESS, VALIDITY, UNIQUENESS, REFERENTIAL_INTEGRITY, STALENESS)
+
+SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
+RESULTS_TABLE = "quality.check_results"
+SAMPLE_SIZE = 5  # failing keys / values kept per expectation
+
+# =====================================================================================
+# POLICY: every severity decision and every rule that is not in the contracts lives here.
+# Column-level facts (required, allowed values, ranges, references, freshness) live in
+# orchestration/lib/contracts.py; change them there.
+# =====================================================================================
+
+# Completeness: required columns must never be null (error). Optional columns should be
+# mostly filled: below this share of non-null values is a warning.
+OPTIONAL_COLUMN_MIN_FILL = 0.9
+
+# Uniqueness of the primary key. Staging dedupes duplicate keys (latest load wins), so a
+# duplicate is a warning, except where a duplicate would fan out every join in scoring.
+UNIQUENESS_ERROR_SOURCES = frozenset({"accounts"})
+
+# Referential integrity: any orphan (a reference to a key that is not in the referenced raw
+# table) is a warning; more than this share of orphan rows is an error.
+RI_ERROR_ORPHAN_RATE = 0.01
+
+# Validity (allowed values, min/max ranges) is a warning, except for the columns below, where a
+# bad value would silently corrupt scores. Value: why.
+VALIDITY_ERROR_COLUMNS: dict[tuple[str, str], str] = {
+    ("accounts", "segment"): "selects the peer group and the segment weights",
+    ("subscriptions", "mrr"): "revenue features and ARR-weighted roll-ups",
+    ("subscriptions", "arr"): "revenue features and ARR-weighted roll-ups",
+    ("subscriptions", "status"): "decides which contract terms are active",
+    ("support_tickets", "csat_score"): "averaged into the support score",
+    ("survey_responses", "survey_type"): "decides the NPS or CSAT scale of `score`",
+    ("survey_responses", "score"): "averaged into the sentiment score",
+    ("account_notes", "rating"): "averaged into the relationship score",
+    ("invoices", "amount"): "payment-risk features",
+    ("outcomes", "outcome_type"): "labels for back-tests and weight fitting",
+    ("overrides", "objective"): "overrides are applied to published scores as they are",
+    ("overrides", "action"): "overrides are applied to published scores as they are",
+    ("overrides", "value"): "overrides are applied to published scores as they are",
+    ("overrides", "grade"): "overrides are applied to published scores as they are",
+}
+
+
+@dataclass(frozen=True)
+class CrossFieldRule:
+    """A row-level rule over several columns. `ok` is a SQL predicate; a row violates the rule
+    when `ok` is false (a NULL result counts as passing: missing values are completeness's job)."""
+
+    name: str
+    ok: str
+    columns: tuple[str, ...]
+    severity: str
+    description: str
+
+
+CROSS_FIELD_RULES: dict[str, tuple[CrossFieldRule, ...]] = {
+    "subscriptions": (
+        CrossFieldRule(
+            "end_date_not_before_start_date",
+            "end_date >= start_date",
+            ("start_date", "end_date"),
+            WARN,
+            "A term cannot end before it starts.",
+        ),
+    ),
+    "support_tickets": (
+        CrossFieldRule(
+            "closed_at_not_before_opened_at",
+            "closed_at >= opened_at",
+            ("opened_at", "closed_at"),
+            WARN,
+            "A ticket cannot be closed before it was opened.",
+        ),
+    ),
+    "survey_responses": (
+        CrossFieldRule(
+            "responded_at_not_before_sent_at",
+            "responded_at >= sent_at",
+            ("sent_at", "responded_at"),
+            WARN,
+            "A response cannot come back before the survey was sent.",
+        ),
+        CrossFieldRule(
+            "csat_score_between_1_and_5",
+            "survey_type <> 'csat' or score between 1 and 5",
+            ("survey_type", "score"),
+            ERROR,
+            "CSAT scores are 1-5 (the contract's 0-10 range is the NPS scale).",
+        ),
+    ),
+    "invoices": (
+        CrossFieldRule(
+            "due_date_not_before_issued_at",
+            "due_date >= issued_at",
+            ("issued_at", "due_date"),
+            WARN,
+            "An invoice cannot be due before it was issued.",
+        ),
+    ),
+    "overrides": (
+        CrossFieldRule(
+            "expires_at_after_created_at",
+            "expires_at > created_at",
+            ("created_at", "expires_at"),
+            WARN,
+            "An override that expires before it is made never applies.",
+        ),
+        CrossFieldRule(
+            "set_score_has_value",
+            "action <> 'set_score' or value is not null",
+            ("action", "value"),
+            ERROR,
+            "set_score needs a value.",
+        ),
+        CrossFieldRule(
+            "adjust_score_has_value",
+            "action <> 'adjust_score' or value is not null",
+            ("action", "value"),
+            ERROR,
+            "adjust_score needs a value.",
+        ),
+        CrossFieldRule(
+            "set_grade_has_grade",
+            "action <> 'set_grade' or grade is not null",
+            ("action", "grade"),
+            ERROR,
+            "set_grade needs a grade.",
+        ),
+    ),
+}
+
+# Staleness: the newest `freshness_column` value must be within `stale_after_days` of the
+# reference time, and the table must not be empty. Severity: the contract's stale_severity.
+
+# =====================================================================================
+# Rules (plain data, no GX)
+# =====================================================================================
+
+
+@dataclass(frozen=True)
+class Rule:
+    check_name: str  # <source>.<category>.<rule>[.<column>], stable across runs
+    source: str
+    category: str
+    severity: str
+    column: str | None
+    expectation: str  # GX 1.x expectation class name in great_expectations.expectations
+    kwargs: dict[str, Any]
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.check_name}: unknown category {self.category!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.check_name}: unknown severity {self.severity!r}")
+
+
+# Name of the suite parameter carrying the staleness cut-off (reference time - stale_after_days).
+FRESHNESS_CUTOFF_PARAM = "freshness_cutoff"
+
+
+def suite_name(source: str) -> str:
+    return f"raw.{source}"
+
+
+def _q(name: str) -> str:
+    return quote_ident(name)
+
+
+def _rows_query(contract: SourceContract, where: str, columns: Sequence[str]) -> str:
+    """An UnexpectedRowsExpectation query returning the primary key and `columns` of bad rows.
+
+    GX substitutes `{batch}` with an aliased subquery, so the batch is wrapped in a CTE to give
+    it a name of our own.
+    """
+    cols = [contract.primary_key, *[c for c in columns if c != contract.primary_key]]
+    select = ", ".join(f"src.{_q(c)}" for c in cols)
+    return f"with src as (select * from {{batch}}) select {select} from src where {where}"
+
+
+def _orphans_query(contract: SourceContract, column: str, min_rate: float | None) -> str:
+    ref = get_contract(contract.column(column).references or "")
+    pk = _q(ref.primary_key)
+    col = _q(column)
+    orphans = (
+        f"select src.{_q(contract.primary_key)}, src.{col} from src "
+        f"where src.{col} is not null and src.{col} not in "
+        f"(select r.{pk} from raw.{_q(ref.name)} as r where r.{pk} is not null)"
+    )
+    query = f"with src as (select * from {{batch}}), orphans as ({orphans}) select * from orphans"
+    if min_rate is not None:
+        query += f" where (select count(*) from orphans) > {min_rate!r} * (select count(*) from src)"
+    return query
+
+
+def plan_rules(source: str) -> list[Rule]:
+    """Every rule for one source, in a stable order, derived from its contract and the POLICY."""
+    c = get_contract(source)
+    rules: list[Rule] = []
+
+    def add(
+        category: str,
+        name: str,
+        severity: str,
+        column: str | None,
+        expectation: str,
+        kwargs: dict[str, Any],
+        description: str,
+    ) -> None:
+        check = f"{source}.{category}.{name}" + (f".{column}" if column else "")
+        rules.append(Rule(check, source, category, severity, column, expectation, kwargs, description))
+
+    # completeness
+    for col in c.columns:
+        if col.required:
+            add(
+                COMPLETENESS,
+                "not_null",
+                ERROR,
+                col.name,
+                "ExpectColumnValuesToNotBeNull",
+                {"column": col.name},
+                f"Required column {col.name} is never null.",
+            )
+        else:
+            add(
+                COMPLETENESS,
+                "mostly_filled",
+                WARN,
+                col.name,
+                "ExpectColumnValuesToNotBeNull",
+                {"column": col.name, "mostly": OPTIONAL_COLUMN_MIN_FILL},
+                f"Optional column {col.name} is at least {OPTIONAL_COLUMN_MIN_FILL:.0%} filled.",
+            )
+
+    # validity
+    for col in c.columns:
+        severity = ERROR if (source, col.name) in VALIDITY_ERROR_COLUMNS else WARN
+        if col.allowed_values is not None:
+            add(
+                VALIDITY,
+                "in_set",
+                severity,
+                col.name,
+                "ExpectColumnValuesToBeInSet",
+                {"column": col.name, "value_set": list(col.allowed_values)},
+                f"{col.name} is one of {', '.join(col.allowed_values)}.",
+            )
+        if col.min_value is not None or col.max_value is not None:
+            add(
+                VALIDITY,
+                "in_range",
+                severity,
+                col.name,
+                "ExpectColumnValuesToBeBetween",
+                {"column": col.name, "min_value": col.min_value, "max_value": col.max_value},
+                f"{col.name} is within [{col.min_value}, {col.max_value}] (inclusive).",
+            )
+    for rule in CROSS_FIELD_RULES.get(source, ()):
+        for name in rule.columns:
+            c.column(name)  # fail early on a rule naming an unknown column
+        add(
+            VALIDITY,
+            rule.name,
+            rule.severity,
+            None,
+            "UnexpectedRowsExpectation",
+            {"unexpected_rows_query": _rows_query(c, f"not coalesce(({rule.ok}), true)", rule.columns)},
+            rule.description,
+        )
+
+    # uniqueness
+    add(
+        UNIQUENESS,
+        "unique",
+        ERROR if source in UNIQUENESS_ERROR_SOURCES else WARN,
+        c.primary_key,
+        "ExpectColumnValuesToBeUnique",
+        {"column": c.primary_key},
+        f"Primary key {c.primary_key} is unique.",
+    )
+
+    # referential integrity
+    for col in c.columns:
+        if col.references is None:
+            continue
+        ref = get_contract(col.references)
+        add(
+            REFERENTIAL_INTEGRITY,
+            "no_orphans",
+            WARN,
+            col.name,
+            "UnexpectedRowsExpectation",
+            {"unexpected_rows_query": _orphans_query(c, col.name, None)},
+            f"Every {col.name} exists in raw.{ref.name}.{ref.primary_key}.",
+        )
+        add(
+            REFERENTIAL_INTEGRITY,
+            "orphan_rate",
+            ERROR,
+            col.name,
+            "UnexpectedRowsExpectation",
+            {"unexpected_rows_query": _orphans_query(c, col.name, RI_ERROR_ORPHAN_RATE)},
+            f"At most {RI_ERROR_ORPHAN_RATE:.0%} of rows have a {col.name} missing from raw.{ref.name}.",
+        )
+
+    # staleness
+    add(
+        STALENESS,
+        "not_empty",
+        c.stale_severity,
+        None,
+        "ExpectTableRowCountToBeBetween",
+        {"min_value": 1},
+        "The table has rows.",
+    )
+    add(
+        STALENESS,
+        "fresh",
+        c.stale_severity,
+        c.freshness_column,
+        "ExpectColumnMaxToBeBetween",
+        {"column": c.freshness_column, "min_value": {"$PARAMETER": FRESHNESS_CUTOFF_PARAM}},
+        f"The newest {c.freshness_column} is at most {c.stale_after_days} days old.",
+    )
+    return rules
+
+
+# =====================================================================================
+# GX suites
+# =====================================================================================
+
+_GX_SEVERITY = {ERROR: "critical", WARN: "warning"}
+
+
+def _gx():
+    """Import Great Expectations lazily (about 3 s) and apply the DuckDB fix once."""
+    import great_expectations as gx
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as sae
+
+    # GX reads query results after closing the connection; with duckdb-engine the cursor IS the
+    # connection, so every expectation fails with "list index out of range" (GX #10738, #11579).
+    # Dialects in _PERSISTED_CONNECTION_DIALECTS get one StaticPool connection kept open for the
+    # engine's life instead. GXSqlDialect has no DuckDB member: the tuple is read both as
+    # `name in tuple` (string equality) and `d.value` (prefix of the driver name), so a str
+    # carrying a `.value` satisfies both.
+    if not any(str(getattr(d, "value", d)) == "duckdb" for d in sae._PERSISTED_CONNECTION_DIALECTS):
+        sae._PERSISTED_CONNECTION_DIALECTS = (*sae._PERSISTED_CONNECTION_DIALECTS, _DuckDBDialect("duckdb"))
+    return gx
+
+
+class _DuckDBDialect(str):
+    value = "duckdb"
+
+
+def build_suite(source: str):
+    """The GX ExpectationSuite for one source (not attached to any context)."""
+    gx = _gx()
+    expectations = [
+        getattr(gx.expectations, rule.expectation)(
+            **rule.kwargs,
+            description=rule.description,
+            severity=_GX_SEVERITY[rule.severity],
+            meta={
+                "check_name": rule.check_name,
+                "category": rule.category,
+                "severity": rule.severity,
+                "column": rule.column,
+            },
+        )
+        for rule in plan_rules(source)
+    ]
+    # Expectations are passed to the constructor: add_expectation() needs an active context.
+    suite = gx.ExpectationSuite(
+        name=suite_name(source),
+        expectations=expectations,
+        meta={
+            "source": source,
+            "generated_from": "orchestration/lib/contracts.py + orchestration/lib/quality.py",
+        },
+    )
+    return suite
+
+
+def suite_json(source: str) -> dict[str, Any]:
+    """A deterministic JSON form of the suite (no ids, no GX version), as committed to git."""
+    d = build_suite(source).to_json_dict()
+    d.pop("id", None)
+    d.get("meta", {}).pop("great_expectations_version", None)
+    for e in d["expectations"]:
+        e.pop("id", None)
+        e.pop("rendered_content", None)
+    return d
+
+
+def export_suites(out_dir: Path | str = SUITES_DIR, sources: Iterable[str] | None = None) -> list[Path]:
+    """Write expectations/suites/<source>.json for every (or the given) source."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for source in sources or CONTRACTS:
+        path = out / f"{source}.json"
+        path.write_text(json.dumps(suite_json(source), indent=2, sort_keys=True) + "\n")
+        paths.append(path)
+    return paths
+
+
+# =====================================================================================
+# Results
+# =====================================================================================
+
+
+@dataclass
+class ExpectationOutcome:
+    check_name: str
+    source: str
+    category: str
+    expectation: str  # GX expectation type, e.g. expect_column_values_to_not_be_null
+    column: str | None
+    severity: str
+    success: bool
+    observed_value: Any  # JSON-safe
+    unexpected_count: int | None
+    failing_sample: list[Any]  # up to SAMPLE_SIZE failing rows (keys + values) or values
+    description: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        return not self.success and self.severity == ERROR
+
+
+@dataclass
+class SourceQualityResult:
+    source: str
+    suite_name: str
+    run_id: str
+    checked_at: dt.datetime
+    results: list[ExpectationOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+    def category(self, category: str) -> list[ExpectationOutcome]:
+        return [r for r in self.results if r.category == category]
+
+    def category_outcome(self, category: str) -> tuple[bool, str]:
+        """(passed, severity) of a whole category: severity is error when a failed
+        expectation in it has error severity, else warn."""
+        rows = self.category(category)
+        passed = all(r.success for r in rows)
+        severity = ERROR if any(r.blocking for r in rows) else WARN
+        return passed, severity
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["checked_at"] = self.checked_at.isoformat()
+        return d
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value else None  # NaN -> None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_safe(value.item())
+    return str(value)
+
+
+def _outcome(rule: Rule, gx_result: Any) -> ExpectationOutcome:
+    result = gx_result.result or {}
+    exc = gx_result.exception_info or {}
+    if not exc.get("raised_exception") and isinstance(exc, dict):
+        # Metric errors come back keyed by metric id: {"MetricConfigurationID(...)": {...}}.
+        nested = [v for v in exc.values() if isinstance(v, dict) and v.get("raised_exception")]
+        exc = nested[0] if nested else exc
+    expectation = gx_result.expectation_config.type
+    if exc.get("raised_exception"):
+        message = str(exc.get("exception_message") or "unknown error").splitlines()[0]
+        return ExpectationOutcome(
+            rule.check_name,
+            rule.source,
+            rule.category,
+            expectation,
+            rule.column,
+            rule.severity,
+            False,
+            f"error: {message}"[:500],
+            None,
+            [],
+            rule.description,
+        )
+    if "unexpected_rows" in result.get("details", {}) or rule.expectation == "UnexpectedRowsExpectation":
+        unexpected = result.get("observed_value")
+        observed: Any = unexpected
+        sample = result.get("details", {}).get("unexpected_rows", [])[:SAMPLE_SIZE]
+    elif "unexpected_count" in result:
+        unexpected = result.get("unexpected_count")
+        observed = result.get("unexpected_percent")  # share of rows failing, in %
+        if rule.category == UNIQUENESS:  # duplicated key values with their counts
+            sample = result.get("partial_unexpected_counts") or []
+        else:  # failing rows: primary key + value
+            sample = (
+                result.get("partial_unexpected_index_list") or result.get("partial_unexpected_list") or []
+            )
+        sample = sample[:SAMPLE_SIZE]
+    else:
+        unexpected = None
+        observed = result.get("observed_value")
+        sample = [] if gx_result.success else [{"observed_value": observed}]
+    return ExpectationOutcome(
+        rule.check_name,
+        rule.source,
+        rule.category,
+        expectation,
+        rule.column,
+        rule.severity,
+        bool(gx_result.success),
+        _json_safe(observed),
+        None if unexpected is None else int(unexpected),
+        _json_safe(list(sample)),
+        rule.description,
+    )
+
+
+def _missing_table_outcomes(source: str) -> list[ExpectationOutcome]:
+    return [
+        ExpectationOutcome(
+            f"{source}.{cat}.table_exists",
+            source,
+            cat,
+            "table_exists",
+            None,
+            ERROR,
+            False,
+            f"raw.{source} does not exist",
+            None,
+            [],
+            "The raw table exists.",
+        )
+        for cat in CATEGORIES
+    ]
+
+
+# =====================================================================================
+# Validation
+# =====================================================================================
+
+
+def _utc_naive(ts: dt.datetime | None) -> dt.datetime:
+    if ts is None:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if ts.tzinfo is not None:
+        return ts.astimezone(dt.UTC).replace(tzinfo=None)
+    return ts  # naive timestamps are taken as UTC, like the warehouse's
+
+
+def validate_sources(
+    warehouse_path: Path | str,
+    sources: Iterable[str] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    run_id: str | None = None,
+    persist: bool = True,
+) -> dict[str, SourceQualityResult]:
+    """Validate the raw tables of `sources` (default: all contracts) inside the warehouse.
+
+    One GX context and one SQL datasource serve all sources. `now` is the reference time for
+    staleness (default: the current UTC time; naive datetimes are UTC). With `persist`, result
+    rows are appended to quality.check_results. The DuckDB file must not be held by another
+    process (nor by a connection with another configuration in this one) during the call; GX's
+    engines are disposed before it returns, so the file lock is free afterwards.
+    """
+    sources = list(sources or CONTRACTS)
+    for s in sources:
+        get_contract(s)
+    now = _utc_naive(now)
+    run_id = run_id or f"adhoc-{uuid.uuid4().hex[:12]}"
+    checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    path = Path(warehouse_path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"warehouse not found: {path}")
+
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from sqlalchemy import text
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{path}")
+    results: dict[str, SourceQualityResult] = {}
+    try:
+        engine = datasource.get_execution_engine()
+        existing = {
+            row[0]
+            for row in engine.execute_query(
+                text("select table_name from information_schema.tables where table_schema = 'raw'")
+            ).fetchall()
+        }
+        for source in sources:
+            started = time.perf_counter()
+            out = SourceQualityResult(source, suite_name(source), run_id, checked_at)
+            results[source] = out
+            if source not in existing:
+                out.results = _missing_table_outcomes(source)
+                continue
+            contract = get_contract(source)
+            rules = plan_rules(source)
+            suite = context.suites.add(build_suite(source))
+            batch = (
+                datasource.add_table_asset(name=source, table_name=source, schema_name="raw")
+                .add_batch_definition_whole_table("whole_table")
+                .get_batch()
+            )
+            cutoff = now - dt.timedelta(days=contract.stale_after_days)
+            validation = batch.validate(
+                suite,
+                result_format={
+                    "result_format": "COMPLETE",  # row samples of UnexpectedRowsExpectation need it
+                    "partial_unexpected_count": SAMPLE_SIZE,
+                    "unexpected_index_column_names": [contract.primary_key],
+                    "return_unexpected_index_query": False,
+                },
+                expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff},
+            )
+            by_name = {r.check_name: r for r in rules}
+            for res in validation.results:
+                rule = by_name[res.expectation_config.meta["check_name"]]
+                outcome = _outcome(rule, res)
+                if rule.category == STALENESS and rule.column and not outcome.success:
+                    outcome.failing_sample = [
+                        {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
+                    ]
+                out.results.append(outcome)
+            order = {r.check_name: i for i, r in enumerate(rules)}
+            out.results.sort(key=lambda o: order[o.check_name])
+            out.seconds = time.perf_counter() - started
+    finally:
+        dispose_datasource(datasource)
+    if persist:
+        write_results(path, results.values())
+    return results
+
+
+def dispose_datasource(datasource: Any) -> None:
+    """Close every connection GX holds on the DuckDB file (else the file lock stays taken)."""
+    engine = getattr(datasource, "_execution_engine", None)
+    if engine is not None:
+        connection = getattr(engine, "_connection", None)
+        if connection is not None:
+            connection.close()
+            engine._connection = None
+        engine.engine.dispose()
+    sa_engine = getattr(datasource, "_engine", None)
+    if sa_engine is not None:
+        sa_engine.dispose()
+
+
+def validate_source(warehouse_path: Path | str, source: str, **kwargs: Any) -> SourceQualityResult:
+    return validate_sources(warehouse_path, [source], **kwargs)[source]
+
+
+# =====================================================================================
+# quality.check_results
+# =====================================================================================
+
+RESULTS_DDL = f"""
+create schema if not exists quality;
+create table if not exists {RESULTS_TABLE} (
+    check_name varchar not null,
+    source varchar not null,
+    category varchar not null,
+    expectation varchar not null,
+    column_name varchar,
+    severity varchar not null,
+    passed boolean not null,
+    observed_value varchar,
+    unexpected_count bigint,
+    failing_sample varchar,
+    run_id varchar not null,
+    checked_at timestamp not null
+)
+"""
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def write_results(warehouse_path: Path | str, results: Iterable[SourceQualityResult]) -> int:
+    """Append result rows to quality.check_results (created when missing). Returns rows written."""
+    rows = [
+        (
+            o.check_name,
+            o.source,
+            o.category,
+            o.expectation,
+            o.column,
+            o.severity,
+            o.success,
+            _text(o.observed_value),
+            o.unexpected_count,
+            json.dumps(o.failing_sample),
+            r.run_id,
+            r.checked_at,
+        )
+        for r in results
+        for o in r.results
+    ]
+    with connect(warehouse_path) as con:
+        con.execute(RESULTS_DDL)
+        if rows:
+            con.executemany(f"insert into {RESULTS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+__all__ = [
+    "CATEGORIES",
+    "ERROR",
+    "WARN",
+    "Rule",
+    "ExpectationOutcome",
+    "SourceQualityResult",
+    "plan_rules",
+    "build_suite",
+    "suite_json",
+    "export_suites",
+    "validate_sources",
+    "validate_source",
+    "write_results",
+]
+
+
+if __name__ == "__main__":  # python -m orchestration.lib.quality  -> regenerate expectations/suites/
+    for p in export_suites():
+        print(p.relative_to(PROJECT_ROOT))
