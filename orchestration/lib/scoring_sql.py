@@ -281,7 +281,7 @@ def compile_scoring(
         r.top_reasons
     from (
         select account_id, as_of_date, objective,
-            case when count(factor_score) > 0 then sum(contribution) end as computed_score,
+            case when count(factor_score) > 0 then round(sum(contribution), 2) end as computed_score,
             coalesce(sum(nominal_weight) filter (where factor_score is not null), 0.0) as coverage,
             string_agg(factor, ', ' order by factor) filter (where factor_score is null) as missing_factors
         from _sc_factors
@@ -341,7 +341,7 @@ def compile_scoring(
     ]
 
 
-def finalgrade_sql(card: Scorecard) -> str:
+def final_grade_sql(card: Scorecard) -> str:
     """Grade after churn status, human overrides and the confidence gate (columns of the final select)."""
     band_final = grade_sql(card, "final_score")
     return f"""(case
