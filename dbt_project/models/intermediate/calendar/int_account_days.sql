@@ -1,0 +1,27 @@
+-- The feature grain: one row per account per as_of_date.
+with
+
+spans as (
+
+    select * from {{ ref('int_account_as_of_spans') }}
+
+),
+
+as_of_dates as (
+
+    select * from {{ ref('int_as_of_dates') }}
+
+),
+
+final as (
+
+    select
+        spans.account_id,
+        as_of_dates.as_of_date
+    from spans
+    inner join as_of_dates
+        on as_of_dates.as_of_date between spans.first_as_of_date and spans.last_as_of_date
+
+)
+
+select * from final

@@ -1,0 +1,194 @@
+-- One row per account per as_of_date with every point-in-time feature the scorecards
+-- use. Each feature uses only records known on or before the as_of_date (known_at
+-- before as_of_date + 1 day); see the intermediate models for each domain's rules.
+with
+
+account_days as (
+
+    select * from {{ ref('int_account_days') }}
+
+),
+
+accounts as (
+
+    select * from {{ ref('stg_crm__accounts') }}
+
+),
+
+usage as (
+
+    select * from {{ ref('int_account_usage_daily') }}
+
+),
+
+support as (
+
+    select * from {{ ref('int_account_support_daily') }}
+
+),
+
+voice as (
+
+    select * from {{ ref('int_account_voice_daily') }}
+
+),
+
+billing as (
+
+    select * from {{ ref('int_account_billing_daily') }}
+
+),
+
+relationship as (
+
+    select * from {{ ref('int_account_relationship_daily') }}
+
+),
+
+churn as (
+
+    select * from {{ ref('int_account_churn_daily') }}
+
+),
+
+signals as (
+
+    select * from {{ ref('int_account_signals_daily') }}
+
+),
+
+joined as (
+
+    select
+        account_days.account_id,
+        account_days.as_of_date,
+        accounts.account_name,
+        accounts.segment,
+        accounts.industry,
+        accounts.owner,
+        accounts.parent_account_id,
+        churn.churned_on,
+
+        usage.active_users_30d,
+        usage.active_users_prev_30d,
+        usage.events_30d,
+        usage.events_prev_30d,
+        usage.features_used_30d,
+        usage.last_activity_date,
+        usage.last_usage_known_date,
+
+        support.tickets_30d,
+        support.tickets_90d,
+        support.high_priority_share_90d,
+        support.open_tickets,
+        support.avg_resolution_hours_90d,
+        support.csat_avg_90d,
+        support.last_ticket_known_date,
+
+        voice.nps_latest,
+        voice.nps_previous,
+        voice.nps_change,
+        voice.survey_response_rate_180d,
+        voice.last_survey_known_date,
+
+        billing.mrr,
+        billing.mrr_90d_ago,
+        billing.seats,
+        billing.overdue_invoices,
+        billing.late_payments_180d,
+        billing.failed_payments_180d,
+        billing.days_to_renewal,
+        billing.discount_pct,
+        billing.last_billing_known_date,
+
+        relationship.last_note_date,
+        relationship.am_rating_latest,
+
+        signals.last_mention_known_date,
+        signals.last_outcome_known_date
+    from account_days
+    inner join accounts
+        on account_days.account_id = accounts.account_id
+    inner join usage
+        on account_days.account_id = usage.account_id and account_days.as_of_date = usage.as_of_date
+    inner join support
+        on account_days.account_id = support.account_id and account_days.as_of_date = support.as_of_date
+    inner join voice
+        on account_days.account_id = voice.account_id and account_days.as_of_date = voice.as_of_date
+    inner join billing
+        on account_days.account_id = billing.account_id and account_days.as_of_date = billing.as_of_date
+    inner join relationship
+        on
+            account_days.account_id = relationship.account_id
+            and account_days.as_of_date = relationship.as_of_date
+    inner join signals
+        on account_days.account_id = signals.account_id and account_days.as_of_date = signals.as_of_date
+    left join churn
+        on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
+
+),
+
+final as (
+
+    select
+        account_id,
+        as_of_date,
+        account_name,
+        segment,
+        industry,
+        owner,
+        parent_account_id,
+        churned_on is not null as is_churned,
+        churned_on,
+
+        active_users_30d,
+        active_users_prev_30d,
+        {{ pct_change('active_users_30d', 'active_users_prev_30d') }} as active_users_change_pct,
+        events_30d,
+        events_prev_30d,
+        {{ pct_change('events_30d', 'events_prev_30d') }} as usage_change_pct,
+        features_used_30d,
+        {{ days_between('last_activity_date', 'as_of_date') }} as days_since_last_activity,
+        seats,
+        {{ safe_divide('active_users_30d', 'seats') }} as seat_utilisation,
+
+        tickets_30d,
+        tickets_90d,
+        high_priority_share_90d,
+        open_tickets,
+        avg_resolution_hours_90d,
+        csat_avg_90d,
+
+        nps_latest,
+        nps_previous,
+        nps_change,
+        survey_response_rate_180d,
+
+        mrr,
+        mrr_90d_ago,
+        {{ pct_change('mrr', 'mrr_90d_ago') }} as mrr_change_pct_90d,
+        overdue_invoices,
+        late_payments_180d,
+        failed_payments_180d,
+        days_to_renewal,
+        discount_pct,
+
+        {{ days_between('last_note_date', 'as_of_date') }} as days_since_last_note,
+        am_rating_latest,
+
+        -- greatest() skips nulls on DuckDB, Postgres and Spark
+        {{ days_between(
+            'greatest(last_usage_known_date, last_ticket_known_date, last_survey_known_date,
+                last_billing_known_date, last_note_date, last_mention_known_date, last_outcome_known_date)',
+            'as_of_date',
+        ) }} as days_since_last_signal,
+        last_usage_known_date is not null as has_usage_data,
+        last_ticket_known_date is not null as has_support_data,
+        last_survey_known_date is not null as has_survey_data,
+        last_billing_known_date is not null as has_billing_data,
+        last_note_date is not null as has_notes
+    from joined
+
+)
+
+select * from final

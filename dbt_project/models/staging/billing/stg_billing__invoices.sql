@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'invoices') }}
+
+),
+
+-- Re-exports repeat a key: keep the row from the latest load.
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by invoice_id
+            order by _loaded_at desc nulls last, _row_number desc nulls last
+        ) as load_rank
+    from source
+
+),
+
+final as (
+
+    select
+        invoice_id,
+        account_id,
+        subscription_id,
+        amount,
+        upper(trim(currency)) as currency,
+        issued_at,
+        due_date,
+        paid_at,
+        lower(trim(status)) as status,
+        cast(issued_at as timestamp) as known_at,
+        _batch_id as batch_id,
+        _loaded_at as loaded_at
+    from deduplicated
+    where load_rank = 1
+
+)
+
+select * from final

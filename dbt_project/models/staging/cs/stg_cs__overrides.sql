@@ -1,0 +1,43 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'overrides') }}
+
+),
+
+-- Re-exports repeat a key: keep the row from the latest load.
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by override_id
+            order by _loaded_at desc nulls last, _row_number desc nulls last
+        ) as load_rank
+    from source
+
+),
+
+final as (
+
+    select
+        override_id,
+        account_id,
+        lower(trim(objective)) as objective,
+        lower(trim(action)) as action,
+        value,
+        lower(trim(grade)) as grade,
+        author,
+        reason,
+        created_at,
+        expires_at,
+        created_at as known_at,
+        _batch_id as batch_id,
+        _loaded_at as loaded_at
+    from deduplicated
+    where load_rank = 1
+
+)
+
+select * from final
