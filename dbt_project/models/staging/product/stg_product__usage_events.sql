@@ -1,3 +1,7 @@
+-- The one big source: materialized once so the dedupe window runs once, not in every
+-- usage model that reads it (staging is otherwise views).
+{{ config(materialized='table') }}
+
 with
 
 source as (
