@@ -1,0 +1,149 @@
+"""Blocking Dagster asset checks on the raw tables, backed by Great Expectations 1.x.
+
+One `@multi_asset_check` per source, on `AssetKey(["raw", source])`, with one check per
+category (completeness, validity, uniqueness, referential_integrity, staleness). The categories
+share ONE GX validation of the source per run (see orchestration/lib/quality.py); a run that
+selects only some of the checks (can_subset) still validates once and reports only those.
+
+A category check fails when any expectation in it fails. Its severity is ERROR when a failed
+expectation has error severity (downstream assets of the raw table are then not materialized and
+the run fails), else WARN (recorded, nothing blocked).
+"""
+
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+
+from orchestration.lib.contracts import get_contract
+from orchestration.lib.quality import (
+    CATEGORIES,
+    ERROR,
+    REFERENTIAL_INTEGRITY,
+    STALENESS,
+    SourceQualityResult,
+    validate_source,
+)
+from orchestration.lib.settings import Settings
+
+CATEGORY_DESCRIPTIONS = {
+    "completeness": "Required columns are never null (error); optional columns are >= 90% filled (warn).",
+    "validity": "Allowed values, min/max ranges and cross-field rules (warn; error where scores would "
+    "be corrupted).",
+    "uniqueness": "The primary key is unique (error for accounts, warn elsewhere: staging dedupes).",
+    "referential_integrity": "Every reference exists in the referenced raw table (warn on any orphan, "
+    "error above 1% orphans).",
+    "staleness": "The table is not empty and its newest freshness value is recent (contract severity).",
+}
+
+
+def raw_asset_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", source])
+
+
+def _specs(source: str) -> list[dg.AssetCheckSpec]:
+    contract = get_contract(source)
+    refs = sorted({c.references for c in contract.columns if c.references and c.references != source})
+    specs = []
+    for category in CATEGORIES:
+        extra = {}
+        if category == REFERENTIAL_INTEGRITY and refs:
+            # Validate references after the referenced raw tables are loaded in the same run.
+            extra["additional_deps"] = [raw_asset_key(r) for r in refs]
+        if category == STALENESS:
+            description = (
+                f"{CATEGORY_DESCRIPTIONS[category]} {contract.freshness_column} within "
+                f"{contract.stale_after_days} days; severity {contract.stale_severity}."
+            )
+        else:
+            description = CATEGORY_DESCRIPTIONS[category]
+        specs.append(
+            dg.AssetCheckSpec(
+                name=category,
+                asset=raw_asset_key(source),
+                blocking=True,
+                description=description,
+                **extra,
+            )
+        )
+    return specs
+
+
+def category_check_result(result: SourceQualityResult, category: str) -> dg.AssetCheckResult:
+    """The Dagster result of one category check from a source's validation result."""
+    rows = result.category(category)
+    passed, severity = result.category_outcome(category)
+    failed = [r for r in rows if not r.success]
+    metadata: dict[str, object] = {
+        "suite": result.suite_name,
+        "quality_run_id": result.run_id,
+        "expectations": len(rows),
+        "failed_expectations": len(failed),
+        "failed_error_expectations": sum(1 for r in failed if r.severity == ERROR),
+        "unexpected_count": sum(r.unexpected_count or 0 for r in rows),
+        "failures": dg.MetadataValue.md(_failures_md(failed)) if failed else "none",
+        "results": dg.MetadataValue.json(
+            [
+                {
+                    "check_name": r.check_name,
+                    "expectation": r.expectation,
+                    "column": r.column,
+                    "severity": r.severity,
+                    "success": r.success,
+                    "observed_value": r.observed_value,
+                    "unexpected_count": r.unexpected_count,
+                    "failing_sample": r.failing_sample,
+                }
+                for r in rows
+            ]
+        ),
+    }
+    if category == STALENESS:
+        fresh = [r for r in rows if r.column]
+        if fresh:
+            metadata["newest_value"] = str(fresh[0].observed_value)
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_key(result.source),
+        check_name=category,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR if severity == ERROR else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=None if passed else f"{len(failed)} of {len(rows)} expectations failed",
+    )
+
+
+def _failures_md(failed: Sequence) -> str:
+    lines = ["| check | severity | observed | unexpected | sample |", "|---|---|---|---|---|"]
+    for r in failed:
+        sample = str(r.failing_sample)[:200].replace("|", "\\|")
+        lines.append(
+            f"| {r.check_name} | {r.severity} | {r.observed_value} | {r.unexpected_count} | {sample} |"
+        )
+    return "\n".join(lines)
+
+
+def _build_source_check(source: str) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        name=f"raw_{source}_quality",
+        specs=_specs(source),
+        can_subset=True,
+        description=f"Great Expectations quality gates on raw.{source} (one validation for all categories).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        warehouse = Settings.from_env().warehouse_path
+        result = validate_source(warehouse, source, run_id=context.run.run_id)
+        failed = [r.check_name for r in result.failures]
+        context.log.info(
+            f"raw.{source}: {len(result.results)} expectations, {len(failed)} failed "
+            f"({result.seconds:.2f} s)" + (f": {', '.join(failed)}" if failed else "")
+        )
+        selected = {key.name for key in context.selected_asset_check_keys}
+        for category in CATEGORIES:
+            if category in selected:
+                yield category_check_result(result, category)
+
+    return _check
+
+
+def build_quality_checks(sources: list[str]) -> list[dg.AssetChecksDefinition]:
+    """One blocking multi-asset check per source: checks `<category>` on asset raw/<source>."""
+    return [_build_source_check(source) for source in sources]

@@ -1,0 +1,136 @@
+"""The quality asset checks in real Dagster runs: an ERROR failure blocks downstream, WARN does not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.defs.quality.checks import build_quality_checks
+from orchestration.lib.contracts import CONTRACTS, LOAD_METADATA_COLUMNS
+from orchestration.lib.quality import CATEGORIES
+from orchestration.lib.warehouse import connect, quote_ident
+
+NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _create_raw(con, source: str, rows: list[dict]) -> None:
+    contract = CONTRACTS[source]
+    cols = [(c.name, c.type) for c in contract.columns] + [(n, t) for n, t, _ in LOAD_METADATA_COLUMNS]
+    con.execute("create schema if not exists raw")
+    ddl = ", ".join(f"{quote_ident(n)} {t}" for n, t in cols)
+    con.execute(f"create or replace table raw.{quote_ident(source)} ({ddl})")
+    for i, row in enumerate(rows, start=1):
+        row = dict(
+            row,
+            _batch_id="b1",
+            _source_file=f"{source}/f.csv",
+            _file_checksum="0" * 64,
+            _row_number=i,
+            _loaded_at=NOW,
+        )
+        names = ", ".join(quote_ident(k) for k in row)
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"insert into raw.{quote_ident(source)} ({names}) values ({marks})", list(row.values()))
+
+
+def _account(i: int) -> dict:
+    return {
+        "account_id": f"a{i}",
+        "account_name": f"Acme {i}",
+        "segment": "SMB",
+        "industry": "x",
+        "country": "DE",
+        "owner": "o",
+        "parent_account_id": None,
+        "created_at": NOW,
+    }
+
+
+def _event(i: int, days_ago: float) -> dict:
+    return {
+        "event_id": f"e{i}",
+        "account_id": "a1",
+        "user_id": "u1",
+        "feature": "login",
+        "event_at": NOW - dt.timedelta(days=days_ago),
+        "quantity": 1.0,
+        "received_at": NOW,
+    }
+
+
+def _defs(warehouse: Path, sources: list[str]):
+    def make_raw(source: str):
+        @dg.asset(key=dg.AssetKey(["raw", source]))
+        def _raw() -> None:  # the table was written by the test; the asset only marks it loaded
+            assert warehouse.exists()
+
+        return _raw
+
+    raw_assets = [make_raw(s) for s in sources]
+
+    @dg.asset(key="downstream", deps=[dg.AssetKey(["raw", "usage_events"])])
+    def downstream() -> int:
+        return 1
+
+    return [*raw_assets, downstream, *build_quality_checks(sources)]
+
+
+def _run(warehouse: Path, monkeypatch, sources: list[str]) -> dg.ExecuteInProcessResult:
+    monkeypatch.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
+    return dg.materialize(_defs(warehouse, sources), raise_on_error=False)
+
+
+def _check_evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "wh.duckdb"
+    with connect(path) as con:
+        _create_raw(con, "accounts", [_account(1), _account(2)])
+    return path
+
+
+def test_error_failure_blocks_downstream(warehouse: Path, monkeypatch) -> None:
+    # usage_events is stale (newest event 10 days old, limit 3 days, severity error).
+    with connect(warehouse) as con:
+        _create_raw(con, "usage_events", [_event(1, 10), _event(2, 12)])
+    result = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
+
+    assert not result.success
+    planned = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert dg.AssetKey("downstream") not in planned
+    evals = _check_evaluations(result)
+    stale = evals[("usage_events", "staleness")]
+    assert not stale.passed
+    assert stale.severity == dg.AssetCheckSeverity.ERROR
+    assert {c for (s, c) in evals if s == "usage_events"} == set(CATEGORIES)
+    # The lock on the warehouse is free again and the results were recorded.
+    with connect(warehouse) as con:
+        n = con.execute(
+            "select count(*) from quality.check_results where source = 'usage_events' and not passed "
+            "and category = 'staleness' and severity = 'error' and run_id = ?",
+            [result.run_id],
+        ).fetchone()[0]
+    assert n >= 1
+
+
+def test_warn_failure_does_not_block(warehouse: Path, monkeypatch) -> None:
+    # Fresh events, but a duplicate event_id: uniqueness fails with WARN severity.
+    with connect(warehouse) as con:
+        _create_raw(con, "usage_events", [_event(1, 0.5), _event(1, 1)])
+    result = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
+
+    assert result.success
+    planned = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert dg.AssetKey("downstream") in planned
+    evals = _check_evaluations(result)
+    dup = evals[("usage_events", "uniqueness")]
+    assert not dup.passed
+    assert dup.severity == dg.AssetCheckSeverity.WARN
+    assert evals[("usage_events", "staleness")].passed
+    assert evals[("accounts", "uniqueness")].passed
