@@ -1,6 +1,5 @@
 """Dagster resources shared by every domain."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager

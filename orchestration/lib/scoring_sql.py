@@ -263,7 +263,8 @@ def compile_scoring(
     select account_id, as_of_date, objective, reason, impact,
         row_number() over (
             partition by account_id, as_of_date, objective
-            order by abs(impact) desc nulls last, factor
+            -- Risks first (most negative impact), then strengths (largest positive impact).
+            order by case when impact < 0 then 0 else 1 end, abs(impact) desc, factor
         ) as reason_rank
     from _sc_factors
     where factor_score is not null and impact <> 0

@@ -1,6 +1,5 @@
 """One ingest asset per landing source: landing files -> raw.<source>."""
 
-from __future__ import annotations
 
 import dagster as dg
 

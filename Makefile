@@ -1,0 +1,61 @@
+# healthscore: two commands on a fresh machine.
+#   make run    set up, generate demo data if the landing zone is empty, materialise everything
+#   make test   set up and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export HEALTHSCORE_WAREHOUSE ?= $(CURDIR)/data/warehouse/healthscore.duckdb
+DEMO_ACCOUNTS ?= 500
+DEMO_DAYS ?= 365
+
+.PHONY: install run dev test lint fix manifest lock bench demo-data summary docs clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet -p $(PY) -r requirements.lock
+	$(UV) pip install --quiet -p $(PY) --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+manifest: install
+	$(PY) -c "from orchestration.cli import ensure_manifest; ensure_manifest(force=True)"
+
+run: install
+	DEMO_ACCOUNTS=$(DEMO_ACCOUNTS) DEMO_DAYS=$(DEMO_DAYS) $(VENV)/bin/healthscore run
+
+demo-data: install
+	$(VENV)/bin/healthscore demo-data --accounts $(DEMO_ACCOUNTS) --days $(DEMO_DAYS)
+
+summary: install
+	$(VENV)/bin/healthscore summary
+
+dev: install manifest
+	env --default-signal=INT $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+test: install manifest
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check orchestration tests
+	$(VENV)/bin/ruff format --check orchestration tests
+
+fix: install
+	$(VENV)/bin/ruff check --fix orchestration tests
+	$(VENV)/bin/ruff format orchestration tests
+
+docs: install
+	$(VENV)/bin/healthscore gen-docs
+
+lock: install
+	$(UV) pip compile requirements.in -o requirements.lock -p 3.11 --quiet
+
+bench: install manifest
+	$(PY) -m orchestration.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf data/warehouse dbt_project/target dbt_project/logs .dagster_home/storage .dagster_home/history .dagster_home/schedules

@@ -1,0 +1,290 @@
+"""`healthscore`: the command line for data engineers and reviewers.
+
+    healthscore demo-data --accounts 500 --days 365 --seed 42
+    healthscore run                       # materialise every asset, print a summary
+    healthscore summary                   # the summary of the published scores
+    healthscore scorecard render scorecards/default.yml
+    healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestration.lib.settings import PROJECT_ROOT, Settings
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """dagster-dbt needs target/manifest.json at import time: parse when missing or out of date."""
+    project = PROJECT_ROOT / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    sources = [p for p in project.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
+    if not force and manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+        return manifest
+    _say("Parsing the dbt project (target/manifest.json) ...")
+    env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(Settings.from_env().warehouse_path)}
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project)],
+        check=True,
+        env=env,
+    )
+    return manifest
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from orchestration.lib.demo_data import generate_demo_data
+
+    landing = Path(args.landing) if args.landing else Settings.from_env().landing_dir
+    end = dt.date.fromisoformat(args.end_date) if args.end_date else None
+    summary = generate_demo_data(
+        landing, accounts=args.accounts, days=args.days, seed=args.seed, end_date=end, progress=_say
+    )
+    _say(f"Demo data written to {landing}:")
+    for key, value in summary.items():
+        _say(f"  {key}: {value}")
+    return 0
+
+
+def _landing_is_empty(landing: Path) -> bool:
+    return not any(p.is_file() for p in landing.rglob("*")) if landing.exists() else True
+
+
+def _stage_seconds(instance, run_id: str) -> dict[str, float]:
+    from dagster import DagsterEventType
+
+    starts: dict[str, float] = {}
+    stages: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            key = entry.step_key
+            if "quality" in key or "check" in key:
+                stage = "quality checks"
+            elif key.startswith("raw_"):
+                stage = "ingest"
+            elif "health_scores" in key:
+                stage = "scoring"
+            elif "dbt" in key:
+                stage = "dbt build"
+            else:
+                stage = key
+            stages[stage] = stages.get(stage, 0.0) + entry.timestamp - starts.get(key, entry.timestamp)
+    return stages
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if _landing_is_empty(settings.landing_dir):
+        _say(f"Landing zone {settings.landing_dir} is empty: generating demo data ({args.demo_accounts} accounts).")
+        t0 = time.perf_counter()
+        from orchestration.lib.demo_data import generate_demo_data
+
+        generate_demo_data(settings.landing_dir, accounts=args.demo_accounts, days=args.demo_days, progress=_say)
+        timings["demo data"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ensure_manifest()
+    home = _dagster_home()
+    timings["dbt parse"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _say("Loading the Dagster definitions ...")
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    timings["load definitions"] = time.perf_counter() - t0
+    run_config: dict = {"ops": {}}
+    dates = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
+    if dates:
+        run_config["ops"]["health_scores"] = {"config": dates}
+    _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
+    instance = DagsterInstance.get()
+    t0 = time.perf_counter()
+    result = defs.get_job_def("healthscore_all").execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
+    timings["pipeline run"] = time.perf_counter() - t0
+    for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
+        timings[f"  {stage}"] = seconds
+    print_summary(settings, run_id=result.run_id, dagster_home=home)
+    _say("")
+    _say("Timing:")
+    for name, seconds in timings.items():
+        _say(f"  {name:<22}{seconds:8.2f} s")
+    _say(f"  {'total':<22}{time.perf_counter() - started:8.2f} s")
+    if not result.success:
+        _say("")
+        _say(f"RUN FAILED (run id {result.run_id}). The published scores are unchanged.")
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                _say(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+        return 1
+    return 0
+
+
+def print_summary(settings: Settings, run_id: str | None = None, dagster_home: Path | None = None) -> None:
+    from orchestration.lib.warehouse import connect
+
+    path = settings.warehouse_path
+    _say("")
+    _say("=" * 78)
+    if not path.exists():
+        _say(f"No warehouse at {path} yet: run `make run`.")
+        return
+    with connect(path, read_only=True) as con:
+        has = {
+            r[0] + "." + r[1]
+            for r in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
+        if "scores.health_scores_current" in has:
+            run = con.execute(
+                """select score_version, scorecard_name, scorecard_version, as_of_end, accounts_scored, run_id
+                from scores.score_runs order by score_version desc limit 1"""
+            ).fetchone()
+            if run:
+                _say(
+                    f"Published scores: version {run[0]} (scorecard {run[1]} {run[2]}), as of {run[3]}, "
+                    f"{run[4]:,} accounts scored"
+                )
+                grades = con.execute(
+                    """select grade, count(*) from scores.health_scores_current
+                    where objective = 'retention_risk' group by grade
+                    order by case grade when 'red' then 1 when 'yellow' then 2 when 'green' then 3
+                    when 'insufficient_data' then 4 else 5 end"""
+                ).fetchall()
+                total = sum(n for _, n in grades) or 1
+                _say("Retention health grades:")
+                for grade, n in grades:
+                    _say(f"  {grade:<18}{n:6,}  {100 * n / total:5.1f}%  {'#' * round(40 * n / total)}")
+                _say("10 most at-risk accounts (retention health, lowest first):")
+                rows = con.execute(
+                    """select account_id, segment, round(health_score, 1), grade, round(confidence, 2),
+                        coalesce(top_reasons, '')
+                    from scores.health_scores_current
+                    where objective = 'retention_risk' and grade not in ('churned', 'insufficient_data')
+                    order by health_score asc nulls last, account_id limit 10"""
+                ).fetchall()
+                for acc, seg, score, grade, conf, reasons in rows:
+                    _say(f"  {acc:<12}{seg or '':<12}{score:6.1f} {grade:<7} conf {conf:.2f}  {reasons[:90]}")
+        else:
+            _say("No scores published yet.")
+        if "raw._load_batches" in has:
+            q = con.execute(
+                "select sum(rows_loaded), sum(rows_quarantined), count(*) from raw._load_batches"
+            ).fetchone()
+            _say(f"Raw rows loaded: {q[0] or 0:,} from {q[2]} files; quarantined: {q[1] or 0:,} (raw._quarantine)")
+        if "quality.check_results" in has:
+            where = "where run_id = ?" if run_id else "where run_id = (select max_by(run_id, checked_at) from quality.check_results)"
+            failed = con.execute(
+                f"""select severity, source, category, expectation, coalesce(column_name, ''), unexpected_count
+                from quality.check_results {where} and not passed
+                order by case severity when 'error' then 0 else 1 end, source, category""",
+                [run_id] if run_id else [],
+            ).fetchall()
+            _say(f"Failed quality checks this run: {len(failed)}")
+            for sev, source, cat, exp, col, n in failed[:15]:
+                _say(f"  [{sev}] {source}.{cat}: {exp} {col} ({n if n is not None else '-'} unexpected)")
+            if len(failed) > 15:
+                _say(f"  ... and {len(failed) - 15} more: select * from quality.check_results")
+    _say(f"Warehouse: {path}")
+    _say("Open it read-only:  .venv/bin/python -c \"import duckdb; duckdb.connect('" + str(path) + "', read_only=True)\"")
+    _say("Dagster UI:         make dev   (then http://127.0.0.1:3000)")
+    if dagster_home:
+        _say(f"Run history:        DAGSTER_HOME={dagster_home}")
+    _say("=" * 78)
+
+
+def cmd_summary(_args: argparse.Namespace) -> int:
+    print_summary(Settings.from_env())
+    return 0
+
+
+def cmd_gen_docs(_args: argparse.Namespace) -> int:
+    from orchestration.lib.docgen import write_generated_files
+
+    for path in write_generated_files() or []:
+        _say(f"wrote {path}")
+    return 0
+
+
+def cmd_scorecard_render(args: argparse.Namespace) -> int:
+    from orchestration.lib.scorecard import load_scorecard
+    from orchestration.lib.scorecard_render import render_markdown
+
+    card = load_scorecard(args.path)
+    text = render_markdown(card)
+    if args.out:
+        Path(args.out).write_text(text)
+        _say(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="healthscore", description="Account health scoring warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="generate demo landing files (Parquet) for every source")
+    p.add_argument("--accounts", type=int, default=500)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end-date", help="last day of data (default: today, UTC)")
+    p.add_argument("--landing", help="landing folder (default: $HEALTHSCORE_LANDING_DIR or data/landing)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("run", help="materialise every asset and print a summary")
+    p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
+    p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
+    p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
+    p.add_argument("--demo-days", type=int, default=int(os.environ.get("DEMO_DAYS", 365)))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="summarise the published scores")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("gen-docs", help="regenerate files derived from the source contracts")
+    p.set_defaults(func=cmd_gen_docs)
+
+    p = sub.add_parser("scorecard", help="scorecard tools")
+    ssub = p.add_subparsers(dest="scorecard_command", required=True)
+    r = ssub.add_parser("render", help="render a scorecard as a readable Markdown page")
+    r.add_argument("path")
+    r.add_argument("--out", help="write to this file instead of stdout")
+    r.set_defaults(func=cmd_scorecard_render)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""The healthscore code location: one Definitions assembled from defs/."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.quality.checks import build_quality_checks
+from orchestration.defs.resources import default_warehouse
+from orchestration.defs.scoring.assets import health_scores
+from orchestration.defs.transform.assets import dbt_resource, healthscore_dbt_models
+from orchestration.lib.contracts import CONTRACTS
+
+# Steps run in one process: a process per step costs 2-4 s each (STACK.md), and DuckDB allows
+# one writer per file, so parallel steps would only queue on the lock.
+healthscore_all = dg.define_asset_job(
+    "healthscore_all",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every landing source, gate quality, build the dbt models and publish scores.",
+    executor_def=dg.in_process_executor,
+)
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, healthscore_dbt_models, health_scores],
+    asset_checks=build_quality_checks(list(CONTRACTS)),
+    jobs=[healthscore_all],
+    resources={"warehouse": default_warehouse(), "dbt": dbt_resource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,86 @@
+"""The scoring asset: scorecard -> versioned, explained health scores."""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from orchestration.defs.resources import WarehouseResource
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
+from orchestration.lib.scorecard import load_scorecard
+from orchestration.lib.scoring import score_and_publish
+from orchestration.lib.settings import PROJECT_ROOT
+
+FEATURES_MODEL = "fct_account_features_daily"
+
+
+class ScoringConfig(dg.Config):
+    scorecard: str = "scorecards/default.yml"
+    as_of_start: str = ""  # ISO date; empty: the same as as_of_end
+    as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
+
+
+def _columns(con, relation: str) -> set[str]:
+    schema, table = relation.split(".", 1)
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@dg.asset(
+    key=dg.AssetKey(["scores", "health_scores"]),
+    group_name="scoring",
+    deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
+    kinds={"duckdb"},
+    description=(
+        "Versioned, explained health scores: scores.health_scores (append-only history), "
+        "scores.health_score_factors, scores.health_score_rollups and scores.health_scores_current."
+    ),
+)
+def health_scores(
+    context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    features = relation_for(FEATURES_MODEL)
+    path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
+    with warehouse.connect() as con:
+        card = load_scorecard(path, known_features=_columns(con, features))
+        latest = con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
+        if latest is None:
+            raise dg.Failure(f"{features} is empty: nothing to score (is the landing zone empty?)")
+        as_of_end = dt.date.fromisoformat(config.as_of_end) if config.as_of_end else latest
+        as_of_start = dt.date.fromisoformat(config.as_of_start) if config.as_of_start else as_of_end
+        run = score_and_publish(
+            con,
+            card,
+            features_table=features,
+            as_of_start=as_of_start,
+            as_of_end=as_of_end,
+            run_id=context.run_id,
+            log=context.log.info,
+        )
+        preview = con.execute(
+            """select account_id, round(health_score, 1) as score, grade, round(confidence, 2) as confidence,
+                   top_reasons
+            from scores.health_scores
+            where score_version = ? and objective = 'retention_risk' and as_of_date = ?
+              and grade not in ('churned', 'insufficient_data')
+            order by health_score asc nulls last limit 10""",
+            [run.score_version, as_of_end],
+        ).df()
+    return dg.MaterializeResult(
+        metadata={
+            "score_version": run.score_version,
+            "scorecard": f"{card.name} {card.version} ({card.content_hash[:12]})",
+            "as_of_range": f"{run.as_of_start} to {run.as_of_end}",
+            "accounts_scored": run.accounts_scored,
+            "dagster/row_count": run.score_rows,
+            "factor_rows": run.factor_rows,
+            "grade_distribution": dg.MetadataValue.json(run.grade_counts),
+            "most_at_risk": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "none"),
+            "seconds": round(run.seconds, 3),
+        }
+    )
