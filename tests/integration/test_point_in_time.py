@@ -144,6 +144,7 @@ def _dbt(command: str, tmp_path: Path, *extra: str) -> None:
         "--log-path", str(tmp_path / "logs"),
         "--vars", json.dumps({"as_of_start": AS_OF_START, "as_of_end": AS_OF_END}),
         "--quiet",
+        "--threads", "4",
         *extra,
     ]  # fmt: skip
     result = dbtRunner().invoke(args)
