@@ -231,6 +231,9 @@ SOCIAL_TEXTS = {
     ],
 }  # fmt: skip
 
+# Tables built in file order already (see _build_usage); the others are sorted when written.
+_PRESORTED = {"usage_events"}
+
 # Hash tags: one per random draw, so that draws are independent.
 _T = {
     name: i
@@ -273,9 +276,19 @@ class _Sql:
         # strongly correlated): hashing the combined hash again mixes it properly.
         return f"((hash(hash({args})) >> 11)::DOUBLE / 9007199254740992.0)"
 
+    def h(self, tag: str, *ids: str) -> str:
+        """A well-mixed 64-bit hash; `_bits` cuts three independent uniforms out of it."""
+        args = ", ".join([str(self.seed), str(_T[tag]), *ids])
+        return f"hash(hash({args}))"
+
     def n(self, tag: str, tag2: str, *ids: str) -> str:
         """Standard normal (Box-Muller) from two hash draws."""
         return f"(sqrt(-2 * ln(1 - {self.u(tag, *ids)})) * cos(2 * pi() * {self.u(tag2, *ids)}))"
+
+
+def _bits(h: str, k: int) -> str:
+    """SQL: uniform in [0, 1) from bits 21k .. 21k+20 of the hash `h` (k = 0, 1, 2)."""
+    return f"((({h}) >> {21 * k}) & 2097151)::DOUBLE / 2097152.0"
 
 
 def _risk_usage(d: str) -> str:
@@ -348,8 +361,10 @@ def generate_demo_data(
     """
     if accounts < 10:
         raise ValueError("accounts must be at least 10")
-    if days < 30:
-        raise ValueError("days must be at least 30")
+    if not 30 <= days <= 10000:
+        raise ValueError("days must be between 30 and 10,000")
+    if accounts > 999_999:
+        raise ValueError("accounts must be below 1,000,000")
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     end = end_date or dt.datetime.now(dt.UTC).date()
@@ -366,21 +381,25 @@ def generate_demo_data(
         con.execute("set autoload_known_extensions = false")
         con.execute("set preserve_insertion_order = true")
 
-        say(f"accounts: {N} accounts, window {start} .. {end}")
-        _build_accounts(con, r, N, D, S)
-        say("subscriptions and outcomes")
-        _build_subscriptions(con, r, D, S, end)
-        say("usage events")
-        _build_account_days(con, r, D, S)
-        _build_usage(con, r, D, export_ts)
-        say("support tickets")
-        _build_tickets(con, r, export_ts)
-        say("surveys, invoices, notes, social mentions, overrides")
-        _build_surveys(con, r, D, S, export_ts)
-        _build_invoices(con, r, S, end)
-        _build_notes(con, r, D, S)
-        _build_social(con, r)
-        _build_overrides(con, r, end)
+        steps: dict[str, float] = {}
+
+        def step(name: str, fn: Callable[..., None], *args) -> None:
+            t = time.perf_counter()
+            fn(con, r, *args)
+            steps[name] = round(time.perf_counter() - t, 2)
+            say(f"{name}: {steps[name]} s")
+
+        say(f"{N} accounts, window {start} .. {end}, seed {seed}")
+        step("accounts", _build_accounts, N, D, S)
+        step("subscriptions", _build_subscriptions, D, S, end)
+        step("account_days", _build_account_days, D, S)
+        step("usage_events", _build_usage, D, export_ts)
+        step("support_tickets", _build_tickets, export_ts)
+        step("survey_responses", _build_surveys, D, S, export_ts)
+        step("invoices", _build_invoices, S, end)
+        step("account_notes", _build_notes, D, S)
+        step("social_mentions", _build_social)
+        step("overrides", _build_overrides, end)
 
         rows: dict[str, int] = {}
         files: dict[str, str] = {}
@@ -389,12 +408,15 @@ def generate_demo_data(
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"demo_{source}.parquet"
             tmp = folder / f".demo_{source}.parquet.tmp"
+            t_write = time.perf_counter()
             cols = ", ".join(f'"{c}"' for c in contract.column_names)
             con.execute(
-                f"copy (select {cols} from out_{source} order by __ord) to {_lit(str(tmp))} "
+                f"copy (select {cols} from out_{source}{'' if source in _PRESORTED else ' order by __ord'}) "
+                f"to {_lit(str(tmp))} "
                 "(format parquet, compression zstd, row_group_size 262144)"
             )
             os.replace(tmp, target)
+            steps[f"write_{source}"] = round(time.perf_counter() - t_write, 2)
             rows[source] = con.execute(f"select count(*) from out_{source}").fetchone()[0]
             files[source] = str(target)
             say(f"wrote {target} ({rows[source]:,} rows)")
@@ -407,6 +429,7 @@ def generate_demo_data(
             "files": files,
             "planted": _planted_counts(con),
             "flaws": _flaw_counts(con),
+            "step_seconds": steps,
         }
     finally:
         con.close()
@@ -694,6 +717,12 @@ def _build_account_days(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str)
 
 
 def _build_usage(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, export_ts: str) -> None:
+    """Usage rows: account-day -> active users (one row per user-day) -> 1-4 feature rows each.
+
+    The big table is built in one pass from `uu`, which is stored sorted by (account, day, slot):
+    a scan of one table through unnest and projections keeps that order (DuckDB's insertion-order
+    preservation), so the file needs no ORDER BY over ten million rows and stays deterministic.
+    """
     lam = (
         "ac.n_users * ac.act_rate * x.day_mult * x.grow * (1 - 0.8 * x.ru)"
         f" * exp(0.25 * {r.n('noise', 'noise2', 'x.a', 'x.d')} - 0.03)"
@@ -702,94 +731,89 @@ def _build_usage(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, export_ts: str
     con.execute(
         f"""
         create table ud as  -- active users per account-day
-        select x.a, x.d, x.day, x.ru, ac.n_users,
-            least(ac.n_users, greatest(0, floor(lam + 0.8 * sqrt(lam) * {r.n('nusers', 'nusers2', 'x.a', 'x.d')}
+        select x.a, x.d, x.day, x.ru, x.n_users,
+            least(x.n_users, greatest(0, floor(x.lam + 0.8 * sqrt(x.lam) * {r.n('nusers', 'nusers2', 'x.a', 'x.d')}
                 + {r.u('act', 'x.a', 'x.d')})))::INT as n_active,
-            floor(ac.n_users * pow({r.u('user', 'x.a', 'x.d')}, 1.5))::INT as u0
-        from (select x.*, {lam} as lam from ad x join acct ac using (a)) x
-        join acct ac using (a)
+            floor(x.n_users * pow({r.u('user', 'x.a', 'x.d')}, 1.5))::INT as u0
+        from (select x.*, ac.n_users, {lam} as lam from ad x join acct ac using (a)) x
         """
     )
+    hs = r.h("hour", "a", "d", "slot")
+    nf = r.h("nfeat", "a", "d", "slot")
     con.execute(
         f"""
         create table uu as  -- one row per active user-day, with its number of feature rows
-        select a, d, day, ru, slot,
-            ((u0 + slot * 7919) % n_users)::INT as uidx,
-            1 + ({r.u('nfeat', 'a', 'd', 'slot')} < 0.35)::INT + ({r.u('nfeat', 'a', 'd', 'slot')} < 0.12)::INT
-              + ({r.u('nfeat', 'a', 'd', 'slot')} < 0.04)::INT as nf
+        select a, d, day, ru, slot, account_id,
+            -- user ids are opaque product-analytics ids: 'U' || account number * 10000 + user number
+            'U' || (a * 10000 + (u0 + slot * 7919) % n_users) as user_id,
+            1 + ({_bits(nf, 0)} < 0.35)::INT + ({_bits(nf, 0)} < 0.12)::INT + ({_bits(nf, 0)} < 0.04)::INT as nf,
+            -- seconds after midnight: office hours mostly, 10% at any time
+            floor(case when {_bits(hs, 0)} < 0.9 then 25200 + 39600 * ({_bits(hs, 0)} / 0.9 + {_bits(hs, 1)}) / 2
+                       else 86399 * {_bits(hs, 1)} end)::INT as tod
         from (select a, d, day, ru, n_users, u0, unnest(range(n_active)) as slot from ud where n_active > 0)
+        join (select a, account_id from acct) using (a)
+        order by a, d, slot
         """
     )
+    expected = con.execute("select coalesce(sum(nf), 0) from uu").fetchone()[0]
+    # Rare violations: at least ~10 expected rows of each kind, whatever the size.
+    p_null = max(FLAW_RATES["usage_null_account"], 10 / max(expected, 1))
+    p_unk = max(FLAW_RATES["usage_unknown_account"], 10 / max(expected, 1))
+    h1 = r.h("feat", "a", "d", "slot", "f")
+    h2 = r.h("late", "a", "d", "slot", "f")
+    h3 = r.h("dupu", "a", "d", "slot", "f")
+    qty_normal = f"(sqrt(-2 * ln(1 - {_bits('h1', 1)})) * cos(2 * pi() * {_bits('h1', 2)}))"
     con.execute(
         f"""
-        create table ev as
-        select a, d, slot, f,
-            'EV-' || a || '-' || d || '-' || slot || '-' || f as event_id,
-            'ACC-' || lpad(a::VARCHAR, 6, '0') as account_id,
-            'ACC-' || lpad(a::VARCHAR, 6, '0') || '-U' || lpad(uidx::VARCHAR, 4, '0') as user_id,
-            {_pick(FEATURES, r.u('feat', 'a', 'd', 'slot', 'f'))} as feature,
-            day::TIMESTAMP + to_seconds(least(floor(
-                case when {r.u('hour', 'a', 'd', 'slot')} < 0.9
-                     then 25200 + 39600 * ({r.u('hour', 'a', 'd', 'slot')} / 0.9 + {r.u('hour2', 'a', 'd', 'slot')}) / 2
-                     else 86399 * {r.u('hour2', 'a', 'd', 'slot')} end
-                + 600 * f), 86399)::BIGINT) as event_at,
-            case when {r.u('qty2', 'a', 'd', 'slot', 'f')} < {FLAW_RATES['optional_null']} then null
-                 else 1 + floor(exp(1.1 * {r.n('qty', 'qty2', 'a', 'd', 'slot', 'f')} + 0.6) * (1 - 0.5 * ru))
-            end::DOUBLE as quantity,
-            {r.u('late', 'a', 'd', 'slot', 'f')} < {FLAW_RATES['usage_late']} as is_late
-        from (select *, unnest(range(nf)) as f from uu)
-        """
-    )
-    con.execute(
-        f"""
-        create table ev2 as
-        select *, event_at + case when is_late
-                then to_seconds(floor(86400 * (1 + 4 * {r.u('late2', 'a', 'd', 'slot', 'f')}))::BIGINT)
-                else to_seconds(floor(2 + 300 * {r.u('recv', 'a', 'd', 'slot', 'f')})::BIGINT) end as received_at
-        from ev
-        """
-    )
-    n_ev = con.execute("select count(*) from ev2").fetchone()[0]
-    k_null = max(MIN_VIOLATIONS, round(n_ev * FLAW_RATES["usage_null_account"]))
-    k_unk = max(MIN_VIOLATIONS, round(n_ev * FLAW_RATES["usage_unknown_account"]))
-    # Rare flaws: the rows with the smallest hashes (exact counts, independent of scheduling).
-    con.execute(
-        f"""
-        create table ev_flaw as
-        select event_id, case when rk <= {k_null} then 'null' else 'unknown' end as kind
-        from (
-            select event_id, row_number() over (order by hash(hash({r.seed}, 901, event_id)), event_id) as rk
-            from (select event_id from ev2 order by hash(hash({r.seed}, 901, event_id)), event_id
-                  limit {k_null + k_unk})
+        create table usage_base as
+        select * from (
+            select
+                -- bits: account | day (14) | user slot (13) | feature row (2); short strings are cheap
+                'e' || to_hex((a << 29) | (d << 15) | (slot << 2) | f) as event_id,
+                case when {_bits('h3', 2)} < {p_null} then null
+                     when {_bits('h3', 2)} < {p_null + p_unk} then 'ACC-9' || lpad((a % 99999)::VARCHAR, 5, '0')
+                     else account_id end as account_id,
+                user_id,
+                {_pick(FEATURES, _bits('h1', 0))} as feature,
+                event_at,
+                case when {_bits('h2', 2)} < {FLAW_RATES['optional_null']} then null
+                     else 1 + floor(exp(1.1 * {qty_normal} + 0.6) * (1 - 0.5 * ru)) end::DOUBLE as quantity,
+                case when {_bits('h3', 0)} < {FLAW_RATES['optional_null']} then null else received_at end
+                    as received_at,
+                a, d, is_late,
+                case when {_bits('h3', 2)} < {p_null} then 'null'
+                     when {_bits('h3', 2)} < {p_null + p_unk} then 'unknown' end as flaw,
+                ({_bits('h3', 1)} < {FLAW_RATES['usage_duplicate']})::INT as dup_src
+            from (
+                select *, event_at + case when is_late
+                        then to_seconds(floor(86400 * (1 + 4 * {_bits('h2', 1)}))::BIGINT)
+                        else to_seconds(floor(2 + 300 * {_bits('h2', 1)})::BIGINT) end as received_at
+                from (
+                    select *, day::TIMESTAMP + to_seconds(least(tod + 600 * f, 86399)::BIGINT) as event_at,
+                        {_bits('h2', 0)} < {FLAW_RATES['usage_late']} as is_late
+                    from (
+                        select *, {h1} as h1, {h2} as h2, {h3} as h3
+                        from (select *, unnest(range(nf)) as f from uu)
+                    )
+                )
+            )
+            -- not yet arrived at export time: not in the file
+            where received_at < {export_ts}
         )
         """
     )
+    con.execute("drop table ud")
+    con.execute("drop table uu")
+    # Exact duplicates (same event_id, same values), re-sent at the end of the export. UNION ALL of
+    # two single-table scans keeps the order, so no sort is needed.
     con.execute(
-        f"""
-        create table ev3 as
-        select e.a, e.d, e.slot, e.f, e.event_id,
-            case fl.kind when 'null' then null
-                 when 'unknown' then 'ACC-9' || lpad((floor({r.u('unkacc', 'e.a')} * 99999))::INT::VARCHAR, 5, '0')
-                 else e.account_id end as account_id,
-            e.user_id, e.feature, e.event_at, e.quantity,
-            {_optnull(r, 'e.received_at', 'received_at', 'e.a', 'e.d', 'e.slot', 'e.f')} as received_at,
-            e.is_late, fl.kind as flaw
-        from ev2 e left join ev_flaw fl using (event_id)
-        where e.received_at < {export_ts}  -- not yet arrived at export time: not in the file
         """
-    )
-    # Exact duplicates (same event_id, same values).
-    con.execute(
-        f"""
-        create table out_usage_events as
-        select ((a * 100000 + d) * 10000 + slot) * 10 + f as __ord, 0 as dup, * from ev3
+        create view out_usage_events as
+        select *, false as dup from usage_base
         union all
-        select ((a * 100000 + d) * 10000 + slot) * 10 + f, 1, * from ev3
-        where {r.u('dupu', 'a', 'd', 'slot', 'f')} < {FLAW_RATES['usage_duplicate']}
+        select *, true as dup from usage_base where dup_src = 1
         """
     )
-    for t in ("ud", "uu", "ev", "ev2", "ev_flaw"):
-        con.execute(f"drop table {t}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1209,12 +1233,12 @@ def _flaw_counts(con: duckdb.DuckDBPyConnection) -> dict:
         )
     )
     return {
-        "usage_duplicates": q("select count(*) from out_usage_events where dup = 1"),
+        "usage_duplicates": q("select count(*) from out_usage_events where dup"),
         "ticket_duplicates": q("select count(*) from out_support_tickets where dup = 1"),
-        "usage_late_arrivals": q("select count(*) from out_usage_events where is_late and dup = 0"),
-        "usage_null_account_id": q("select count(*) from out_usage_events where flaw = 'null' and dup = 0"),
+        "usage_late_arrivals": q("select count(*) from out_usage_events where is_late and not dup"),
+        "usage_null_account_id": q("select count(*) from out_usage_events where flaw = 'null' and not dup"),
         "usage_unknown_account_id": q(
-            "select count(*) from out_usage_events where flaw = 'unknown' and dup = 0"
+            "select count(*) from out_usage_events where flaw = 'unknown' and not dup"
         ),
         "usage_after_churn": q(
             "select count(*) from out_usage_events e join acct ac on e.a = ac.a "
