@@ -16,7 +16,7 @@ DEMO_DAYS ?= 365
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet -p $(PY) -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode -p $(PY) -r requirements.lock
 	$(UV) pip install --quiet -p $(PY) --no-deps -e .
 	@touch $@
 

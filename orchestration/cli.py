@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
     instance = DagsterInstance.get()
     t0 = time.perf_counter()
-    result = defs.get_job_def("healthscore_all").execute_in_process(
+    result = defs.resolve_job_def("healthscore_all").execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
     )
     timings["pipeline run"] = time.perf_counter() - t0

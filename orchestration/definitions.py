@@ -1,12 +1,10 @@
 """The healthscore code location: one Definitions assembled from defs/."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.quality.checks import build_quality_checks
-from orchestration.defs.resources import default_warehouse
+from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
 from orchestration.defs.transform.assets import dbt_resource, healthscore_dbt_models
 from orchestration.lib.contracts import CONTRACTS
@@ -20,10 +18,15 @@ healthscore_all = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-defs = dg.Definitions(
-    assets=[*ingest_assets, healthscore_dbt_models, health_scores],
-    asset_checks=build_quality_checks(list(CONTRACTS)),
-    jobs=[healthscore_all],
-    resources={"warehouse": default_warehouse(), "dbt": dbt_resource()},
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*ingest_assets, healthscore_dbt_models, health_scores],
+        asset_checks=build_quality_checks(list(CONTRACTS)),
+        jobs=[healthscore_all],
+        resources={"warehouse": warehouse or default_warehouse(), "dbt": dbt_resource()},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -46,6 +46,9 @@ class Column:
     max_value: float | None = None
     # Foreign key to another source's primary key, checked by the quality gates.
     references: str | None = None
+    # Optional columns that should be mostly filled: below this share of non-null values the
+    # completeness gate warns. None: sparse by nature (e.g. closed_at of open tickets).
+    min_fill: float | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -97,10 +100,10 @@ ACCOUNTS = SourceContract(
     columns=(
         Column("account_id", VARCHAR, "CRM account identifier.", required=True),
         Column("account_name", VARCHAR, "Company name.", required=True),
-        Column("industry", VARCHAR, "Industry, used for peer groups and per-industry weights."),
+        Column("industry", VARCHAR, "Industry, used for peer groups and per-industry weights.", min_fill=0.9),
         Column("segment", VARCHAR, "Segment / tier.", required=True, allowed_values=SEGMENTS),
-        Column("country", VARCHAR, "ISO 3166-1 alpha-2 country code."),
-        Column("owner", VARCHAR, "Account owner (CSM or account manager)."),
+        Column("country", VARCHAR, "ISO 3166-1 alpha-2 country code.", min_fill=0.9),
+        Column("owner", VARCHAR, "Account owner (CSM or account manager).", min_fill=0.9),
         Column("created_at", TIMESTAMP, "When the account was created in the CRM.", required=True),
         Column(
             "parent_account_id",
@@ -126,7 +129,7 @@ SUBSCRIPTIONS = SourceContract(
         Column("subscription_id", VARCHAR, "Contract identifier.", required=True),
         Column("account_id", VARCHAR, "Account holding the contract.", required=True, references="accounts"),
         Column("plan", VARCHAR, "Plan name.", required=True),
-        Column("seats", BIGINT, "Licensed seats.", min_value=0),
+        Column("seats", BIGINT, "Licensed seats.", min_value=0, min_fill=0.9),
         Column("mrr", DOUBLE, "Monthly recurring revenue, in `currency`.", required=True, min_value=0),
         Column("arr", DOUBLE, "Annual recurring revenue (12 x MRR when absent).", min_value=0),
         Column("currency", VARCHAR, "ISO 4217 currency code."),
@@ -161,7 +164,7 @@ USAGE_EVENTS = SourceContract(
         Column("user_id", VARCHAR, "User who acted.", required=True),
         Column("feature", VARCHAR, "Feature or event name.", required=True),
         Column("event_at", TIMESTAMP, "When the event happened.", required=True),
-        Column("quantity", DOUBLE, "Event count or amount (1 when absent).", min_value=0),
+        Column("quantity", DOUBLE, "Event count or amount (1 when absent).", min_value=0, min_fill=0.9),
         Column("received_at", TIMESTAMP, "When the event reached the collector (late arrivals)."),
     ),
     known_at="coalesce(received_at, event_at)",
@@ -188,8 +191,8 @@ SUPPORT_TICKETS = SourceContract(
             allowed_values=("open", "pending", "solved", "closed"),
         ),
         Column("csat_score", BIGINT, "Customer satisfaction rating, 1-5.", min_value=1, max_value=5),
-        Column("subject", VARCHAR, "Ticket subject."),
-        Column("body", VARCHAR, "Ticket description (free text; may contain personal data)."),
+        Column("subject", VARCHAR, "Ticket subject.", min_fill=0.9),
+        Column("body", VARCHAR, "Ticket description (free text; may contain personal data).", min_fill=0.9),
     ),
     known_at="opened_at",
     freshness_column="opened_at",
@@ -255,8 +258,8 @@ ACCOUNT_NOTES = SourceContract(
         Column("note_id", VARCHAR, "Note identifier.", required=True),
         Column("account_id", VARCHAR, "Account the note is about.", required=True, references="accounts"),
         Column("author", VARCHAR, "Who wrote the note.", required=True),
-        Column("rating", BIGINT, "Author's health rating, 1 (bad) to 5 (great).", min_value=1, max_value=5),
-        Column("note_text", VARCHAR, "Note text (may contain personal data)."),
+        Column("rating", BIGINT, "Author's health rating, 1 (bad) to 5 (great).", min_value=1, max_value=5, min_fill=0.8),
+        Column("note_text", VARCHAR, "Note text (may contain personal data).", min_fill=0.8),
         Column("noted_at", TIMESTAMP, "When the note was written.", required=True),
     ),
     known_at="noted_at",
@@ -272,7 +275,7 @@ SOCIAL_MENTIONS = SourceContract(
         Column("mention_id", VARCHAR, "Mention identifier.", required=True),
         Column("account_id", VARCHAR, "Attributed account.", required=True, references="accounts"),
         Column("channel", VARCHAR, "Where it was posted (twitter, linkedin, g2, reddit, ...).", required=True),
-        Column("mention_text", VARCHAR, "Text of the mention."),
+        Column("mention_text", VARCHAR, "Text of the mention.", min_fill=0.9),
         Column("mentioned_at", TIMESTAMP, "When it was posted.", required=True),
     ),
     known_at="mentioned_at",

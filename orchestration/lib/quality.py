@@ -56,9 +56,9 @@ SAMPLE_SIZE = 5  # failing keys / values kept per expectation
 # orchestration/lib/contracts.py; change them there.
 # =====================================================================================
 
-# Completeness: required columns must never be null (error). Optional columns should be
-# mostly filled: below this share of non-null values is a warning.
-OPTIONAL_COLUMN_MIN_FILL = 0.9
+# Completeness: required columns must never be null (error). Optional columns with a
+# `min_fill` in their contract warn below that share of non-null values; the others are
+# sparse by nature (closed_at of open tickets, responded_at of unanswered surveys).
 
 # Uniqueness of the primary key. Staging dedupes duplicate keys (latest load wins), so a
 # duplicate is a warning, except where a duplicate would fan out every join in scoring.
@@ -269,15 +269,15 @@ def plan_rules(source: str) -> list[Rule]:
                 {"column": col.name},
                 f"Required column {col.name} is never null.",
             )
-        else:
+        elif col.min_fill is not None:
             add(
                 COMPLETENESS,
                 "mostly_filled",
                 WARN,
                 col.name,
                 "ExpectColumnValuesToNotBeNull",
-                {"column": col.name, "mostly": OPTIONAL_COLUMN_MIN_FILL},
-                f"Optional column {col.name} is at least {OPTIONAL_COLUMN_MIN_FILL:.0%} filled.",
+                {"column": col.name, "mostly": col.min_fill},
+                f"Optional column {col.name} is at least {col.min_fill:.0%} filled.",
             )
 
     # validity
