@@ -1235,7 +1235,9 @@ def _flaw_counts(con: duckdb.DuckDBPyConnection) -> dict:
     return {
         "usage_duplicates": q("select count(*) from out_usage_events where dup"),
         "ticket_duplicates": q("select count(*) from out_support_tickets where dup = 1"),
-        "usage_late_arrivals": q("select count(*) from out_usage_events where is_late and not dup"),
+        "usage_late_arrivals": q(
+            "select count(*) from out_usage_events where is_late and received_at is not null and not dup"
+        ),
         "usage_null_account_id": q("select count(*) from out_usage_events where flaw = 'null' and not dup"),
         "usage_unknown_account_id": q(
             "select count(*) from out_usage_events where flaw = 'unknown' and not dup"
