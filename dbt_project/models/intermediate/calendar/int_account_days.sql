@@ -1,3 +1,6 @@
+-- A table: every domain model joins it, and as a view its range join would be redone each time.
+{{ config(materialized='table') }}
+
 -- The feature grain: one row per account per as_of_date.
 with
 
