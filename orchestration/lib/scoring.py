@@ -118,6 +118,21 @@ SCORE_TABLES_DDL = {
 }
 
 
+SCORE_TEMP_TABLES = (
+    "_sc_factor_long",
+    "_sc_weighted",
+    "_sc_groups",
+    "_sc_groups_shared",
+    "_sc_factors",
+    "_sc_ranked_reasons",
+    "_sc_base_scores",
+    "_sc_change_drivers",
+    "_sc_scores",
+    "_sc_final",
+    "_sc_current",
+)
+
+
 @dataclass
 class ScoreRun:
     score_version: int
@@ -185,21 +200,22 @@ def _overrides_relation(con: duckdb.DuckDBPyConnection, overrides_table: str | N
         from raw.overrides) as o where rn = 1)"""
 
 
-def score_and_publish(
+def compute_scores(
     con: duckdb.DuckDBPyConnection,
     card: Scorecard,
     *,
     features_table: str,
     as_of_start: dt.date,
     as_of_end: dt.date,
-    run_id: str,
     overrides_table: str | None = None,
-    log: Callable[[str], None] | None = None,
-) -> ScoreRun:
-    log = log or (lambda _m: None)
-    started = time.perf_counter()
+) -> dict[str, float]:
+    """Score [as_of_start, as_of_end] into temp tables without publishing anything.
+
+    Leaves `_sc_factors` (long form, including the comparison dates before as_of_start) and
+    `_sc_final` (one row per account x date x objective, overrides applied) on the connection;
+    `drop_score_temp_tables` removes them. Returns seconds per stage.
+    """
     stage_seconds: dict[str, float] = {}
-    ensure_score_tables(con)
 
     t0 = time.perf_counter()
     for name, select in compile_scoring(card, features_table, as_of_start, as_of_end):
@@ -243,6 +259,36 @@ def score_and_publish(
         """
     )
     stage_seconds["overrides"] = time.perf_counter() - t0
+    return stage_seconds
+
+
+def drop_score_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for name in SCORE_TEMP_TABLES:
+        con.execute(f"drop table if exists {name}")
+
+
+def score_and_publish(
+    con: duckdb.DuckDBPyConnection,
+    card: Scorecard,
+    *,
+    features_table: str,
+    as_of_start: dt.date,
+    as_of_end: dt.date,
+    run_id: str,
+    overrides_table: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ScoreRun:
+    log = log or (lambda _m: None)
+    started = time.perf_counter()
+    ensure_score_tables(con)
+    stage_seconds = compute_scores(
+        con,
+        card,
+        features_table=features_table,
+        as_of_start=as_of_start,
+        as_of_end=as_of_end,
+        overrides_table=overrides_table,
+    )
 
     batches = con.execute(
         "select batch_id, source, source_file, loaded_at from raw._load_batches order by batch_id"
@@ -325,11 +371,13 @@ def score_and_publish(
             f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, 'rollup_score')}
                 where score_version = {score_version}"""
         )
-        if batches:
+        known = con.execute(
+            "select count(*) from scores.input_batches where input_batches_id = ?", [input_batches_id]
+        ).fetchone()[0]
+        if batches and not known:
             con.executemany(
-                "insert into scores.input_batches select ?, ?, ?, ?, ? "
-                "where not exists (select 1 from scores.input_batches where input_batches_id = ?)",
-                [(input_batches_id, *b, input_batches_id) for b in batches],
+                "insert into scores.input_batches values (?, ?, ?, ?, ?)",
+                [(input_batches_id, *b) for b in batches],
             )
         # Current = newest as_of_date per account and objective, newest version within it.
         con.execute(
@@ -388,10 +436,7 @@ def score_and_publish(
         con.execute("rollback")
         raise
     stage_seconds["publish"] = time.perf_counter() - t0
-    for name, _ in compile_scoring(card, features_table, as_of_start, as_of_end):
-        con.execute(f"drop table if exists {name}")
-    con.execute("drop table if exists _sc_final")
-    con.execute("drop table if exists _sc_current")
+    drop_score_temp_tables(con)
     log(
         f"score version {score_version}: {counts[0]:,} score rows for {counts[1]:,} accounts, "
         f"{as_of_start} to {as_of_end}, in {seconds:.2f}s"
