@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_config: dict = {"ops": {}}
     dates = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
     if dates:
-        run_config["ops"]["health_scores"] = {"config": dates}
+        run_config["ops"]["scores__health_scores"] = {"config": dates}
     _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
     instance = DagsterInstance.get()
     t0 = time.perf_counter()

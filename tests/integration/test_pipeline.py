@@ -127,7 +127,7 @@ def test_accounts_that_later_churn_score_lower(env):
     job = env["defs"].resolve_job_def("healthscore_all")
     result = job.execute_in_process(
         instance=env["instance"],
-        run_config={"ops": {"health_scores": {"config": {"as_of_start": str(start), "as_of_end": str(stop)}}}},
+        run_config={"ops": {"scores__health_scores": {"config": {"as_of_start": str(start), "as_of_end": str(stop)}}}},
         asset_selection=[dg.AssetKey(["scores", "health_scores"])],
     )
     assert result.success
