@@ -27,7 +27,7 @@ from orchestration.lib.contracts import CONTRACTS
 # --------------------------------------------------------------------------------------------
 FATE_RATES = {
     # Share of all accounts. Every account gets exactly one fate.
-    "churn": 0.12,  # churns inside the window after a 60-120 day decline
+    "churn": 0.10,  # churns inside the window after a 60-120 day decline (+ silent churners: ~12%)
     "expand": 0.10,  # rising usage, expansion outcome, larger second subscription
     "downgrade": 0.04,  # mild decline, downgrade outcome, smaller second subscription
     "silent": 0.05,  # "silent sufferers": normal usage, strongly negative text
@@ -340,10 +340,6 @@ def _optnull(r: _Sql, expr: str, col: str, *ids: str) -> str:
         f"(case when {r.u('optnull1', *ids, _lit(col))} < {FLAW_RATES['optional_null']} "
         f"then null else {expr} end)"
     )
-
-
-def _flagged(count_sql: str, rate: float) -> str:
-    return f"greatest({MIN_VIOLATIONS}, round(({count_sql}) * {rate})::BIGINT)"
 
 
 def generate_demo_data(
@@ -1161,8 +1157,7 @@ def _build_social(con: duckdb.DuckDBPyConnection, r: _Sql) -> None:
 
 def _build_overrides(con: duckdb.DuckDBPyConnection, r: _Sql, end: dt.date) -> None:
     E = f"DATE '{end.isoformat()}'"
-    # Accounts chosen deterministically from the seed: an at-risk churner still active is not
-    # needed; any existing account will do.
+    # Accounts chosen deterministically from the seed among accounts that exist all window long.
     picks = f"""
         select account_id, row_number() over (order by hash(hash({r.seed}, 931, a)), a) as rn
         from acct where churn_d is null and not is_new"""
