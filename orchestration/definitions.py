@@ -6,6 +6,7 @@ from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
+from orchestration.defs.sentiment.assets import text_scores
 from orchestration.defs.transform.assets import dbt_resource, healthscore_dbt_models
 from orchestration.lib.contracts import CONTRACTS
 
@@ -21,7 +22,7 @@ healthscore_all = dg.define_asset_job(
 
 def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, healthscore_dbt_models, health_scores],
+        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores],
         asset_checks=build_quality_checks(list(CONTRACTS)),
         jobs=[healthscore_all],
         resources={"warehouse": warehouse or default_warehouse(), "dbt": dbt_resource()},

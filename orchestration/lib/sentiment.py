@@ -76,9 +76,9 @@ def label_for(compound: float) -> str:
 # personal data
 # --------------------------------------------------------------------------------------------
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# Digit runs with separators; kept only when they hold 7+ digits and are not an ISO date/time.
+# Digit runs with separators; masked when they hold 7+ digits and do not start with an ISO date.
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,}\d(?!\w)")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$")
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
 
 
 def _mask_phone(match: re.Match) -> str:
@@ -225,6 +225,133 @@ def load_model(spec: str | None = None) -> SentimentModel:
     if not isinstance(model, SentimentModel) or not isinstance(model.model_version, str):
         raise TypeError(f"{spec}: a sentiment model needs `model_version: str` and `score(texts)`")
     return model
+
+
+# --------------------------------------------------------------------------------------------
+# the warehouse: incremental scoring of every text in the staging views
+# --------------------------------------------------------------------------------------------
+CHANNELS = ("tickets", "surveys", "notes", "social")
+SCORES_TABLE = "sentiment.text_scores"
+CACHE_TABLE = "sentiment.text_score_cache"
+
+
+def texts_sql(relations: dict[str, str]) -> str:
+    """SQL: channel, record_id, account_id, known_at, text, content_hash of every non-empty text.
+
+    relations: channel -> schema.table of its staging view. A survey verbatim is known when the
+    response came back, not when the invitation went out."""
+    return f"""
+        with texts as (
+            select 'tickets' as channel, ticket_id as record_id, account_id, known_at,
+                concat_ws('. ', nullif(trim(subject), ''), nullif(trim(body), '')) as text
+            from {relations['tickets']}
+            union all
+            select 'surveys', response_id, account_id, greatest(coalesce(responded_at, known_at), known_at),
+                nullif(trim(verbatim), '')
+            from {relations['surveys']}
+            union all
+            select 'notes', note_id, account_id, known_at, nullif(trim(note_text), '')
+            from {relations['notes']}
+            union all
+            select 'social', mention_id, account_id, known_at, nullif(trim(mention_text), '')
+            from {relations['social']}
+        )
+        select *, sha256(text) as content_hash
+        from texts
+        where text is not null and text <> ''
+    """
+
+
+def topic_of(text: str, topics: dict[str, str]) -> str | None:
+    lowered = text.lower()
+    return next((topic for keyword, topic in topics.items() if keyword in lowered), None)
+
+
+@dataclass
+class ScoringRun:
+    model_version: str
+    texts: int
+    distinct_new_texts: int
+    seconds: float
+
+
+def score_warehouse_texts(
+    con,
+    relations: dict[str, str],
+    model: SentimentModel | None = None,
+    batch_size: int = 5000,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> ScoringRun:
+    """Score the texts whose (content hash, model version) is not scored yet, then rebuild
+    sentiment.text_scores (one row per record) from the score cache.
+
+    Texts stream from a DuckDB cursor in batches: memory stays flat however many texts there are."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    model = model or load_model()
+    version = model.model_version
+    topics = _load_json(LEXICON_PATH)["topics"]
+    con.execute("create schema if not exists sentiment")
+    con.execute(
+        f"""create table if not exists {CACHE_TABLE} (
+            content_hash varchar, model_version varchar, compound double, excerpt varchar,
+            topic varchar, scored_at timestamp)"""
+    )
+    source = texts_sql(relations)
+    reader = con.cursor()
+    try:
+        reader.execute(
+            f"""select content_hash, any_value(text) as text from ({source}) as t
+            where not exists (
+                select 1 from {CACHE_TABLE} as c
+                where c.content_hash = t.content_hash and c.model_version = ?
+            )
+            group by content_hash""",
+            [version],
+        )
+        new = 0
+        while rows := reader.fetchmany(batch_size):
+            hashes = [r[0] for r in rows]
+            texts = [r[1] for r in rows]
+            compounds = [max(-1.0, min(1.0, float(c))) for c in model.score(texts)]
+            batch = pd.DataFrame(
+                {
+                    "content_hash": hashes,
+                    "model_version": version,
+                    "compound": compounds,
+                    "excerpt": [excerpt(t) for t in texts],
+                    "topic": [topic_of(t, topics) for t in texts],
+                }
+            )
+            con.register("sentiment_batch", batch)
+            con.execute(
+                f"""insert into {CACHE_TABLE}
+                select content_hash, model_version, compound, excerpt, topic, now()::timestamp
+                from sentiment_batch"""
+            )
+            con.unregister("sentiment_batch")
+            new += len(rows)
+            log(f"scored {new:,} new texts")
+    finally:
+        reader.close()
+    con.execute(
+        f"""create or replace table {SCORES_TABLE} as
+        select t.channel, t.record_id, t.account_id, t.known_at, t.content_hash, c.model_version,
+            c.compound,
+            case when c.compound <= {NEGATIVE_BELOW} then 'negative'
+                 when c.compound >= {POSITIVE_ABOVE} then 'positive' else 'neutral' end as label,
+            c.compound <= {VERY_NEGATIVE_BELOW} as is_very_negative,
+            c.topic,
+            c.excerpt
+        from ({source}) as t
+        inner join {CACHE_TABLE} as c
+            on c.content_hash = t.content_hash and c.model_version = ?
+        order by t.account_id, t.known_at""",
+        [version],
+    )
+    total = con.execute(f"select count(*) from {SCORES_TABLE}").fetchone()[0]
+    return ScoringRun(version, total, new, round(time.perf_counter() - started, 2))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Customer sentiment from support tickets, survey verbatims, account-manager notes and social mentions."""
