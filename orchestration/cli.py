@@ -119,7 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.definitions import defs
 
     timings["load definitions"] = time.perf_counter() - t0
-    run_config: dict = {"ops": {}}
+    # INFO: our progress lines and dbt's, without Dagster's per-event DEBUG lines.
+    run_config: dict = {"ops": {}, "loggers": {"console": {"config": {"log_level": args.log_level}}}}
     dates = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
     if dates:
         run_config["ops"]["scores__health_scores"] = {"config": dates}
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
     p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
     p.add_argument("--demo-days", type=int, default=int(os.environ.get("DEMO_DAYS", 365)))
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="summarise the published scores")

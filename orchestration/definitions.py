@@ -3,6 +3,8 @@
 import dagster as dg
 
 from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.ops.schedules import daily_refresh
+from orchestration.defs.ops.sensors import grade_drop_alerts, landing_files_sensor
 from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
@@ -25,6 +27,8 @@ def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definiti
         assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores],
         asset_checks=build_quality_checks(list(CONTRACTS)),
         jobs=[healthscore_all],
+        schedules=[daily_refresh],
+        sensors=[landing_files_sensor, grade_drop_alerts],
         resources={"warehouse": warehouse or default_warehouse(), "dbt": dbt_resource()},
         executor=dg.in_process_executor,
     )

@@ -102,6 +102,23 @@ SCORE_TABLES_DDL = {
         scorecard_version varchar not null,
         run_id varchar not null
     """,
+    "grade_changes": """
+        score_version bigint not null,
+        account_id varchar not null,
+        objective varchar not null,
+        change_kind varchar not null,
+        old_grade varchar,
+        new_grade varchar,
+        old_as_of_date date,
+        new_as_of_date date,
+        old_score double,
+        new_score double,
+        top_reasons varchar,
+        change_drivers varchar,
+        override_id varchar,
+        override_reason varchar,
+        run_id varchar not null
+    """,
     "health_score_rollups": """
         score_version bigint not null,
         parent_account_id varchar not null,
@@ -145,6 +162,12 @@ class ScoreRun:
     grade_counts: dict[str, int]
     seconds: float
     stage_seconds: dict[str, float]
+    changes: list[dict]
+
+
+def _grade_rank(column: str) -> str:
+    """green 3 > yellow 2 > red 1; other grades (churned, insufficient_data) are not ranked."""
+    return f"(case {column} when 'green' then 3 when 'yellow' then 2 when 'red' then 1 else 0 end)"
 
 
 @cache
@@ -395,6 +418,25 @@ def score_and_publish(
             ) as ranked where current_rank = 1
             """
         )
+        # Alerts: grades that dropped, and overrides that stopped applying because they expired.
+        con.execute(
+            f"""
+            insert into scores.grade_changes by name
+            select {score_version} as score_version, n.account_id, n.objective,
+                case when {_grade_rank("n.grade")} < {_grade_rank("o.grade")} then 'grade_drop'
+                     else 'override_expired' end as change_kind,
+                o.grade as old_grade, n.grade as new_grade, o.as_of_date as old_as_of_date,
+                n.as_of_date as new_as_of_date, o.health_score as old_score, n.health_score as new_score,
+                n.top_reasons, n.change_drivers, o.override_id, o.override_reason, {lit(run_id)} as run_id
+            from _sc_current as n
+            inner join scores.health_scores_current as o
+                on o.account_id = n.account_id and o.objective = n.objective
+            where n.score_version = {score_version}
+              and ({_grade_rank("n.grade")} < {_grade_rank("o.grade")}
+                   or (o.override_id is not null and n.override_id is null
+                       and o.override_expires_at < n.as_of_date + 1))
+            """
+        )
         con.execute("delete from scores.health_scores_current")
         con.execute("insert into scores.health_scores_current by name select * from _sc_current")
         counts = con.execute(
@@ -412,6 +454,15 @@ def score_and_publish(
                     group by grade order by grade"""
             ).fetchall()
         )
+        cursor = con.execute(
+            f"""select account_id, objective, change_kind, old_grade, new_grade,
+                cast(new_as_of_date as varchar) as as_of_date, round(old_score, 1) as old_score,
+                round(new_score, 1) as new_score, top_reasons, change_drivers, override_id, override_reason
+            from scores.grade_changes where score_version = {score_version}
+            order by change_kind, account_id, objective"""
+        )
+        names = [d[0] for d in cursor.description]
+        changes = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         seconds = time.perf_counter() - started
         con.execute(
             "insert into scores.score_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -452,4 +503,5 @@ def score_and_publish(
         grade_counts=grade_counts,
         seconds=time.perf_counter() - started,
         stage_seconds=stage_seconds,
+        changes=changes,
     )

@@ -82,5 +82,8 @@ def health_scores(
             "grade_distribution": dg.MetadataValue.json(run.grade_counts),
             "most_at_risk": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "none"),
             "seconds": round(run.seconds, 3),
+            # Read by the grade_drop_alerts sensor (capped so the event log stays small).
+            "changes": dg.MetadataValue.json(run.changes[:1000]),
+            "changes_total": len(run.changes),
         }
     )

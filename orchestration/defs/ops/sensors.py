@@ -1,0 +1,85 @@
+"""Sensors: new landing files start ingestion; grade drops and expired overrides notify a webhook."""
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.lib.alerts import AlertDeliveryError, deliver
+from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.loader import FORMATS
+from orchestration.lib.settings import Settings
+
+SCORES_KEY = dg.AssetKey(["scores", "health_scores"])
+WEBHOOK_ENV = "HEALTHSCORE_ALERT_WEBHOOK_URL"
+
+
+def _landing_files(landing: Path) -> dict[str, list[float]]:
+    files: dict[str, list[float]] = {}
+    for source in CONTRACTS:
+        folder = landing / source
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and path.suffix.lower() in FORMATS:
+                    stat = path.stat()
+                    files[str(path.relative_to(landing))] = [stat.st_size, stat.st_mtime]
+    return files
+
+
+@dg.sensor(
+    name="landing_files_sensor",
+    job_name="healthscore_all",
+    minimum_interval_seconds=60,
+    description="Starts a full run when a file appears or changes in the landing zone.",
+)
+def landing_files_sensor(context: dg.SensorEvaluationContext):
+    landing = Settings.from_env().landing_dir
+    seen = json.loads(context.cursor) if context.cursor else {}
+    now = _landing_files(landing)
+    new = sorted(name for name, sig in now.items() if seen.get(name) != sig)
+    if not new:
+        return dg.SkipReason(f"no new or changed files in {landing}")
+    context.update_cursor(json.dumps(now))
+    return dg.RunRequest(
+        run_key=f"landing-{abs(hash(tuple((n, tuple(now[n])) for n in new)))}",
+        tags={"healthscore/trigger": "landing_files", "healthscore/new_files": ",".join(new)[:1000]},
+    )
+
+
+@dg.sensor(
+    name="grade_drop_alerts",
+    minimum_interval_seconds=30,
+    description=(
+        f"Posts a JSON notification to ${WEBHOOK_ENV} for every grade drop and expired override in a "
+        "newly published score version; each alert is sent once, with retries."
+    ),
+)
+def grade_drop_alerts(context: dg.SensorEvaluationContext):
+    url = os.environ.get(WEBHOOK_ENV)
+    if not url:
+        return dg.SkipReason(f"no webhook configured (set {WEBHOOK_ENV})")
+    state = json.loads(context.cursor) if context.cursor else {"after": None, "sent": []}
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=SCORES_KEY, after_storage_id=state["after"]),
+        limit=20,
+        ascending=True,
+    ).records
+    if not records:
+        return dg.SkipReason("no new score versions")
+    total = 0
+    for record in records:
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        changes = metadata["changes"].value if "changes" in metadata else []
+        already = set(state["sent"])
+        try:
+            sent = deliver(url, changes, already)
+        except AlertDeliveryError as exc:
+            # Keep what was sent so a retry on the next tick does not send it twice.
+            state["sent"] = sorted(already | set(getattr(exc, "sent_keys", [])))
+            context.update_cursor(json.dumps(state))
+            raise
+        total += len(sent)
+        state = {"after": record.storage_id, "sent": []}
+        context.update_cursor(json.dumps(state))
+    return dg.SkipReason(f"sent {total} alert(s) for {len(records)} score version(s)")
