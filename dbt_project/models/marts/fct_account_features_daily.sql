@@ -57,6 +57,12 @@ signals as (
 
 ),
 
+sentiment as (
+
+    select * from {{ ref('int_account_sentiment_daily') }}
+
+),
+
 joined as (
 
     select
@@ -105,7 +111,22 @@ joined as (
         relationship.am_rating_latest,
 
         signals.last_mention_known_date,
-        signals.last_outcome_known_date
+        signals.last_outcome_known_date,
+
+        sentiment.sentiment_tickets_avg_90d,
+        sentiment.sentiment_tickets_items_90d,
+        sentiment.sentiment_surveys_avg_180d,
+        sentiment.sentiment_surveys_items_180d,
+        sentiment.sentiment_notes_avg_90d,
+        sentiment.sentiment_notes_items_90d,
+        sentiment.sentiment_social_avg_90d,
+        sentiment.sentiment_social_items_90d,
+        sentiment.sentiment_items_90d,
+        sentiment.negative_share_90d,
+        sentiment.negative_items_14d,
+        sentiment.very_negative_items_14d,
+        sentiment.sentiment_trend_30d,
+        sentiment.sentiment_top_negative
     from account_days
     inner join accounts
         on account_days.account_id = accounts.account_id
@@ -123,6 +144,8 @@ joined as (
             and account_days.as_of_date = relationship.as_of_date
     inner join signals
         on account_days.account_id = signals.account_id and account_days.as_of_date = signals.as_of_date
+    inner join sentiment
+        on account_days.account_id = sentiment.account_id and account_days.as_of_date = sentiment.as_of_date
     left join churn
         on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
 
@@ -175,6 +198,21 @@ final as (
 
         {{ days_between('last_note_date', 'as_of_date') }} as days_since_last_note,
         am_rating_latest,
+
+        sentiment_tickets_avg_90d,
+        sentiment_tickets_items_90d,
+        sentiment_surveys_avg_180d,
+        sentiment_surveys_items_180d,
+        sentiment_notes_avg_90d,
+        sentiment_notes_items_90d,
+        sentiment_social_avg_90d,
+        sentiment_social_items_90d,
+        sentiment_items_90d,
+        negative_share_90d,
+        negative_items_14d,
+        very_negative_items_14d,
+        sentiment_trend_30d,
+        sentiment_top_negative,
 
         -- greatest() skips nulls on DuckDB, Postgres and Spark
         {{ days_between(
