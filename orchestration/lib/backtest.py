@@ -634,7 +634,8 @@ def run_backtest(
     horizon_days, every_days = parse_days(horizon), parse_days(every)
     features_table = find_relation(con, features_table)
     outcomes_table = find_relation(con, outcomes_table)
-    card = load_scorecard(scorecard)
+    known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
+    card = load_scorecard(scorecard, known_features=known)
     dates = sample_dates(con, features_table, start=start, end=end, every_days=every_days,
                          horizon_days=horizon_days)
     log(f"backtest {card.name} {card.version}: {len(dates)} as_of dates {dates[0]}..{dates[-1]}, "
@@ -669,7 +670,7 @@ def run_backtest(
 
     if challenger is not None:
         t0 = time.perf_counter()
-        ch_card = load_scorecard(challenger)
+        ch_card = load_scorecard(challenger, known_features=known)
         ch_hist = score_history(con, ch_card, features_table=features_table, dates=dates)
         ch_lab = label_history(con, ch_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
         cmp = _compare(labelled, ch_lab, n_boot, seed)

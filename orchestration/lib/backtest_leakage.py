@@ -123,6 +123,23 @@ def sql_recompute(inputs: dict[str, str], template: str, known_at: str = "known_
     return rebuild
 
 
+def _other_sources(project_dir: Path, staging_schema: str) -> list[tuple[str, str]]:
+    """dbt sources read directly by intermediate or mart models (e.g. a Python asset's table)."""
+    manifest = project_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        return []
+    data = json.loads(manifest.read_text())
+    found = set()
+    for node in data.get("nodes", {}).values():
+        if node.get("resource_type") != "model" or node.get("schema") == staging_schema:
+            continue
+        for dep in node.get("depends_on", {}).get("nodes", []):
+            src = data.get("sources", {}).get(dep)
+            if src and src.get("schema") != "raw":
+                found.add((src["schema"], src.get("identifier") or src["name"]))
+    return sorted(found)
+
+
 def pick_dates(dates: Sequence[dt.date], n: int) -> list[dt.date]:
     """n dates spread over the sample (the last one always: the most data after it to leak)."""
     dates = sorted(dates)
@@ -173,6 +190,13 @@ def dbt_recompute(
                     f"create table {alias}.{staging_schema}.{v} as select * from {staging_schema}.{v} "
                     f"where known_at < date '{d.isoformat()}' + interval 1 day"
                 )
+            for schema, table in _other_sources(project_dir, staging_schema):
+                if con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                               "and table_name = ? and table_catalog = current_database()", [schema, table]).fetchone()[0]:
+                    cols = {r[0] for r in con.execute(f"select * from {schema}.{table} limit 0").description}
+                    cut = (f" where known_at < date '{d.isoformat()}' + interval 1 day" if "known_at" in cols else "")
+                    con.execute(f"create schema if not exists {alias}.{schema}")
+                    con.execute(f"create table {alias}.{schema}.{table} as select * from {schema}.{table}{cut}")
         finally:
             con.execute(f"detach {alias}")
         env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(scratch), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
