@@ -248,6 +248,18 @@ def cmd_scorecard_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from orchestration.lib.backtest_cli import run_backtest_command
+
+    return run_backtest_command(args, say=_say)
+
+
+def cmd_scorecard_diff(args: argparse.Namespace) -> int:
+    from orchestration.lib.backtest_cli import scorecard_diff_command
+
+    return scorecard_diff_command(args, say=_say)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="healthscore", description="Account health scoring warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -280,6 +292,27 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("path")
     r.add_argument("--out", help="write to this file instead of stdout")
     r.set_defaults(func=cmd_scorecard_render)
+    r = ssub.add_parser("diff", help="impact preview: which accounts change grade between two scorecards, and why")
+    r.add_argument("old")
+    r.add_argument("new")
+    r.add_argument("--as-of", default="", help="as_of_date to compare (default: the latest)")
+    r.add_argument("--out", help="also write the Markdown report to this file")
+    r.set_defaults(func=cmd_scorecard_diff)
+
+    p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
+    p.add_argument("--scorecard", default="scorecards/default.yml")
+    p.add_argument("--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)")
+    p.add_argument("--to", dest="end", default="", help="last as_of_date (default: data end - horizon)")
+    p.add_argument("--horizon", default="90d")
+    p.add_argument("--every", default="7d")
+    p.add_argument("--challenger", help="a second scorecard compared on the same history")
+    p.add_argument("--suggest", action="store_true", help="fit suggested weights and backtest them out of time")
+    p.add_argument("--suggest-out", help="where to write the suggested scorecard (default: scorecards/suggested-<date>.yml)")
+    p.add_argument("--leakage-dates", type=int, default=1, help="dates rebuilt by the leakage guard (0: skip)")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--out", default="reports/backtest")
+    p.add_argument("--no-write", action="store_true", help="do not append to the backtest.* tables")
+    p.set_defaults(func=cmd_backtest)
 
     args = parser.parse_args(argv)
     try:
