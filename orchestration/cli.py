@@ -5,6 +5,9 @@
     healthscore summary                   # the summary of the published scores
     healthscore scorecard render scorecards/default.yml
     healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
+    healthscore dq [--run-id ID] [--source S] [--docs]   # data-quality review
+    healthscore report [--out data/published/report.html]
+    healthscore export-postgres --dsn postgresql://...
 """
 
 from __future__ import annotations
@@ -128,7 +131,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     instance = DagsterInstance.get()
     t0 = time.perf_counter()
     result = defs.resolve_job_def("healthscore_all").execute_in_process(
-        instance=instance, run_config=run_config, raise_on_error=False
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
+        # --as-of scores that day's partition; without it, the latest day the features cover.
+        partition_key=args.as_of or None,
     )
     timings["pipeline run"] = time.perf_counter() - t0
     for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
@@ -226,6 +233,60 @@ def cmd_summary(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _published_or_warehouse(settings: Settings) -> Path:
+    """The published snapshot when there is one (never blocks on a running pipeline), else the warehouse."""
+    from orchestration.lib.publish import SNAPSHOT_NAME, published_dir
+
+    snapshot = published_dir(settings) / SNAPSHOT_NAME
+    return snapshot if snapshot.exists() else settings.warehouse_path
+
+
+def cmd_dq(args: argparse.Namespace) -> int:
+    from orchestration.lib.dq import format_report, review
+
+    settings = Settings.from_env()
+    path = Path(args.db) if args.db else _published_or_warehouse(settings)
+    if args.docs:
+        from orchestration.lib.publish import published_dir
+        from orchestration.lib.quality import build_data_docs
+
+        out = Path(args.docs_dir) if args.docs_dir else published_dir(settings) / "data_docs"
+        index = out / "index.html"
+        if args.run_id or not index.exists():
+            index = build_data_docs(path, out, run_id=args.run_id)
+        print(index.resolve())
+        return 0
+    report = review(path, run_id=args.run_id, source=args.source)
+    _say(format_report(report))
+    return report.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orchestration.lib.publish import published_dir
+    from orchestration.lib.report import write_report
+
+    settings = Settings.from_env()
+    path = Path(args.db) if args.db else _published_or_warehouse(settings)
+    out = write_report(path, Path(args.out) if args.out else published_dir(settings) / "report.html")
+    _say(f"wrote {out} (from {path})")
+    return 0
+
+
+def cmd_export_postgres(args: argparse.Namespace) -> int:
+    from orchestration.lib.publish import SNAPSHOT_NAME, export_postgres, publish, published_dir
+    from orchestration.lib.warehouse import connect
+
+    settings = Settings.from_env()
+    snapshot = Path(args.db) if args.db else published_dir(settings) / SNAPSHOT_NAME
+    if not snapshot.exists():
+        _say(f"No snapshot at {snapshot}: publishing one from {settings.warehouse_path} first.")
+        with connect(settings.warehouse_path) as con:
+            snapshot = publish(con, snapshot.parent, parquet=False).snapshot_path
+    counts = export_postgres(args.dsn, snapshot, log=_say)
+    _say(f"Exported {len(counts)} tables ({sum(counts.values()):,} rows) from {snapshot} in one transaction.")
+    return 0
+
+
 def cmd_gen_docs(_args: argparse.Namespace) -> int:
     from orchestration.lib.docgen import write_generated_files
 
@@ -273,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("run", help="materialise every asset and print a summary")
+    p.add_argument("--as-of", default="", help="score this day's partition (ISO date); default: the latest day with data")
     p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
     p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
@@ -282,6 +344,24 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("summary", help="summarise the published scores")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("dq", help="failing quality checks and quarantined rows (exit 1 on an error-severity failure)")
+    p.add_argument("--run-id", help="quality run to review (default: the latest)")
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
+    p.add_argument("--docs", action="store_true", help="build (if needed) the offline GX Data Docs and print index.html")
+    p.add_argument("--docs-dir", help="Data Docs folder (default: data/published/data_docs)")
+    p.set_defaults(func=cmd_dq)
+
+    p = sub.add_parser("report", help="write the static HTML health report")
+    p.add_argument("--out", help="output file (default: data/published/report.html)")
+    p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export-postgres", help="replace the published tables in PostgreSQL (one transaction)")
+    p.add_argument("--dsn", default=os.environ.get("HEALTHSCORE_POSTGRES_DSN"), required=not os.environ.get("HEALTHSCORE_POSTGRES_DSN"))
+    p.add_argument("--db", help="snapshot to export (default: data/published/healthscore_published.duckdb)")
+    p.set_defaults(func=cmd_export_postgres)
 
     p = sub.add_parser("gen-docs", help="regenerate files derived from the source contracts")
     p.set_defaults(func=cmd_gen_docs)

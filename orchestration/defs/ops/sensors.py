@@ -1,5 +1,7 @@
 """Sensors: new landing files start ingestion; grade drops and expired overrides notify a webhook."""
 
+import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -41,8 +43,10 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     if not new:
         return dg.SkipReason(f"no new or changed files in {landing}")
     context.update_cursor(json.dumps(now))
+    signature = hashlib.sha256(json.dumps([[n, now[n]] for n in new]).encode()).hexdigest()[:16]
     return dg.RunRequest(
-        run_key=f"landing-{abs(hash(tuple((n, tuple(now[n])) for n in new)))}",
+        run_key=f"landing-{signature}",
+        partition_key=dt.datetime.now(dt.UTC).date().isoformat(),
         tags={"healthscore/trigger": "landing_files", "healthscore/new_files": ",".join(new)[:1000]},
     )
 

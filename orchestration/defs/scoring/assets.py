@@ -4,10 +4,10 @@
 import datetime as dt
 
 import dagster as dg
-
-from orchestration.defs.resources import WarehouseResource
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration.defs.ops.partitions import daily_partitions
+from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
 from orchestration.lib.scorecard import load_scorecard
 from orchestration.lib.scoring import score_and_publish
@@ -20,6 +20,16 @@ class ScoringConfig(dg.Config):
     scorecard: str = "scorecards/default.yml"
     as_of_start: str = ""  # ISO date; empty: the same as as_of_end
     as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
+
+
+def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, latest: dt.date):
+    """Partition window when the run has one (a day, or a backfill range), else config, else the latest day."""
+    if context.has_partition_key or context.has_partition_key_range:
+        window = context.partition_time_window
+        return window.start.date(), (window.end - dt.timedelta(days=1)).date()
+    as_of_end = dt.date.fromisoformat(config.as_of_end) if config.as_of_end else latest
+    as_of_start = dt.date.fromisoformat(config.as_of_start) if config.as_of_start else as_of_end
+    return as_of_start, as_of_end
 
 
 def _columns(con, relation: str) -> set[str]:
@@ -36,6 +46,10 @@ def _columns(con, relation: str) -> set[str]:
     group_name="scoring",
     deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
     kinds={"duckdb"},
+    # Daily as_of partitions; a backfill of a date range scores the whole range in one run.
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
     description=(
         "Versioned, explained health scores: scores.health_scores (append-only history), "
         "scores.health_score_factors, scores.health_score_rollups and scores.health_scores_current."
@@ -51,8 +65,17 @@ def health_scores(
         latest = con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
         if latest is None:
             raise dg.Failure(f"{features} is empty: nothing to score (is the landing zone empty?)")
-        as_of_end = dt.date.fromisoformat(config.as_of_end) if config.as_of_end else latest
-        as_of_start = dt.date.fromisoformat(config.as_of_start) if config.as_of_start else as_of_end
+        as_of_start, as_of_end = _as_of_range(context, config, latest)
+        first = con.execute(f"select min(as_of_date) from {features}").fetchone()[0]
+        if as_of_end < first or as_of_start > latest:
+            raise dg.Failure(
+                f"no features for {as_of_start}..{as_of_end}: {features} covers {first}..{latest} "
+                "(dbt builds the range given by its as_of_start/as_of_end vars)"
+            )
+        if as_of_start < first or as_of_end > latest:
+            context.log.warning(
+                f"features cover {first}..{latest}; dates of {as_of_start}..{as_of_end} outside it get no score"
+            )
         run = score_and_publish(
             con,
             card,

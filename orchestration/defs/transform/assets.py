@@ -1,6 +1,7 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts."""
 
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -37,12 +38,29 @@ class DbtBuildConfig(dg.Config):
 )
 def healthscore_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     dbt_vars = {k: v for k, v in (("as_of_start", config.as_of_start), ("as_of_end", config.as_of_end)) if v}
+    window = _run_partition_window(context.run.tags)
+    if window and not dbt_vars:
+        # A partitioned run (a day, or a backfill range): build features through its last day,
+        # keeping at least a year of history for trends and backtests.
+        start, end = window
+        year_before = (dt.date.fromisoformat(end) - dt.timedelta(days=364)).isoformat()
+        dbt_vars = {"as_of_start": min(start, year_before), "as_of_end": end}
+    if dbt_vars:
+        context.log.info(f"dbt vars: {dbt_vars}")
     args = ["build"]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     _prune_run_folder(invocation.target_path)
+
+
+def _run_partition_window(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    return (start, end) if start and end else None
 
 
 def _prune_run_folder(target_path: Path) -> None:
