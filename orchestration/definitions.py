@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.backtest.assets import backtest_default_scorecard
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.ops.schedules import daily_refresh
 from orchestration.defs.ops.sensors import grade_drop_alerts, landing_files_sensor
@@ -16,7 +17,7 @@ from orchestration.lib.contracts import CONTRACTS
 # one writer per file, so parallel steps would only queue on the lock.
 healthscore_all = dg.define_asset_job(
     "healthscore_all",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("backtest"),  # on demand: docs/backtesting.md
     description="Ingest every landing source, gate quality, build the dbt models and publish scores.",
     executor_def=dg.in_process_executor,
 )
@@ -24,7 +25,8 @@ healthscore_all = dg.define_asset_job(
 
 def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores],
+        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores,
+                backtest_default_scorecard],
         asset_checks=build_quality_checks(list(CONTRACTS)),
         jobs=[healthscore_all],
         schedules=[daily_refresh],
