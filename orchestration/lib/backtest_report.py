@@ -155,7 +155,8 @@ def scorecard_diff(
             from _diff_old_s as o join _diff_new_s as n using (account_id)
             join ranked as r on r.account_id = o.account_id and r.rk <= {int(top_factors)}
             where o.grade <> n.grade
-            group by all order by abs(new_score - old_score) desc, account_id"""
+            group by o.account_id, o.grade, n.grade, o.computed_score, n.computed_score
+            order by abs(n.computed_score - o.computed_score) desc, o.account_id"""
     ).df()
     for t in ("old", "new"):
         con.execute(f"drop table if exists _diff_{t}_s")
