@@ -159,10 +159,22 @@ class B2BLexiconModel(VaderModel):
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
+# Function words carry review-length and style, not sentiment: a unigram or bigram made only of
+# them is no feature (the reviews taught "in a" and "for the" spurious weights).
+STOP_WORDS = frozenset(
+    """a an the and or but if of in on at to for from by with as is are was were be been it its this
+    that these those i we you he she they me us our your my their them there here then than so up out
+    into over about after before again all any some just also do does did have has had will would can
+    could should one s""".split()
+)
+
+
 def tokens(text: str) -> list[str]:
-    """Unigrams and bigrams of the lowercased text (the bag-of-words features)."""
+    """Unigrams and bigrams of the lowercased text (the bag-of-words features), without the ones
+    made only of stop words."""
     words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return [g for g in grams if not all(w in STOP_WORDS for w in g.split(" "))]
 
 
 VADER_FEATURES = ("compound", "pos", "neg", "neu")
@@ -170,7 +182,9 @@ VADER_FEATURES = ("compound", "pos", "neg", "neu")
 
 class DefaultSentimentModel:
     """VADER + B2B lexicon, recalibrated by a logistic regression over its sub-scores and a bag of
-    words. compound = 2 * p(positive) - 1."""
+    words. compound = tanh((logit - neutral logit) / 2): 2 * p(positive) - 1, re-centred so that a
+    text with no sentiment evidence (VADER all-neutral, no known words) scores 0. Product reviews
+    without sentiment words lean negative; support texts without them are neutral."""
 
     def __init__(self, weights_path: Path = WEIGHTS_PATH, lexicon_path: Path = LEXICON_PATH) -> None:
         self.lexicon_model = B2BLexiconModel(lexicon_path)
@@ -178,6 +192,7 @@ class DefaultSentimentModel:
         self._intercept = float(weights["intercept"])
         self._vader_coef = [float(weights["vader"][name]) for name in VADER_FEATURES]
         self._word_coef: dict[str, float] = {k: float(v) for k, v in weights["words"].items()}
+        self._neutral_logit = self._intercept + self._vader_coef[VADER_FEATURES.index("neu")]
         digest = hashlib.sha256(weights_path.read_bytes() + lexicon_path.read_bytes()).hexdigest()[:8]
         self.model_version = f"vader-b2b-logreg-{digest}"
 
@@ -190,7 +205,7 @@ class DefaultSentimentModel:
         return z
 
     def score(self, texts: list[str]) -> list[float]:
-        return [math.tanh(self._logit(t or "") / 2.0) if t else 0.0 for t in texts]
+        return [math.tanh((self._logit(t) - self._neutral_logit) / 2.0) if t else 0.0 for t in texts]
 
 
 class CachedModel:
@@ -434,7 +449,7 @@ def evaluate(models: dict[str, SentimentModel], part: str = "held_out") -> list[
 # --------------------------------------------------------------------------------------------
 # training (scikit-learn only here, never at scoring time)
 # --------------------------------------------------------------------------------------------
-def train(out: Path = WEIGHTS_PATH, min_df: int = 3, seed: int = 0) -> dict:
+def train(out: Path = WEIGHTS_PATH, min_df: int = 3, bow_scale: float = 0.5, seed: int = 0) -> dict:
     """Fit the logistic regression on the training part of all three files; write its weights."""
     import numpy as np
     from scipy.sparse import csr_matrix, hstack
@@ -456,7 +471,9 @@ def train(out: Path = WEIGHTS_PATH, min_df: int = 3, seed: int = 0) -> dict:
             if t in index:
                 rows.append(r)
                 cols.append(index[t])
-    bag = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(train_set), len(vocab)))
+    # bow_scale < 1 penalises word weights more than the VADER terms: the words come from
+    # product reviews, the VADER + B2B terms carry over to support text.
+    bag = csr_matrix((np.full(len(rows), bow_scale), (rows, cols)), shape=(len(train_set), len(vocab)))
     polar = [lexicon_model.polarity(s.text) for s in train_set]
     vader = csr_matrix(np.array([[p[n] for n in VADER_FEATURES] for p in polar]))
     x = hstack([vader, bag]).tocsr()
@@ -470,14 +487,19 @@ def train(out: Path = WEIGHTS_PATH, min_df: int = 3, seed: int = 0) -> dict:
     search.fit(x, y)
     fit = search.best_estimator_
     coef = fit.coef_[0]
-    words = {t: round(float(coef[4 + i]), 4) for t, i in index.items() if abs(coef[4 + i]) >= 0.01}
+    words = {
+        t: round(float(coef[4 + i]) * bow_scale, 4) for t, i in index.items() if abs(coef[4 + i]) * bow_scale >= 0.01
+    }
     weights = {
         "_comment": (
-            "Logistic regression over VADER+B2B sub-scores and a binary bag of uni/bigrams, fit on the "
+            "Logistic regression over VADER+B2B sub-scores and a binary bag of uni/bigrams (stop-word-only "
+            "grams dropped, bag scaled by bow_scale), fit on the "
             "training part (sha256 % 5 != 0) of the labelled sentences. Regenerate: "
             "python -m orchestration.lib.sentiment train"
         ),
         "C": search.best_params_["C"],
+        "min_df": min_df,
+        "bow_scale": bow_scale,
         "cv_roc_auc": round(float(search.best_score_), 4),
         "train_sentences": len(train_set),
         "intercept": round(float(fit.intercept_[0]), 4),
