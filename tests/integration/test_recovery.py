@@ -1,0 +1,72 @@
+"""Recovery: a run killed with SIGKILL mid-way leaves the warehouse usable, and the rerun
+publishes the same scores as an uninterrupted run on the same data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib.demo_data import generate_demo_data
+
+pytestmark = pytest.mark.slow
+
+HEALTHSCORE = str(Path(sys.executable).parent / "healthscore")
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HEALTHSCORE_LANDING_DIR": str(root / "landing"),
+        "HEALTHSCORE_WAREHOUSE": str(root / "warehouse" / "healthscore.duckdb"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+
+
+def _published(root: Path) -> list[tuple]:
+    with duckdb.connect(str(root / "warehouse" / "healthscore.duckdb"), read_only=True) as con:
+        return con.execute(
+            """select account_id, objective, as_of_date, round(health_score, 6), grade, round(confidence, 6), top_reasons
+            from scores.health_scores_current order by account_id, objective"""
+        ).fetchall()
+
+
+def test_sigkill_mid_run_then_rerun_publishes_the_same_scores(tmp_path):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    generate_demo_data(clean / "landing", accounts=120, days=150, seed=11)
+    shutil.copytree(clean / "landing", killed / "landing")
+
+    done = subprocess.run([HEALTHSCORE, "run"], env=_env(clean), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    # Kill the second one (and its dbt child) with SIGKILL once dbt is building models.
+    log = open(killed / "run.log", "w")
+    proc = subprocess.Popen(
+        [HEALTHSCORE, "run"], env=_env(killed), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if " START sql table model" in (killed / "run.log").read_text():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    rerun = subprocess.run([HEALTHSCORE, "run"], env=_env(killed), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert _published(killed) == _published(clean)
+    # The killed run had loaded the landing files already or not at all: never twice.
+    with duckdb.connect(str(killed / "warehouse" / "healthscore.duckdb"), read_only=True) as con:
+        batches = con.execute("select count(*), count(distinct file_checksum) from raw._load_batches").fetchone()
+    assert batches[0] == batches[1]
