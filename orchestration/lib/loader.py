@@ -13,6 +13,11 @@ Rules (docs/sources.md):
   and the problem. A source's new files load in one transaction: all of them or none.
 
 All parsing and validation is SQL run by DuckDB; Python never holds the rows.
+
+With a mapping (`<mappings dir>/<source>.yml`, orchestration/lib/mapping.py) a source's files are
+the user's own exports, wherever the mapping points: the mapping's SELECT turns each file into the
+contract's columns first, then the same checks, quarantine and accounting apply. Quarantined
+rows keep the user's original columns in `raw_values`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from .contracts import CONTRACTS, LOAD_METADATA_COLUMNS, SourceContract
+from .mapping import LoadedMapping, MappedBatch, MappingError, find_mapping, mapping_select, mappings_dir_from_env
 from .warehouse import quote_ident, quote_literal
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -118,6 +124,19 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    # Columns outside the contracts that a mapping keeps for cross-source quality rules.
+    con.execute(
+        """
+        create table if not exists raw._mapped_extras (
+            batch_id varchar not null,
+            source varchar not null,
+            row_number bigint not null,
+            record_id varchar,
+            name varchar not null,
+            value varchar
+        )
+        """
+    )
     for contract in CONTRACTS.values():
         cols = [f"{quote_ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in contract.columns]
         cols += [f"{name} {DUCKDB_TYPES[typ]}" for name, typ, _ in LOAD_METADATA_COLUMNS]
@@ -188,8 +207,13 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, stage: str
     return {n.strip().lower(): n for n in names if n != "__row_number"}
 
 
-def _validation_sql(contract: SourceContract, columns: dict[str, str], stage: str) -> str:
-    """A query over the staged file: typed contract columns plus a list of violations per row."""
+def _validation_sql(
+    contract: SourceContract, columns: dict[str, str], stage: str, *, mapped: bool = False
+) -> str:
+    """A query over the staged file: typed contract columns plus a list of violations per row.
+
+    `mapped`: the stage comes from `mapping_select`; its `__raw_values` (the user's columns) and
+    `__map_violations` (dates not matching their format) are kept."""
     typed, checks, raw_values = [], [], []
     for col in contract.columns:
         actual = columns.get(col.name.lower())
@@ -223,10 +247,58 @@ def _validation_sql(contract: SourceContract, columns: dict[str, str], stage: st
             )
         typed.append(f"{value} as {quote_ident(col.name)}")
     violations = f"list_filter([{', '.join(checks)}], lambda x: x is not null)" if checks else "[]"
+    raw = f"cast(to_json({{{', '.join(raw_values)}}}) as varchar)"
+    if mapped:
+        violations, raw = f"list_concat(__map_violations, {violations})", "__raw_values"
     return (
         f"select __row_number, {', '.join(typed)}, {violations} as __violations, "
-        f"cast(to_json({{{', '.join(raw_values)}}}) as varchar) as __raw_values from {stage}"
+        f"{raw} as __raw_values from {stage}"
     )
+
+
+def _stage_mapped(con: duckdb.DuckDBPyConnection, batch: MappedBatch, stage: str) -> dict[str, str]:
+    """Stage every input of a mapped batch, run the mapping's query, project onto the contract.
+
+    Returns {column: column} for the contract columns (all present: unmapped ones are null)."""
+    loaded = batch.mapping
+    for name, path in batch.files.items():
+        _stage_file(con, path, loaded.format_of(path), f"{stage}_in_{name}")
+        con.execute(f"create or replace temp view {quote_ident(name)} as select * from {stage}_in_{name}")
+    relation = f"{stage}_in_{batch.main_name}"
+    if loaded.mapping.query:
+        con.execute(f"create or replace temp table {stage}_src as {loaded.mapping.query}")
+        names = [d[0] for d in con.execute(f"select * from {stage}_src limit 0").description]
+        counts = con.execute(
+            f"select (select count(*) from {relation}), count(*), count(distinct __row_number) from {stage}_src"
+            if "__row_number" in names
+            else f"select (select count(*) from {relation}), count(*), -1 from {stage}_src"
+        ).fetchone()
+        if not counts[0] == counts[1] == counts[2]:
+            raise IngestError(
+                f"the query of mapping {loaded.path} must return each row of input {batch.main_name!r} once "
+                f"(select {batch.main_name}.*, ... with left joins to lookups unique on their key): "
+                f"{counts[0]} input rows, {counts[1]} query rows"
+            )
+        relation = f"{stage}_src"
+    for name in batch.files:
+        con.execute(f"drop view if exists {quote_ident(name)}")
+    names = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
+    con.execute(f"create or replace temp table {stage} as " + mapping_select(loaded, relation, names))
+    contract = CONTRACTS[loaded.source]
+    return {c.lower(): c for c in contract.column_names}
+
+
+def _insert_extras(con: duckdb.DuckDBPyConnection, loaded: LoadedMapping, stage: str, batch_id: str) -> None:
+    contract = CONTRACTS[loaded.source]
+    for name in loaded.mapping.extras:
+        con.execute(
+            "insert into raw._mapped_extras "
+            f"select {quote_literal(batch_id)}, {quote_literal(loaded.source)}, c.__row_number, "
+            f"cast(c.{quote_ident(contract.primary_key)} as varchar), {quote_literal(name)}, "
+            f"s.{quote_ident('__extra_' + name)} "
+            f"from {stage}_checked as c join {stage} as s on s.__row_number = c.__row_number "
+            "where len(c.__violations) = 0"
+        )
 
 
 def load_source(
@@ -235,14 +307,29 @@ def load_source(
     landing_dir: Path,
     *,
     log: Callable[[str], None] | None = None,
+    mappings_dir: Path | None = None,
 ) -> SourceLoad:
-    """Load every new file of one source. Raises IngestError naming the file on a whole-file problem."""
+    """Load every new file of one source. Raises IngestError naming the file on a whole-file problem.
+
+    With a mapping for the source in `mappings_dir` (default: $HEALTHSCORE_MAPPINGS_DIR), its
+    files are the mapping's instead of `<landing>/<source>/`."""
     contract = CONTRACTS[source]
     log = log or (lambda _msg: None)
     started = time.perf_counter()
     ensure_raw_schema(con)
     result = SourceLoad(source=source)
-    files = discover_files(landing_dir, source)
+    try:
+        mapping = find_mapping(source, mappings_dir or mappings_dir_from_env())
+        batches = mapping.batches() if mapping else []
+    except MappingError as exc:
+        raise IngestError(f"source {source}: {exc}") from exc
+    if mapping is not None:
+        files: list = batches
+        if not batches:
+            log(f"{source}: no files match mapping {mapping.path}")
+            return result
+    else:
+        files = discover_files(landing_dir, source)
     if not files:
         log(f"{source}: no files in {Path(landing_dir) / source}")
         return result
@@ -253,14 +340,21 @@ def load_source(
             "select file_checksum from raw._load_batches where source = ?", [source]
         ).fetchall()
     }
-    pending: list[tuple[Path, FileLoad]] = []
+    pending: list[tuple[Path | MappedBatch, FileLoad]] = []
     for path in files:
-        checksum = file_checksum(path)
+        if isinstance(path, MappedBatch):
+            try:
+                checksum, fmt = path.checksum(file_checksum), path.mapping.format_of(path.main)
+            except (MappingError, OSError) as exc:
+                raise IngestError(f"source {source}: file {path.main}: {exc}") from exc
+            display = path.display_path()
+        else:
+            checksum, fmt, display = file_checksum(path), FORMATS[path.suffix.lower()], _relative(path, landing_dir)
         fl = FileLoad(
-            path=_relative(path, landing_dir),
+            path=display,
             checksum=checksum,
             batch_id=f"{source}-{checksum[:16]}",
-            format=FORMATS[path.suffix.lower()],
+            format=fmt,
         )
         result.files.append(fl)
         if checksum in loaded or any(p[1].checksum == checksum for p in pending):
@@ -280,7 +374,10 @@ def load_source(
         for i, (path, fl) in enumerate(pending):
             stage = f"__stage_{i}"
             try:
-                columns = _stage_file(con, path, fl.format, stage)
+                if isinstance(path, MappedBatch):
+                    columns = _stage_mapped(con, path, stage)
+                else:
+                    columns = _stage_file(con, path, fl.format, stage)
             except duckdb.Error as exc:
                 first_line = str(exc).strip().splitlines()[0]
                 raise IngestError(
@@ -301,7 +398,7 @@ def load_source(
 
             con.execute(
                 f"create or replace temp table {stage}_checked as "
-                + _validation_sql(contract, columns, stage)
+                + _validation_sql(contract, columns, stage, mapped=isinstance(path, MappedBatch))
             )
             batch = quote_literal(fl.batch_id)
             file_lit = quote_literal(fl.path)
@@ -317,6 +414,8 @@ def load_source(
                 f"__raw_values, cast({ts} as timestamp) "
                 f"from (select __row_number, __raw_values, unnest(__violations) as v from {stage}_checked)"
             )
+            if isinstance(path, MappedBatch):
+                _insert_extras(con, path.mapping, stage, fl.batch_id)
             fl.rows_quarantined = con.execute(
                 f"select count(*) from {stage}_checked where len(__violations) > 0"
             ).fetchone()[0]
@@ -336,7 +435,8 @@ def load_source(
                     loaded_at,
                 ],
             )
-            for suffix in ("", "_checked", "_json"):
+            inputs = [f"_in_{n}" for n in path.files] if isinstance(path, MappedBatch) else []
+            for suffix in ("", "_checked", "_json", "_src", *inputs, *[f"{i}_json" for i in inputs]):
                 con.execute(f"drop table if exists {stage}{suffix}")
             log(
                 f"{source}: {fl.path}: {fl.rows_landed:,} rows landed, {fl.rows_loaded:,} loaded, "
