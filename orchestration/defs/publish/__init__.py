@@ -1,0 +1,1 @@
+"""Publishing for readers: snapshot, Parquet, PostgreSQL export, health report, Data Docs."""
