@@ -101,6 +101,8 @@ def _stage_seconds(instance, run_id: str) -> dict[str, float]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    # dbt's profile reads the warehouse path from the environment.
+    os.environ.setdefault("HEALTHSCORE_WAREHOUSE", str(settings.warehouse_path))
     started = time.perf_counter()
     timings: dict[str, float] = {}
     if _landing_is_empty(settings.landing_dir):

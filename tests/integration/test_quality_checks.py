@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.quality.checks import build_quality_checks
+from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts import CONTRACTS, LOAD_METADATA_COLUMNS
 from orchestration.lib.quality import CATEGORIES
 from orchestration.lib.warehouse import connect, quote_ident
@@ -79,8 +80,8 @@ def _defs(warehouse: Path, sources: list[str]):
 
 
 def _run(warehouse: Path, monkeypatch, sources: list[str]) -> dg.ExecuteInProcessResult:
-    monkeypatch.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
-    return dg.materialize(_defs(warehouse, sources), raise_on_error=False)
+    resource = WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(warehouse.parent))
+    return dg.materialize(_defs(warehouse, sources), resources={"warehouse": resource}, raise_on_error=False)
 
 
 def _check_evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
+from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts import get_contract
 from orchestration.lib.quality import (
     CATEGORIES,
@@ -23,7 +24,6 @@ from orchestration.lib.quality import (
     SourceQualityResult,
     validate_source,
 )
-from orchestration.lib.settings import Settings
 
 CATEGORY_DESCRIPTIONS = {
     "completeness": "Required columns are never null (error); optional columns are >= 90% filled (warn).",
@@ -128,9 +128,10 @@ def _build_source_check(source: str) -> dg.AssetChecksDefinition:
         can_subset=True,
         description=f"Great Expectations quality gates on raw.{source} (one validation for all categories).",
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        warehouse = Settings.from_env().warehouse_path
-        result = validate_source(warehouse, source, run_id=context.run.run_id)
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        result = validate_source(warehouse.warehouse_path, source, run_id=context.run.run_id)
         failed = [r.check_name for r in result.failures]
         context.log.info(
             f"raw.{source}: {len(result.results)} expectations, {len(failed)} failed "

@@ -3,6 +3,7 @@
 
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import dbt_project
 
 
@@ -36,7 +38,11 @@ class DbtBuildConfig(dg.Config):
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=HealthscoreDbtTranslator(),
 )
-def healthscore_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def healthscore_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, warehouse: WarehouseResource
+):
+    # The dbt profile reads the warehouse path from the environment: keep it the resource's.
+    os.environ["HEALTHSCORE_WAREHOUSE"] = warehouse.warehouse_path
     dbt_vars = {k: v for k, v in (("as_of_start", config.as_of_start), ("as_of_end", config.as_of_end)) if v}
     window = _run_partition_window(context.run.tags)
     if window and not dbt_vars:
