@@ -7,6 +7,7 @@ from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.ops.schedules import daily_refresh
 from orchestration.defs.ops.sensors import grade_drop_alerts, landing_files_sensor
 from orchestration.defs.quality.checks import build_quality_checks
+from orchestration.defs.publish.assets import published_snapshot
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
 from orchestration.defs.sentiment.assets import text_scores
@@ -25,7 +26,7 @@ healthscore_all = dg.define_asset_job(
 
 def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores,
+        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores, published_snapshot,
                 backtest_default_scorecard],
         asset_checks=build_quality_checks(list(CONTRACTS)),
         jobs=[healthscore_all],
