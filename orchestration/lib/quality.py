@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import time
 import uuid
@@ -179,6 +180,83 @@ CROSS_FIELD_RULES: dict[str, tuple[CrossFieldRule, ...]] = {
 
 # Staleness: the newest `freshness_column` value must be within `stale_after_days` of the
 # reference time, and the table must not be empty. Severity: the contract's stale_severity.
+# A source that was never provided (no rows, no load batch) is a warning, "source not provided":
+# scoring goes on without its factors (they show in missing_factors and lower the confidence).
+# The reference time is now, or the day after HEALTHSCORE_REFERENCE_DATE (for data exported in
+# the past, e.g. the RavenStack example).
+REFERENCE_DATE_ENV = "HEALTHSCORE_REFERENCE_DATE"
+NOT_PROVIDED = "source not provided"
+
+
+# Cross-source rules (bring your own data, issue 9): consistency between sources that no single
+# table can show, e.g. usage before the account existed or after it churned, and two churn labels
+# that disagree. Warnings: real exports have these flaws; they are reported with counts, not
+# blocking, not dropped. `query` selects the offending rows (one row per counted unit) from `src`
+# (this source's raw table) and other raw tables; raw tables may hold a key more than once, so
+# lookups are aggregated per key.
+@dataclass(frozen=True)
+class CrossSourceRule:
+    name: str
+    query: str
+    severity: str
+    description: str
+
+
+_FIRST_CREATED = "(select account_id, min(created_at) as created_at from raw.accounts group by account_id)"
+_FIRST_CHURN = (
+    "(select account_id, min(outcome_date) as churn_date from raw.outcomes "
+    "where outcome_type = 'churn' group by account_id)"
+)
+# Account churn flag from a mapping's `extras: {churn_flag: ...}` ('true' / 'false').
+_CHURN_FLAG = (
+    "(select record_id as account_id, bool_or(lower(value) in ('true', '1', 'yes')) as flagged "
+    "from raw._mapped_extras where source = 'accounts' and name = 'churn_flag' group by record_id)"
+)
+
+CROSS_SOURCE_RULES: dict[str, tuple[CrossSourceRule, ...]] = {
+    "usage_events": (
+        CrossSourceRule(
+            "event_before_account_created",
+            f"select src.event_id, src.account_id, src.event_at, a.created_at from src "
+            f"join {_FIRST_CREATED} as a on a.account_id = src.account_id where src.event_at < a.created_at",
+            WARN,
+            "No usage before the account was created (accounts.created_at).",
+        ),
+        CrossSourceRule(
+            "event_after_churn",
+            f"select src.event_id, src.account_id, src.event_at, o.churn_date from src "
+            f"join {_FIRST_CHURN} as o on o.account_id = src.account_id "
+            "where cast(src.event_at as date) > o.churn_date",
+            WARN,
+            "No usage after the account's first churn outcome.",
+        ),
+    ),
+    "support_tickets": (
+        CrossSourceRule(
+            "ticket_before_account_created",
+            f"select src.ticket_id, src.account_id, src.opened_at, a.created_at from src "
+            f"join {_FIRST_CREATED} as a on a.account_id = src.account_id where src.opened_at < a.created_at",
+            WARN,
+            "No ticket opened before the account was created.",
+        ),
+    ),
+    "accounts": (
+        CrossSourceRule(
+            "churn_flag_without_churn_outcome",
+            f"select distinct src.account_id from src join {_CHURN_FLAG} as f on f.account_id = src.account_id "
+            f"where f.flagged and src.account_id not in (select account_id from {_FIRST_CHURN})",
+            WARN,
+            "Accounts the CRM flags as churned have a churn outcome (the two churn labels agree).",
+        ),
+        CrossSourceRule(
+            "churn_outcome_without_churn_flag",
+            f"select distinct src.account_id from src join {_CHURN_FLAG} as f on f.account_id = src.account_id "
+            f"where not f.flagged and src.account_id in (select account_id from {_FIRST_CHURN})",
+            WARN,
+            "Accounts with a churn outcome are flagged as churned by the CRM (the two churn labels agree).",
+        ),
+    ),
+}
 
 # =====================================================================================
 # Rules (plain data, no GX)
@@ -350,6 +428,17 @@ def plan_rules(source: str) -> list[Rule]:
             "UnexpectedRowsExpectation",
             {"unexpected_rows_query": _orphans_query(c, col.name, RI_ERROR_ORPHAN_RATE)},
             f"At most {RI_ERROR_ORPHAN_RATE:.0%} of rows have a {col.name} missing from raw.{ref.name}.",
+        )
+
+    for rule in CROSS_SOURCE_RULES.get(source, ()):
+        add(
+            REFERENTIAL_INTEGRITY,
+            f"cross_source.{rule.name}",
+            rule.severity,
+            None,
+            "UnexpectedRowsExpectation",
+            {"unexpected_rows_query": f"with src as (select * from {{batch}}) {rule.query}"},
+            rule.description,
         )
 
     # staleness
@@ -634,7 +723,7 @@ def validate_sources(
     sources = list(sources or CONTRACTS)
     for s in sources:
         get_contract(s)
-    now = _utc_naive(now)
+    now = _utc_naive(now if now is not None else reference_time())
     run_id = run_id or f"adhoc-{uuid.uuid4().hex[:12]}"
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     path = Path(warehouse_path).resolve()
@@ -692,6 +781,7 @@ def validate_sources(
                         {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
                     ]
                 out.results.append(outcome)
+            _mark_not_provided(engine, source, out, "_load_batches" in existing)
             order = {r.check_name: i for i, r in enumerate(rules)}
             out.results.sort(key=lambda o: order[o.check_name])
             out.seconds = time.perf_counter() - started
@@ -700,6 +790,37 @@ def validate_sources(
     if persist:
         write_results(path, results.values())
     return results
+
+
+def reference_time() -> dt.datetime | None:
+    """The end of HEALTHSCORE_REFERENCE_DATE (staleness of data exported in the past), else None (now)."""
+    value = os.environ.get(REFERENCE_DATE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{REFERENCE_DATE_ENV}={value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
+def _mark_not_provided(engine: Any, source: str, out: SourceQualityResult, has_batches: bool) -> None:
+    """An empty source with no load batch was not provided: its staleness is a warning."""
+    from sqlalchemy import text
+
+    rows = engine.execute_query(text(f"select count(*) from raw.{quote_ident(source)}")).fetchone()[0]
+    if rows:
+        return
+    if has_batches:
+        batches = engine.execute_query(
+            text(f"select count(*) from raw._load_batches where source = '{source}'")  # a contract name
+        ).fetchone()[0]
+        if batches:
+            return
+    for outcome in out.category(STALENESS):
+        outcome.severity = WARN
+        outcome.observed_value = NOT_PROVIDED
+        outcome.failing_sample = [{"reason": NOT_PROVIDED}]
 
 
 def dispose_datasource(datasource: Any) -> None:
