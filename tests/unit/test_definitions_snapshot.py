@@ -1,0 +1,40 @@
+"""Every asset key, check, job, schedule and sensor, snapshotted: an accidental rename shows here.
+
+After an intended change, refresh the snapshot with
+    UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/unit/test_definitions_snapshot.py
+and review the diff of tests/snapshots/definitions.txt like code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "definitions.txt"
+
+
+def _describe() -> str:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        kind = "asset" if node.is_materializable else "external"
+        partitioned = " [daily partitions]" if node.partitions_def is not None else ""
+        lines.append(f"{kind} {key.to_user_string()} (group {node.group_name}){partitioned}")
+    for check in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
+        lines.append(f"check {check.asset_key.to_user_string()}:{check.name}")
+    lines += [f"job {job.name}" for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name)]
+    lines += [f"schedule {s.name} ({s.cron_schedule})" for s in sorted(defs.schedules or [], key=lambda s: s.name)]
+    lines += [f"sensor {s.name}" for s in sorted(defs.sensors or [], key=lambda s: s.name)]
+    return "\n".join(lines) + "\n"
+
+
+def test_definitions_match_the_snapshot():
+    current = _describe()
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(current)
+    assert current == SNAPSHOT.read_text(), (
+        "Dagster definitions changed; if intended, rerun with UPDATE_SNAPSHOTS=1 and commit the snapshot"
+    )
