@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -173,7 +172,7 @@ def tokens(text: str) -> list[str]:
     """Unigrams and bigrams of the lowercased text (the bag-of-words features), without the ones
     made only of stop words."""
     words = _TOKEN.findall(text.lower())
-    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
     return [g for g in grams if not all(w in STOP_WORDS for w in g.split(" "))]
 
 
@@ -198,7 +197,9 @@ class DefaultSentimentModel:
 
     def _logit(self, text: str) -> float:
         polarity = self.lexicon_model.polarity(text)
-        z = self._intercept + sum(c * polarity[n] for c, n in zip(self._vader_coef, VADER_FEATURES))
+        z = self._intercept + sum(
+            c * polarity[n] for c, n in zip(self._vader_coef, VADER_FEATURES, strict=True)
+        )
         coef = self._word_coef
         # binary bag of words: each distinct token counts once
         z += sum(coef.get(t, 0.0) for t in set(tokens(text)))
@@ -223,7 +224,7 @@ class CachedModel:
         if missing:
             if len(cache) + len(missing) > self._max:
                 cache.clear()
-            cache.update(zip(missing, self.model.score(missing)))
+            cache.update(zip(missing, self.model.score(missing), strict=True))
         return [cache[t] for t in texts]
 
 
@@ -259,17 +260,17 @@ def texts_sql(relations: dict[str, str]) -> str:
         with texts as (
             select 'tickets' as channel, ticket_id as record_id, account_id, known_at,
                 concat_ws('. ', nullif(trim(subject), ''), nullif(trim(body), '')) as text
-            from {relations['tickets']}
+            from {relations["tickets"]}
             union all
             select 'surveys', response_id, account_id, greatest(coalesce(responded_at, known_at), known_at),
                 nullif(trim(verbatim), '')
-            from {relations['surveys']}
+            from {relations["surveys"]}
             union all
             select 'notes', note_id, account_id, known_at, nullif(trim(note_text), '')
-            from {relations['notes']}
+            from {relations["notes"]}
             union all
             select 'social', mention_id, account_id, known_at, nullif(trim(mention_text), '')
-            from {relations['social']}
+            from {relations["social"]}
         )
         select *, sha256(text) as content_hash
         from texts
@@ -413,13 +414,13 @@ def roc_auc(scores: list[float], labels: list[int]) -> float:
         i = j + 1
     positives = sum(labels)
     negatives = len(labels) - positives
-    rank_sum = sum(r for r, y in zip(ranks, labels) if y == 1)
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def accuracy(scores: list[float], labels: list[int], threshold: float = 0.05) -> float:
     """Share right when compound >= threshold means positive (neutral counts as negative)."""
-    return sum((s >= threshold) == bool(y) for s, y in zip(scores, labels)) / len(labels)
+    return sum((s >= threshold) == bool(y) for s, y in zip(scores, labels, strict=True)) / len(labels)
 
 
 def evaluate(models: dict[str, SentimentModel], part: str = "held_out") -> list[dict]:
@@ -488,7 +489,9 @@ def train(out: Path = WEIGHTS_PATH, min_df: int = 3, bow_scale: float = 0.5, see
     fit = search.best_estimator_
     coef = fit.coef_[0]
     words = {
-        t: round(float(coef[4 + i]) * bow_scale, 4) for t, i in index.items() if abs(coef[4 + i]) * bow_scale >= 0.01
+        t: round(float(coef[4 + i]) * bow_scale, 4)
+        for t, i in index.items()
+        if abs(coef[4 + i]) * bow_scale >= 0.01
     }
     weights = {
         "_comment": (
@@ -503,7 +506,7 @@ def train(out: Path = WEIGHTS_PATH, min_df: int = 3, bow_scale: float = 0.5, see
         "cv_roc_auc": round(float(search.best_score_), 4),
         "train_sentences": len(train_set),
         "intercept": round(float(fit.intercept_[0]), 4),
-        "vader": {n: round(float(c), 4) for n, c in zip(VADER_FEATURES, coef[:4])},
+        "vader": {n: round(float(c), 4) for n, c in zip(VADER_FEATURES, coef[:4], strict=True)},
         "words": dict(sorted(words.items())),
     }
     out.write_text(json.dumps(weights, indent=0, sort_keys=False) + "\n", encoding="utf-8")
@@ -569,7 +572,9 @@ def _print_rows(rows: Iterable[dict]) -> None:
     print("| file | part | sentences | model | accuracy | ROC AUC |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['file']} | {r['part']} | {r['sentences']} | {r['model']} | {r['accuracy']:.3f} | {r['roc_auc']:.3f} |")
+        print(
+            f"| {r['file']} | {r['part']} | {r['sentences']} | {r['model']} | {r['accuracy']:.3f} | {r['roc_auc']:.3f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,7 +136,7 @@ def test_warehouse_scoring_is_incremental_by_hash_and_version():
     # a new model version scores everything again, the cache keeps both versions
     default = score_warehouse_texts(con, relations, DefaultSentimentModel())
     assert default.distinct_new_texts == 4
-    versions = con.execute("select count(distinct model_version) from sentiment.text_score_cache").fetchone()[0]
-    assert versions == 2
+    cache = "sentiment.text_score_cache"
+    assert con.execute(f"select count(distinct model_version) from {cache}").fetchone()[0] == 2
     great = con.execute("select label from sentiment.text_scores where record_id = 'N2'").fetchone()[0]
     assert great == "positive"

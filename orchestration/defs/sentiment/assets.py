@@ -37,7 +37,9 @@ def text_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     with warehouse.connect() as con:
         run = score_warehouse_texts(con, relations, model, log=context.log.info)
         by_channel = dict(
-            con.execute(f"select channel, count(*) from {SCORES_TABLE} group by channel order by channel").fetchall()
+            con.execute(
+                f"select channel, count(*) from {SCORES_TABLE} group by channel order by channel"
+            ).fetchall()
         )
         negative = con.execute(f"select count(*) from {SCORES_TABLE} where label = 'negative'").fetchone()[0]
     return dg.MaterializeResult(
