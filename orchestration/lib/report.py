@@ -298,7 +298,7 @@ th{background:#f0f3f7} td.num{text-align:right;font-variant-numeric:tabular-nums
 .muted{color:#6b7785} .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .grid{stroke:#e3e7ec} .axis{font-size:11px;fill:#6b7785} .lbl{font-size:13px;fill:#1f2933} .val{font-size:12px;fill:#1f2933}
 .kpis{display:flex;gap:16px;flex-wrap:wrap} .kpi{background:#f0f3f7;border-radius:6px;padding:8px 14px}
-.kpi b{display:block;font-size:20px} .ok{color:#3f9d5a} .bad{color:#d64545} .two{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.kpi b{display:block;font-size:20px} .ok{color:#3f9d5a} .bad{color:#d64545} .two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px} .two section{overflow-x:auto}
 """
 
 
@@ -328,7 +328,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
     total = sum(grades.values())
     subtitle = (
         f"Score version {run[0]} &middot; scorecard {_e(run[1])} {_e(run[2])} &middot; as of {_e(run[4])} "
-        f"&middot; {run[5]:,} accounts &middot; published {_e(run[6])} UTC"
+        f"&middot; {run[5]:,} accounts &middot; published {_e(str(run[6])[:19])} UTC"
         if run
         else "No scores published yet."
     )
