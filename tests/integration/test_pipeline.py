@@ -151,6 +151,40 @@ def test_accounts_that_later_churn_score_lower(env):
     assert auc > 0.62
 
 
+def test_partitioned_materialization_and_single_run_backfill(env):
+    end = _q(env, "select max(as_of_date) from marts.fct_account_features_daily")[0][0]
+    job = env["defs"].resolve_job_def("healthscore_all")
+    scores = [dg.AssetKey(["scores", "health_scores"])]
+    day = str(end - dt.timedelta(days=30))
+    one = job.execute_in_process(instance=env["instance"], partition_key=day, asset_selection=scores)
+    assert one.success
+    version, first, last, dates = _q(
+        env,
+        """select score_version, as_of_start, as_of_end,
+            (select count(distinct as_of_date) from scores.health_scores h where h.score_version = r.score_version)
+        from scores.score_runs r order by score_version desc limit 1""",
+    )[0]
+    assert (str(first), str(last), dates) == (day, day, 1)
+
+    start, stop = str(end - dt.timedelta(days=20)), str(end - dt.timedelta(days=14))
+    backfill = job.execute_in_process(
+        instance=env["instance"],
+        asset_selection=scores,
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": stop},
+    )
+    assert backfill.success
+    runs_after = _q(env, "select count(*) from scores.score_runs where score_version > ?", [version])[0][0]
+    assert runs_after == 1  # the whole range in one run, one version
+    dates = _q(
+        env,
+        """select count(distinct as_of_date), min(as_of_date), max(as_of_date) from scores.health_scores
+        where score_version = (select max(score_version) from scores.score_runs)""",
+    )[0]
+    assert (dates[0], str(dates[1]), str(dates[2])) == (7, start, stop)
+    # Backfilling the past does not replace today's current scores.
+    assert _q(env, "select max(as_of_date) from scores.health_scores_current")[0][0] == end
+
+
 def test_blocking_check_stops_scoring_and_keeps_the_last_good_version(env):
     landing = Path(env["root"], "landing", "accounts")
     # A CRM re-export that duplicates an account id: accounts uniqueness is error severity.

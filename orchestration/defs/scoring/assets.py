@@ -1,6 +1,5 @@
 """The scoring asset: scorecard -> versioned, explained health scores."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -41,23 +40,50 @@ def _columns(con, relation: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-@dg.asset(
-    key=dg.AssetKey(["scores", "health_scores"]),
-    group_name="scoring",
-    deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
-    kinds={"duckdb"},
+SCORES_KEY = dg.AssetKey(["scores", "health_scores"])
+# The other tables one scoring run writes in the same transaction, as assets of their own so the
+# lineage of the BI models that read them is exact.
+PUBLISHED_TABLES = {
+    "health_score_factors": "Each factor's raw value, factor score, weight, contribution and reason.",
+    "health_scores_current": "The newest published score per account and objective.",
+    "health_score_rollups": "Parent accounts: ARR-weighted family score, worst member named.",
+    "score_runs": "Lineage per score version: scorecard version and hash, code version, run, inputs.",
+    "grade_changes": "Grade drops and expired overrides per score version (what alerts send).",
+}
+
+
+@dg.multi_asset(
+    name="scores__health_scores",
+    specs=[
+        dg.AssetSpec(
+            SCORES_KEY,
+            deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
+            description=(
+                "Versioned, explained health scores (append-only history, one score_version per run)."
+            ),
+            group_name="scoring",
+            kinds={"duckdb"},
+        ),
+        *[
+            dg.AssetSpec(
+                dg.AssetKey(["scores", name]),
+                deps=[SCORES_KEY],
+                description=text,
+                group_name="scoring",
+                kinds={"duckdb"},
+            )
+            for name, text in PUBLISHED_TABLES.items()
+        ],
+    ],
+    # Selecting only scores/health_scores is allowed: the other tables are written in the same
+    # transaction either way, they just get no materialization event in that run.
+    can_subset=True,
     # Daily as_of partitions; a backfill of a date range scores the whole range in one run.
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    description=(
-        "Versioned, explained health scores: scores.health_scores (append-only history), "
-        "scores.health_score_factors, scores.health_score_rollups and scores.health_scores_current."
-    ),
 )
-def health_scores(
-    context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
     features = relation_for(FEATURES_MODEL)
     path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
     with warehouse.connect() as con:
@@ -94,19 +120,34 @@ def health_scores(
             order by health_score asc nulls last limit 10""",
             [run.score_version, as_of_end],
         ).df()
-    return dg.MaterializeResult(
-        metadata={
-            "score_version": run.score_version,
-            "scorecard": f"{card.name} {card.version} ({card.content_hash[:12]})",
-            "as_of_range": f"{run.as_of_start} to {run.as_of_end}",
-            "accounts_scored": run.accounts_scored,
-            "dagster/row_count": run.score_rows,
-            "factor_rows": run.factor_rows,
-            "grade_distribution": dg.MetadataValue.json(run.grade_counts),
-            "most_at_risk": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "none"),
-            "seconds": round(run.seconds, 3),
-            # Read by the grade_drop_alerts sensor (capped so the event log stays small).
-            "changes": dg.MetadataValue.json(run.changes[:1000]),
-            "changes_total": len(run.changes),
+        counts = {
+            name: con.execute(f"select count(*) from scores.{name}").fetchone()[0]
+            for name in PUBLISHED_TABLES
         }
-    )
+    if SCORES_KEY in context.selected_asset_keys:
+        yield dg.MaterializeResult(
+            asset_key=SCORES_KEY,
+            metadata={
+                "score_version": run.score_version,
+                "scorecard": f"{card.name} {card.version} ({card.content_hash[:12]})",
+                "as_of_range": f"{run.as_of_start} to {run.as_of_end}",
+                "accounts_scored": run.accounts_scored,
+                "dagster/row_count": run.score_rows,
+                "factor_rows": run.factor_rows,
+                "grade_distribution": dg.MetadataValue.json(run.grade_counts),
+                "most_at_risk": dg.MetadataValue.md(
+                    preview.to_markdown(index=False) if len(preview) else "none"
+                ),
+                "seconds": round(run.seconds, 3),
+                # Read by the grade_drop_alerts sensor (capped so the event log stays small).
+                "changes": dg.MetadataValue.json(run.changes[:1000]),
+                "changes_total": len(run.changes),
+            },
+        )
+    for name, rows in counts.items():
+        if dg.AssetKey(["scores", name]) not in context.selected_asset_keys:
+            continue
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey(["scores", name]),
+            metadata={"dagster/row_count": rows, "score_version": run.score_version},
+        )
