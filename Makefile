@@ -11,7 +11,7 @@ export HEALTHSCORE_WAREHOUSE ?= $(CURDIR)/data/warehouse/healthscore.duckdb
 DEMO_ACCOUNTS ?= 500
 DEMO_DAYS ?= 365
 
-.PHONY: install run dev test test-deps lint fix manifest lock bench demo-data summary docs clean
+.PHONY: install run ravenstack dev test test-deps lint fix manifest lock bench demo-data summary docs clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ manifest: install
 
 run: install
 	DEMO_ACCOUNTS=$(DEMO_ACCOUNTS) DEMO_DAYS=$(DEMO_DAYS) $(VENV)/bin/healthscore run
+
+# The worked example on real data (examples/ravenstack, docs/bring-your-own-data.md): ingest the
+# RavenStack CSVs through their mappings, gate, score as of 2024-12-31 and backtest.
+ravenstack: install
+	$(VENV)/bin/healthscore run --example ravenstack
 
 demo-data: install
 	$(VENV)/bin/healthscore demo-data --accounts $(DEMO_ACCOUNTS) --days $(DEMO_DAYS)

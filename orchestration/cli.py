@@ -100,12 +100,17 @@ def _stage_seconds(instance, run_id: str) -> dict[str, float]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    example = None
+    if args.example:  # examples/<name>/: mappings onto real data (docs/bring-your-own-data.md)
+        from orchestration.lib.examples import apply_example
+
+        example = apply_example(args.example, say=_say)
     settings = Settings.from_env()
     # dbt's profile reads the warehouse path from the environment.
     os.environ.setdefault("HEALTHSCORE_WAREHOUSE", str(settings.warehouse_path))
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    if _landing_is_empty(settings.landing_dir):
+    if _landing_is_empty(settings.landing_dir) and not os.environ.get("HEALTHSCORE_MAPPINGS_DIR"):
         _say(f"Landing zone {settings.landing_dir} is empty: generating demo data ({args.demo_accounts} accounts).")
         t0 = time.perf_counter()
         from orchestration.lib.demo_data import generate_demo_data
@@ -155,6 +160,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if event.event_type_value == "STEP_FAILURE":
                 _say(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
         return 1
+    if example is not None:
+        from orchestration.lib.examples import backtest_example
+
+        backtest_example(example, settings.warehouse_path, say=_say)
     return 0
 
 
@@ -342,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
     p.add_argument("--demo-days", type=int, default=int(os.environ.get("DEMO_DAYS", 365)))
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="summarise the published scores")

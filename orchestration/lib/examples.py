@@ -47,7 +47,8 @@ def load_example(name: str) -> Example:
         name=name,
         folder=folder,
         reference_date=ref if isinstance(ref, dt.date) else dt.date.fromisoformat(str(ref)),
-        data_dir=PROJECT_ROOT / data.get("data_dir", f"data/{name}"),
+        # HEALTHSCORE_EXAMPLE_DATA_DIR moves it (tests run the example in a temporary folder).
+        data_dir=Path(os.environ.get("HEALTHSCORE_EXAMPLE_DATA_DIR") or PROJECT_ROOT / data.get("data_dir", f"data/{name}")),
         horizon=str(backtest.get("horizon", "90d")),
         every=str(backtest.get("every", "14d")),
     )
