@@ -249,7 +249,9 @@ def _validation_sql(
     violations = f"list_filter([{', '.join(checks)}], lambda x: x is not null)" if checks else "[]"
     raw = f"cast(to_json({{{', '.join(raw_values)}}}) as varchar)"
     if mapped:
-        violations, raw = f"list_concat(__map_violations, {violations})", "__raw_values"
+        # A date that does not match its format is reported once, not again as "missing".
+        own = f"list_filter({violations}, lambda x: not list_contains(list_transform(__map_violations, lambda m: m.column), x.column))"
+        violations, raw = f"list_concat(__map_violations, {own})", "__raw_values"
     return (
         f"select __row_number, {', '.join(typed)}, {violations} as __violations, "
         f"{raw} as __raw_values from {stage}"
