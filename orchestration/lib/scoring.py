@@ -136,10 +136,8 @@ SCORE_TABLES_DDL = {
 
 
 SCORE_TEMP_TABLES = (
-    "_sc_factor_long",
-    "_sc_weighted",
-    "_sc_groups",
-    "_sc_groups_shared",
+    "_sc_wide",
+    "_sc_wide_scores",
     "_sc_factors",
     "_sc_ranked_reasons",
     "_sc_base_scores",

@@ -69,7 +69,7 @@ def _format_value(expr: str, unit: str) -> str:
     return rounded  # count, days
 
 
-def _reason_sql(template: str, unit: str) -> str:
+def _reason_sql(template: str, unit: str, x: str = "raw_value") -> str:
     parts: list[str] = []
     pos = 0
     for match in _PLACEHOLDER_RE.finditer(template):
@@ -77,14 +77,14 @@ def _reason_sql(template: str, unit: str) -> str:
             parts.append(lit(template[pos : match.start()]))
         name = match.group(1)
         if name == "value":
-            parts.append(_format_value("raw_value", unit))
+            parts.append(_format_value(x, unit))
         elif name == "abs_value":
-            parts.append(_format_value("abs(raw_value)", unit))
+            parts.append(_format_value(f"abs({x})", unit))
         else:  # change: rose 12% / fell 42% / held steady
-            amount = _format_value("abs(raw_value)", unit)
+            amount = _format_value(f"abs({x})", unit)
             parts.append(
-                f"(case when round(raw_value, 0) > 0 then 'rose ' || {amount} "
-                f"when round(raw_value, 0) < 0 then 'fell ' || {amount} else 'held steady' end)"
+                f"(case when round({x}, 0) > 0 then 'rose ' || {amount} "
+                f"when round({x}, 0) < 0 then 'fell ' || {amount} else 'held steady' end)"
             )
         pos = match.end()
     if pos < len(template):
@@ -92,8 +92,7 @@ def _reason_sql(template: str, unit: str) -> str:
     return " || ".join(parts) if parts else "''"
 
 
-def _factor_score_sql(card: Scorecard, factor: Factor) -> str:
-    x = "raw_value"
+def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value") -> str:
     norm = factor.normalisation
     if norm.method == "percentile":
         peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
@@ -120,61 +119,33 @@ def _factor_score_sql(card: Scorecard, factor: Factor) -> str:
     return f"(case when {x} is null then null else 100.0 * greatest(0.0, least(1.0, {frac})) end)"
 
 
-def _factor_branch(card: Scorecard, factor: Factor, features: str) -> str:
-    return f"""
-    select
-        account_id, as_of_date, segment, industry,
-        {lit(factor.name)} as factor,
-        {lit(factor.label)} as factor_label,
-        {lit(factor.group)} as factor_group,
-        {lit(factor.owner)} as owner,
-        {lit(factor.feature)} as feature,
-        raw_value,
-        {_factor_score_sql(card, factor)} as factor_score,
-        {_reason_sql(factor.explain.low, factor.explain.unit)} as reason_low,
-        {_reason_sql(factor.explain.high, factor.explain.unit)} as reason_high
-    from (
-        select account_id, as_of_date, segment, industry,
-               cast({factor.feature} as double) as raw_value
-        from {features}
-    ) as f"""
-
-
-def _group_weight_sql(card: Scorecard) -> str:
-    whens = []
-    for objective, obj in card.objectives.items():
-        for group in card.groups:
-
-            def pick(variant, objective=objective, group=group):
-                weights = variant.group_weights.get(objective)
-                return num(weights.get(group, 0.0)) if weights is not None else None
-
-            expr = _variant_case(card, pick, num(obj.group_weights.get(group, 0.0)))
-            whens.append(f"when objective = {lit(objective)} and factor_group = {lit(group)} then {expr}")
-    return f"(case {' '.join(whens)} else 0.0 end)"
-
-
-def _factor_weight_sql(card: Scorecard) -> tuple[str, str]:
-    """Relative factor weight, and the nominal total of factor weights in its group."""
-    weight_whens, total_whens = [], []
-    for objective in card.objectives:
-        totals: dict[str, float] = {}
-        for factor in card.factors:
-            w = card.factor_weight(objective, factor)
-            totals[factor.group] = totals.get(factor.group, 0.0) + w
-            weight_whens.append(
-                f"when objective = {lit(objective)} and factor = {lit(factor.name)} then {num(w)}"
-            )
-        for group, total in totals.items():
-            total_whens.append(
-                f"when objective = {lit(objective)} and factor_group = {lit(group)} then {num(total)}"
-            )
-    return f"(case {' '.join(weight_whens)} end)", f"(case {' '.join(total_whens)} end)"
-
-
 def grade_sql(card: Scorecard, score: str) -> str:
     whens = [f"when {score} >= {num(b.min)} then {lit(b.grade)}" for b in reversed(card.bands[1:])]
     return f"(case when {score} is null then null {' '.join(whens)} else {lit(card.bands[0].grade)} end)"
+
+
+def _objective_plan(card: Scorecard, objective: str) -> tuple[list[str], list[Factor]]:
+    """Groups that can carry weight for the objective (by default or in any override), and their factors."""
+    default = card.objectives[objective].group_weights
+    variants = [*card.segment_overrides.values(), *card.industry_overrides.values()]
+    groups = [
+        g
+        for g in card.groups
+        if default.get(g, 0) > 0 or any(v.group_weights.get(objective, {}).get(g, 0) > 0 for v in variants)
+    ]
+    return groups, [f for f in card.factors if f.group in groups]
+
+
+def _group_weight_expr(card: Scorecard, objective: str, group: str) -> str:
+    def pick(variant):
+        weights = variant.group_weights.get(objective)
+        return num(weights.get(group, 0.0)) if weights is not None else None
+
+    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0)))
+
+
+def _sum(terms: list[str]) -> str:
+    return "(" + " + ".join(terms) + ")" if terms else "0.0"
 
 
 def compile_scoring(
@@ -185,81 +156,121 @@ def compile_scoring(
 ) -> list[tuple[str, str]]:
     """(temp table name, select) pairs to run in order.
 
-    Dates from `as_of_start - change_window_days` are scored too so that every requested
-    date has a comparison point; the caller keeps only [as_of_start, as_of_end].
+    Factor scores, weights and overall scores are computed wide (one row per account and date,
+    a column per factor) in one pass; the long form with reasons is built only for the requested
+    dates and their comparison dates (as_of - change_window_days), which are scored too so every
+    requested date has a comparison point. The caller keeps [as_of_start, as_of_end].
     """
     window = card.change_window_days
-    first = as_of_start - dt.timedelta(days=window)
-    features = (
-        f"(select * from {features_table} "
-        f"where as_of_date between {date_lit(first)} and {date_lit(as_of_end)}) as feats"
+    shift = dt.timedelta(days=window)
+    start, end = date_lit(as_of_start), date_lit(as_of_end)
+    dates = (
+        f"(as_of_date between {start} and {end} "
+        f"or as_of_date between {date_lit(as_of_start - shift)} and {date_lit(as_of_end - shift)})"
     )
-    branches = "\n    union all".join(_factor_branch(card, f, features) for f in card.factors)
-    objectives = " union all ".join(f"select {lit(o)} as objective" for o in card.objectives)
-    factor_weight, factor_weight_total = _factor_weight_sql(card)
     conf = card.confidence
+    factors = card.factors
+    plans = {o: _objective_plan(card, o) for o in card.objectives}
 
-    factor_long = f"select * from ({branches}\n) as branches"
-
-    weighted = f"""
-    select fl.*, o.objective,
-        {_group_weight_sql(card)} as group_weight,
-        {factor_weight} as factor_weight,
-        {factor_weight_total} as factor_weight_total
-    from _sc_factor_long as fl
-    cross join ({objectives}) as o
-    """
-
-    groups = """
-    select account_id, as_of_date, objective, factor_group,
-        max(group_weight) as group_weight,
-        sum(factor_weight) filter (where factor_score is not null) as factor_weight_available,
-        sum(factor_weight * factor_score) filter (where factor_score is not null)
-            / sum(factor_weight) filter (where factor_score is not null) as group_score
-    from _sc_weighted
-    where group_weight > 0
-    group by account_id, as_of_date, objective, factor_group
-    """
-
-    groups_shared = """
+    raw = ",\n            ".join(f"cast({f.feature} as double) as raw__{f.name}" for f in factors)
+    scored = ",\n        ".join(f"{_factor_score_sql(card, f, 'raw__' + f.name)} as s__{f.name}" for f in factors)
+    wide = f"""
     select *,
-        case when factor_weight_available > 0
-            then group_weight / sum(group_weight) filter (where factor_weight_available > 0)
-                over (partition by account_id, as_of_date, objective)
-            else 0.0 end as group_share
-    from _sc_groups
+        {scored}
+    from (
+        select account_id, as_of_date, segment, industry, owner, parent_account_id, is_churned, churned_on,
+            mrr, days_since_last_signal,
+            {raw}
+        from {features_table}
+        where {dates}
+    ) as base
     """
 
-    factors = """
-    select w.account_id, w.as_of_date, w.objective, w.factor, w.factor_label, w.factor_group,
-        w.owner, w.feature, w.raw_value, w.factor_score,
-        w.group_weight / 100.0 * w.factor_weight / w.factor_weight_total as nominal_weight,
-        case when w.factor_score is not null
-            then g.group_share * w.factor_weight / g.factor_weight_available else 0.0 end as weight,
-        case when w.factor_score is not null
-            then g.group_share * w.factor_weight / g.factor_weight_available * w.factor_score
-            else 0.0 end as contribution,
-        case when w.factor_score is not null
-            then g.group_share * w.factor_weight / g.factor_weight_available * (w.factor_score - 50.0)
-            else 0.0 end as impact,
-        g.group_score,
-        case when w.factor_score is null then null
-             when w.factor_score < 50 then w.reason_low else w.reason_high end as reason
-    from _sc_weighted as w
-    inner join _sc_groups_shared as g
-        on w.account_id = g.account_id and w.as_of_date = g.as_of_date
-        and w.objective = g.objective and w.factor_group = g.factor_group
+    # Weights, stage by stage: group weights and available factor weight, then group scores and the
+    # total available group weight, then each factor's effective and nominal weight, then the score.
+    b1, b2, b3, b4 = [], [], [], []
+    for o, (groups, fs) in plans.items():
+        for g in groups:
+            members = [f for f in fs if f.group == g]
+            b1.append(f"{_group_weight_expr(card, o, g)} as gw__{o}__{g}")
+            b1.append(
+                f"{_sum([f'(case when s__{f.name} is not null then {num(card.factor_weight(o, f))} else 0.0 end)' for f in members])} as fw__{o}__{g}"
+            )
+            b1.append(
+                f"{_sum([f'coalesce({num(card.factor_weight(o, f))} * s__{f.name}, 0.0)' for f in members])} as wsum__{o}__{g}"
+            )
+        b2.append(
+            f"{_sum([f'(case when fw__{o}__{g} > 0 then gw__{o}__{g} else 0.0 end)' for g in groups])} as tot__{o}"
+        )
+        for g in groups:
+            b2.append(f"(case when fw__{o}__{g} > 0 then wsum__{o}__{g} / fw__{o}__{g} end) as gs__{o}__{g}")
+        for f in fs:
+            w = num(card.factor_weight(o, f))
+            nominal_total = num(sum(card.factor_weight(o, m) for m in fs if m.group == f.group))
+            b3.append(
+                f"(case when s__{f.name} is not null and tot__{o} > 0 "
+                f"then gw__{o}__{f.group} / tot__{o} * {w} / fw__{o}__{f.group} else 0.0 end) as w__{o}__{f.name}"
+            )
+            b3.append(f"gw__{o}__{f.group} / 100.0 * {w} / {nominal_total} as nw__{o}__{f.name}")
+        b4.append(
+            f"(case when tot__{o} > 0 then round({_sum([f'w__{o}__{f.name} * coalesce(s__{f.name}, 0.0)' for f in fs])}, 2) end) as score__{o}"
+        )
+        b4.append(
+            f"{_sum([f'(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)' for f in fs])} as cov__{o}"
+        )
+        b4.append(
+            "nullif(concat_ws(', ', "
+            + ", ".join(f"(case when s__{f.name} is null then {lit(f.name)} end)" for f in fs)
+            + f"), '') as missing__{o}"
+        )
+    wide_scores = f"""
+    with b1 as (select *, {", ".join(b1)} from _sc_wide),
+    b2 as (select *, {", ".join(b2)} from b1),
+    b3 as (select *, {", ".join(b3)} from b2)
+    select *, {", ".join(b4)} from b3
     """
+
+    branches = []
+    for o, (_groups, fs) in plans.items():
+        for f in fs:
+            s_col, w_col = f"s__{f.name}", f"w__{o}__{f.name}"
+            reason = (
+                f"case when {s_col} is null or as_of_date < {start} then null "
+                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, 'raw__' + f.name)} "
+                f"else {_reason_sql(f.explain.high, f.explain.unit, 'raw__' + f.name)} end"
+            )
+            branches.append(
+                f"""
+    select account_id, as_of_date, {lit(o)} as objective, {lit(f.name)} as factor,
+        {lit(f.label)} as factor_label, {lit(f.group)} as factor_group, {lit(f.owner)} as owner,
+        {lit(f.feature)} as feature, raw__{f.name} as raw_value, {s_col} as factor_score,
+        nw__{o}__{f.name} as nominal_weight, {w_col} as weight,
+        {w_col} * coalesce({s_col}, 0.0) as contribution,
+        {w_col} * (coalesce({s_col}, 50.0) - 50.0) as impact,
+        gs__{o}__{f.group} as group_score,
+        {reason} as reason
+    from _sc_wide_scores
+    where gw__{o}__{f.group} > 0"""
+            )
+    factors_long = "\n    union all".join(branches)
 
     freshness = (
-        f"(case when f.days_since_last_signal is null then {num(conf.stale_floor)} "
-        f"when f.days_since_last_signal <= {conf.fresh_days} then 1.0 "
-        f"when f.days_since_last_signal >= {conf.stale_days} then {num(conf.stale_floor)} "
-        f"else 1.0 - (1.0 - {num(conf.stale_floor)}) * (f.days_since_last_signal - {conf.fresh_days}) "
+        f"(case when days_since_last_signal is null then {num(conf.stale_floor)} "
+        f"when days_since_last_signal <= {conf.fresh_days} then 1.0 "
+        f"when days_since_last_signal >= {conf.stale_days} then {num(conf.stale_floor)} "
+        f"else 1.0 - (1.0 - {num(conf.stale_floor)}) * (days_since_last_signal - {conf.fresh_days}) "
         f"/ {num(conf.stale_days - conf.fresh_days)} end)"
     )
+    per_objective = "\n        union all\n".join(
+        f"""        select account_id, as_of_date, {lit(o)} as objective, segment, industry, owner, parent_account_id,
+            coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as double) * 12 as arr,
+            score__{o} as computed_score, cov__{o} as coverage, cov__{o} * {freshness} as confidence,
+            missing__{o} as missing_factors
+        from _sc_wide_scores"""
+        for o in plans
+    )
 
-    ranked_reasons = """
+    ranked_reasons = f"""
     select account_id, as_of_date, objective, reason, impact,
         row_number() over (
             partition by account_id, as_of_date, objective
@@ -267,29 +278,14 @@ def compile_scoring(
             order by case when impact < 0 then 0 else 1 end, abs(impact) desc, factor
         ) as reason_rank
     from _sc_factors
-    where factor_score is not null and impact <> 0
+    where factor_score is not null and impact <> 0 and as_of_date >= {start}
     """
 
     base_scores = f"""
-    select s.account_id, s.as_of_date, s.objective,
-        f.segment, f.industry, f.owner, f.parent_account_id,
-        coalesce(f.is_churned, false) as is_churned,
-        f.churned_on,
-        cast(f.mrr as double) * 12 as arr,
-        s.computed_score, s.coverage,
-        s.coverage * {freshness} as confidence,
-        s.missing_factors,
-        r.top_reasons
+    select s.*, r.top_reasons
     from (
-        select account_id, as_of_date, objective,
-            case when count(factor_score) > 0 then round(sum(contribution), 2) end as computed_score,
-            coalesce(sum(nominal_weight) filter (where factor_score is not null), 0.0) as coverage,
-            string_agg(factor, ', ' order by factor) filter (where factor_score is null) as missing_factors
-        from _sc_factors
-        group by account_id, as_of_date, objective
+{per_objective}
     ) as s
-    inner join {features_table} as f
-        on f.account_id = s.account_id and f.as_of_date = s.as_of_date
     left join (
         select account_id, as_of_date, objective,
             string_agg(reason, '; ' order by reason_rank) as top_reasons
@@ -311,6 +307,7 @@ def compile_scoring(
     inner join _sc_factors as prev
         on prev.account_id = cur.account_id and prev.objective = cur.objective and prev.factor = cur.factor
         and prev.as_of_date = cur.as_of_date - {window}
+    where cur.as_of_date between {start} and {end}
     group by cur.account_id, cur.as_of_date, cur.objective
     """
 
@@ -326,15 +323,13 @@ def compile_scoring(
         and p.as_of_date = b.as_of_date - {window}
     left join _sc_change_drivers as d
         on d.account_id = b.account_id and d.as_of_date = b.as_of_date and d.objective = b.objective
-    where b.as_of_date between {date_lit(as_of_start)} and {date_lit(as_of_end)}
+    where b.as_of_date between {start} and {end}
     """
 
     return [
-        ("_sc_factor_long", factor_long),
-        ("_sc_weighted", weighted),
-        ("_sc_groups", groups),
-        ("_sc_groups_shared", groups_shared),
-        ("_sc_factors", factors),
+        ("_sc_wide", wide),
+        ("_sc_wide_scores", wide_scores),
+        ("_sc_factors", factors_long),
         ("_sc_ranked_reasons", ranked_reasons),
         ("_sc_base_scores", base_scores),
         ("_sc_change_drivers", change_drivers),
