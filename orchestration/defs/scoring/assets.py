@@ -65,9 +65,11 @@ PUBLISHED_TABLES = {
             kinds={"duckdb"},
         ),
         *[
+            # No dep on scores/health_scores: written in the same transaction, and an in-asset dep
+            # on a partitioned key breaks non-partitioned runs (input provenance lookup).
             dg.AssetSpec(
                 dg.AssetKey(["scores", name]),
-                deps=[SCORES_KEY],
+                deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
                 description=text,
                 group_name="scoring",
                 kinds={"duckdb"},
