@@ -105,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from orchestration.lib.examples import apply_example
 
         example = apply_example(args.example, say=_say)
+        args.as_of = args.as_of or example.reference_date.isoformat()
     settings = Settings.from_env()
     # dbt's profile reads the warehouse path from the environment.
     os.environ.setdefault("HEALTHSCORE_WAREHOUSE", str(settings.warehouse_path))

@@ -32,6 +32,7 @@ class Example:
     data_dir: Path
     horizon: str = "90d"
     every: str = "14d"
+    partitions_start: dt.date = dt.date(2023, 1, 1)
 
 
 def load_example(name: str) -> Example:
@@ -51,6 +52,7 @@ def load_example(name: str) -> Example:
         data_dir=Path(os.environ.get("HEALTHSCORE_EXAMPLE_DATA_DIR") or PROJECT_ROOT / data.get("data_dir", f"data/{name}")),
         horizon=str(backtest.get("horizon", "90d")),
         every=str(backtest.get("every", "14d")),
+        partitions_start=dt.date.fromisoformat(str(data.get("partitions_start", "2023-01-01"))),
     )
 
 
@@ -60,6 +62,8 @@ def apply_example(name: str, say: Callable[[str], None] = print) -> Example:
     os.environ[MAPPINGS_DIR_ENV] = str(example.folder)
     os.environ[REFERENCE_DATE_ENV] = example.reference_date.isoformat()
     os.environ["HEALTHSCORE_DATA_DIR"] = str(example.data_dir)
+    # Scoring is partitioned by as_of day: the example scores its reference date's partition.
+    os.environ["HEALTHSCORE_PARTITIONS_START"] = example.partitions_start.isoformat()
     # An explicit warehouse or landing setting would mix the example with other data.
     os.environ.pop("HEALTHSCORE_WAREHOUSE", None)
     os.environ.pop("HEALTHSCORE_LANDING_DIR", None)
