@@ -132,7 +132,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     timings["load definitions"] = time.perf_counter() - t0
     # INFO: our progress lines and dbt's, without Dagster's per-event DEBUG lines.
     run_config: dict = {"ops": {}, "loggers": {"console": {"config": {"log_level": args.log_level}}}}
-    dates = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
+    dates: dict = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
+    if not dates and not args.as_of and not _has_published_scores(settings):
+        # First run: score a history too, so trends and week-on-week movers have something to show.
+        dates["history_days"] = args.first_run_history_days
+        _say(f"No published scores yet: scoring the last {args.first_run_history_days} days as history.")
     if dates:
         run_config["ops"]["scores__health_scores"] = {"config": dates}
     _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
@@ -166,6 +170,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         backtest_example(example, settings.warehouse_path, say=_say)
     return 0
+
+
+def _has_published_scores(settings: Settings) -> bool:
+    if not settings.warehouse_path.exists():
+        return False
+    from orchestration.lib.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'scores' and table_name = 'score_runs'"
+        ).fetchone()[0]
+        return bool(exists) and con.execute("select count(*) from scores.score_runs").fetchone()[0] > 0
 
 
 def print_summary(settings: Settings, run_id: str | None = None, dagster_home: Path | None = None) -> None:
@@ -351,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
     p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
     p.add_argument("--demo-days", type=int, default=int(os.environ.get("DEMO_DAYS", 365)))
+    p.add_argument(
+        "--first-run-history-days",
+        type=int,
+        default=90,
+        help="on a warehouse with no scores yet, also score this many days back (default 90)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it")
     p.set_defaults(func=cmd_run)

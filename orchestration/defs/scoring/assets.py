@@ -19,6 +19,8 @@ class ScoringConfig(dg.Config):
     scorecard: str = "scorecards/default.yml"
     as_of_start: str = ""  # ISO date; empty: the same as as_of_end
     as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
+    # Without as_of_start: also score this many days before as_of_end (a first run's history).
+    history_days: int = 0
 
 
 def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, latest: dt.date):
@@ -27,7 +29,10 @@ def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, lates
         window = context.partition_time_window
         return window.start.date(), (window.end - dt.timedelta(days=1)).date()
     as_of_end = dt.date.fromisoformat(config.as_of_end) if config.as_of_end else latest
-    as_of_start = dt.date.fromisoformat(config.as_of_start) if config.as_of_start else as_of_end
+    if config.as_of_start:
+        as_of_start = dt.date.fromisoformat(config.as_of_start)
+    else:
+        as_of_start = as_of_end - dt.timedelta(days=max(config.history_days - 1, 0))
     return as_of_start, as_of_end
 
 
@@ -95,6 +100,8 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             raise dg.Failure(f"{features} is empty: nothing to score (is the landing zone empty?)")
         as_of_start, as_of_end = _as_of_range(context, config, latest)
         first = con.execute(f"select min(as_of_date) from {features}").fetchone()[0]
+        if config.history_days and not config.as_of_start:
+            as_of_start = max(as_of_start, first)
         if as_of_end < first or as_of_start > latest:
             raise dg.Failure(
                 f"no features for {as_of_start}..{as_of_end}: {features} covers {first}..{latest} "
