@@ -33,6 +33,16 @@ voice as (
 
 ),
 
+-- A source that was not provided at all (no rows) gives NULL features, not zero counts: the
+-- scorecard then drops those factors and confidence shows what was missing.
+provided as (
+
+    select
+        exists (select 1 from {{ ref('stg_support__tickets') }}) as has_ticket_source,
+        exists (select 1 from {{ ref('stg_billing__invoices') }}) as has_invoice_source
+
+),
+
 billing as (
 
     select * from {{ ref('int_account_billing_daily') }}
@@ -126,7 +136,9 @@ joined as (
         sentiment.negative_items_14d,
         sentiment.very_negative_items_14d,
         sentiment.sentiment_trend_30d,
-        sentiment.sentiment_top_negative
+        sentiment.sentiment_top_negative,
+        provided.has_ticket_source,
+        provided.has_invoice_source
     from account_days
     inner join accounts
         on account_days.account_id = accounts.account_id
@@ -148,6 +160,7 @@ joined as (
         on account_days.account_id = sentiment.account_id and account_days.as_of_date = sentiment.as_of_date
     left join churn
         on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
+    cross join provided
 
 ),
 
@@ -175,12 +188,12 @@ final as (
         seats,
         {{ safe_divide('active_users_30d', 'seats') }} as seat_utilisation,
 
-        tickets_30d,
-        tickets_90d,
-        high_priority_share_90d,
-        open_tickets,
-        avg_resolution_hours_90d,
-        csat_avg_90d,
+        case when has_ticket_source then tickets_30d end as tickets_30d,
+        case when has_ticket_source then tickets_90d end as tickets_90d,
+        case when has_ticket_source then high_priority_share_90d end as high_priority_share_90d,
+        case when has_ticket_source then open_tickets end as open_tickets,
+        case when has_ticket_source then avg_resolution_hours_90d end as avg_resolution_hours_90d,
+        case when has_ticket_source then csat_avg_90d end as csat_avg_90d,
 
         nps_latest,
         nps_previous,
@@ -190,9 +203,9 @@ final as (
         mrr,
         mrr_90d_ago,
         {{ pct_change('mrr', 'mrr_90d_ago') }} as mrr_change_pct_90d,
-        overdue_invoices,
-        late_payments_180d,
-        failed_payments_180d,
+        case when has_invoice_source then overdue_invoices end as overdue_invoices,
+        case when has_invoice_source then late_payments_180d end as late_payments_180d,
+        case when has_invoice_source then failed_payments_180d end as failed_payments_180d,
         days_to_renewal,
         discount_pct,
 
