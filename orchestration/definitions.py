@@ -6,8 +6,8 @@ from orchestration.defs.backtest.assets import backtest_default_scorecard
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.ops.schedules import daily_refresh
 from orchestration.defs.ops.sensors import grade_drop_alerts, landing_files_sensor
-from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.publish.assets import published_snapshot
+from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
 from orchestration.defs.sentiment.assets import text_scores

@@ -32,7 +32,14 @@ from pathlib import Path
 import duckdb
 
 from .contracts import CONTRACTS, LOAD_METADATA_COLUMNS, SourceContract
-from .mapping import LoadedMapping, MappedBatch, MappingError, find_mapping, mapping_select, mappings_dir_from_env
+from .mapping import (
+    LoadedMapping,
+    MappedBatch,
+    MappingError,
+    find_mapping,
+    mapping_select,
+    mappings_dir_from_env,
+)
 from .warehouse import quote_ident, quote_literal
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
