@@ -1,13 +1,13 @@
 """`healthscore`: the command line for data engineers and reviewers.
 
-    healthscore demo-data --accounts 500 --days 365 --seed 42
-    healthscore run                       # materialise every asset, print a summary
-    healthscore summary                   # the summary of the published scores
-    healthscore scorecard render scorecards/default.yml
-    healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
-    healthscore dq [--run-id ID] [--source S] [--docs]   # data-quality review
-    healthscore report [--out data/published/report.html]
-    healthscore export-postgres --dsn postgresql://...
+healthscore demo-data --accounts 500 --days 365 --seed 42
+healthscore run                       # materialise every asset, print a summary
+healthscore summary                   # the summary of the published scores
+healthscore scorecard render scorecards/default.yml
+healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
+healthscore dq [--run-id ID] [--source S] [--docs]   # data-quality review
+healthscore report [--out data/published/report.html]
+healthscore export-postgres --dsn postgresql://...
 """
 
 from __future__ import annotations
@@ -40,14 +40,28 @@ def ensure_manifest(force: bool = False) -> Path:
     """dagster-dbt needs target/manifest.json at import time: parse when missing or out of date."""
     project = PROJECT_ROOT / "dbt_project"
     manifest = project / "target" / "manifest.json"
-    sources = [p for p in project.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
-    if not force and manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+    sources = [
+        p for p in project.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts
+    ]
+    if (
+        not force
+        and manifest.exists()
+        and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)
+    ):
         return manifest
     _say("Parsing the dbt project (target/manifest.json) ...")
     env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(Settings.from_env().warehouse_path)}
     dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(
-        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project)],
+        [
+            str(dbt) if dbt.exists() else "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
         check=True,
         env=env,
     )
@@ -112,11 +126,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     if _landing_is_empty(settings.landing_dir) and not os.environ.get("HEALTHSCORE_MAPPINGS_DIR"):
-        _say(f"Landing zone {settings.landing_dir} is empty: generating demo data ({args.demo_accounts} accounts).")
+        _say(
+            f"Landing zone {settings.landing_dir} is empty: generating demo data ({args.demo_accounts} accounts)."
+        )
         t0 = time.perf_counter()
         from orchestration.lib.demo_data import generate_demo_data
 
-        generate_demo_data(settings.landing_dir, accounts=args.demo_accounts, days=args.demo_days, progress=_say)
+        generate_demo_data(
+            settings.landing_dir, accounts=args.demo_accounts, days=args.demo_days, progress=_say
+        )
         timings["demo data"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ensure_manifest()
@@ -234,9 +252,15 @@ def print_summary(settings: Settings, run_id: str | None = None, dagster_home: P
             q = con.execute(
                 "select sum(rows_loaded), sum(rows_quarantined), count(*) from raw._load_batches"
             ).fetchone()
-            _say(f"Raw rows loaded: {q[0] or 0:,} from {q[2]} files; quarantined: {q[1] or 0:,} (raw._quarantine)")
+            _say(
+                f"Raw rows loaded: {q[0] or 0:,} from {q[2]} files; quarantined: {q[1] or 0:,} (raw._quarantine)"
+            )
         if "quality.check_results" in has:
-            where = "where run_id = ?" if run_id else "where run_id = (select max_by(run_id, checked_at) from quality.check_results)"
+            where = (
+                "where run_id = ?"
+                if run_id
+                else "where run_id = (select max_by(run_id, checked_at) from quality.check_results)"
+            )
             failed = con.execute(
                 f"""select severity, source, category, expectation, coalesce(column_name, ''), unexpected_count
                 from quality.check_results {where} and not passed
@@ -249,7 +273,11 @@ def print_summary(settings: Settings, run_id: str | None = None, dagster_home: P
             if len(failed) > 15:
                 _say(f"  ... and {len(failed) - 15} more: select * from quality.check_results")
     _say(f"Warehouse: {path}")
-    _say("Open it read-only:  .venv/bin/python -c \"import duckdb; duckdb.connect('" + str(path) + "', read_only=True)\"")
+    _say(
+        "Open it read-only:  .venv/bin/python -c \"import duckdb; duckdb.connect('"
+        + str(path)
+        + "', read_only=True)\""
+    )
     _say("Dagster UI:         make dev   (then http://127.0.0.1:3000)")
     if dagster_home:
         _say(f"Run history:        DAGSTER_HOME={dagster_home}")
@@ -362,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("run", help="materialise every asset and print a summary")
-    p.add_argument("--as-of", default="", help="score this day's partition (ISO date); default: the latest day with data")
+    p.add_argument(
+        "--as-of", default="", help="score this day's partition (ISO date); default: the latest day with data"
+    )
     p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
     p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
@@ -374,17 +404,23 @@ def main(argv: list[str] | None = None) -> int:
         help="on a warehouse with no scores yet, also score this many days back (default 90)",
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    p.add_argument("--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it")
+    p.add_argument(
+        "--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="summarise the published scores")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("dq", help="failing quality checks and quarantined rows (exit 1 on an error-severity failure)")
+    p = sub.add_parser(
+        "dq", help="failing quality checks and quarantined rows (exit 1 on an error-severity failure)"
+    )
     p.add_argument("--run-id", help="quality run to review (default: the latest)")
     p.add_argument("--source", help="only this source")
     p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
-    p.add_argument("--docs", action="store_true", help="build (if needed) the offline GX Data Docs and print index.html")
+    p.add_argument(
+        "--docs", action="store_true", help="build (if needed) the offline GX Data Docs and print index.html"
+    )
     p.add_argument("--docs-dir", help="Data Docs folder (default: data/published/data_docs)")
     p.set_defaults(func=cmd_dq)
 
@@ -394,7 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export-postgres", help="replace the published tables in PostgreSQL (one transaction)")
-    p.add_argument("--dsn", default=os.environ.get("HEALTHSCORE_POSTGRES_DSN"), required=not os.environ.get("HEALTHSCORE_POSTGRES_DSN"))
+    p.add_argument(
+        "--dsn",
+        default=os.environ.get("HEALTHSCORE_POSTGRES_DSN"),
+        required=not os.environ.get("HEALTHSCORE_POSTGRES_DSN"),
+    )
     p.add_argument("--db", help="snapshot to export (default: data/published/healthscore_published.duckdb)")
     p.set_defaults(func=cmd_export_postgres)
 
@@ -407,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("path")
     r.add_argument("--out", help="write to this file instead of stdout")
     r.set_defaults(func=cmd_scorecard_render)
-    r = ssub.add_parser("diff", help="impact preview: which accounts change grade between two scorecards, and why")
+    r = ssub.add_parser(
+        "diff", help="impact preview: which accounts change grade between two scorecards, and why"
+    )
     r.add_argument("old")
     r.add_argument("new")
     r.add_argument("--as-of", default="", help="as_of_date to compare (default: the latest)")
@@ -416,14 +458,23 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
     p.add_argument("--scorecard", default="scorecards/default.yml")
-    p.add_argument("--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)")
+    p.add_argument(
+        "--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)"
+    )
     p.add_argument("--to", dest="end", default="", help="last as_of_date (default: data end - horizon)")
     p.add_argument("--horizon", default="90d")
     p.add_argument("--every", default="7d")
     p.add_argument("--challenger", help="a second scorecard compared on the same history")
-    p.add_argument("--suggest", action="store_true", help="fit suggested weights and backtest them out of time")
-    p.add_argument("--suggest-out", help="where to write the suggested scorecard (default: scorecards/suggested-<date>.yml)")
-    p.add_argument("--leakage-dates", type=int, default=1, help="dates rebuilt by the leakage guard (0: skip)")
+    p.add_argument(
+        "--suggest", action="store_true", help="fit suggested weights and backtest them out of time"
+    )
+    p.add_argument(
+        "--suggest-out",
+        help="where to write the suggested scorecard (default: scorecards/suggested-<date>.yml)",
+    )
+    p.add_argument(
+        "--leakage-dates", type=int, default=1, help="dates rebuilt by the leakage guard (0: skip)"
+    )
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--out", default="reports/backtest")
     p.add_argument("--no-write", action="store_true", help="do not append to the backtest.* tables")

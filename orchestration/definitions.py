@@ -18,7 +18,8 @@ from orchestration.lib.contracts import CONTRACTS
 # one writer per file, so parallel steps would only queue on the lock.
 healthscore_all = dg.define_asset_job(
     "healthscore_all",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("backtest"),  # on demand: docs/backtesting.md
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.groups("backtest"),  # on demand: docs/backtesting.md
     description="Ingest every landing source, gate quality, build the dbt models and publish scores.",
     executor_def=dg.in_process_executor,
 )
@@ -26,8 +27,14 @@ healthscore_all = dg.define_asset_job(
 
 def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, healthscore_dbt_models, text_scores, health_scores, published_snapshot,
-                backtest_default_scorecard],
+        assets=[
+            *ingest_assets,
+            healthscore_dbt_models,
+            text_scores,
+            health_scores,
+            published_snapshot,
+            backtest_default_scorecard,
+        ],
         asset_checks=build_quality_checks(list(CONTRACTS)),
         jobs=[healthscore_all],
         schedules=[daily_refresh],

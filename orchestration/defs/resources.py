@@ -1,6 +1,5 @@
 """Dagster resources shared by every domain."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

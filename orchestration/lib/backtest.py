@@ -256,8 +256,16 @@ def band_table(df: pd.DataFrame, card: Scorecard) -> tuple[pd.DataFrame, bool]:
         part = df[df["banded_grade"] == band.grade]
         n = len(part)
         rate = float(part["churned"].mean()) if n else float("nan")
-        rows.append({"grade": band.grade, "score_min": band.min, "score_max": band.max, "rows": n,
-                     "churned": int(part["churned"].sum()), "churn_rate": rate})
+        rows.append(
+            {
+                "grade": band.grade,
+                "score_min": band.min,
+                "score_max": band.max,
+                "rows": n,
+                "churned": int(part["churned"].sum()),
+                "churn_rate": rate,
+            }
+        )
     table = pd.DataFrame(rows)
     base = float(df["churned"].mean()) if len(df) else float("nan")
     table["lift"] = table["churn_rate"] / base if base else float("nan")
@@ -270,10 +278,19 @@ def group_table(df: pd.DataFrame, by: str, risk_col: str = "risk") -> pd.DataFra
     rows = []
     for value, part in df.groupby(df[by].astype("object").fillna("(none)"), sort=True):
         y = part["churned"].to_numpy(bool)
-        rows.append({by: value if not isinstance(value, dt.date) else value, "rows": len(part),
-                     "accounts": part["account_id"].nunique(), "churned": int(y.sum()),
-                     "churn_rate": float(y.mean()), "roc_auc": auc_weighted(part[risk_col].to_numpy(float), y),
-                     "mean_score": float(part["computed_score"].mean()) if "computed_score" in part else float("nan")})
+        rows.append(
+            {
+                by: value if not isinstance(value, dt.date) else value,
+                "rows": len(part),
+                "accounts": part["account_id"].nunique(),
+                "churned": int(y.sum()),
+                "churn_rate": float(y.mean()),
+                "roc_auc": auc_weighted(part[risk_col].to_numpy(float), y),
+                "mean_score": float(part["computed_score"].mean())
+                if "computed_score" in part
+                else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -328,7 +345,7 @@ def compare_auc(
         diffs[i] = _auc_groups(gb, y, w, nb) - _auc_groups(ga, y, w, na)
     diffs = diffs[~np.isnan(diffs)]
     alpha = (1 - level) / 2
-    lo, hi = (np.quantile(diffs, [alpha, 1 - alpha]) if len(diffs) else (float("nan"), float("nan")))
+    lo, hi = np.quantile(diffs, [alpha, 1 - alpha]) if len(diffs) else (float("nan"), float("nan"))
     return {
         "auc_champion": auc_a,
         "auc_challenger": auc_b,
@@ -351,7 +368,9 @@ def verdict(cmp: dict[str, float]) -> str:
 
 
 # --------------------------------------------------------------------------- drift
-def psi(reference: np.ndarray, current: np.ndarray, edges: Sequence[float] | None = None, eps: float = 1e-4) -> float:
+def psi(
+    reference: np.ndarray, current: np.ndarray, edges: Sequence[float] | None = None, eps: float = 1e-4
+) -> float:
     """Population stability index; missing values form their own bin."""
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
@@ -378,19 +397,38 @@ def drift_table(history: History, *, reference_dates: int = 4, latest_dates: int
 
     def add(name: str, kind: str, ref: pd.Series, cur: pd.Series) -> None:
         value = psi(ref.to_numpy(float), cur.to_numpy(float))
-        rows.append({"name": name, "kind": kind, "psi": value, "warn": value > PSI_WARN,
-                     "reference_mean": float(ref.mean()), "latest_mean": float(cur.mean()),
-                     "reference_missing": float(ref.isna().mean()), "latest_missing": float(cur.isna().mean()),
-                     "reference_from": min(ref_d), "reference_to": max(ref_d),
-                     "latest_from": min(cur_d), "latest_to": max(cur_d)})
+        rows.append(
+            {
+                "name": name,
+                "kind": kind,
+                "psi": value,
+                "warn": value > PSI_WARN,
+                "reference_mean": float(ref.mean()),
+                "latest_mean": float(cur.mean()),
+                "reference_missing": float(ref.isna().mean()),
+                "latest_missing": float(cur.isna().mean()),
+                "reference_from": min(ref_d),
+                "reference_to": max(ref_d),
+                "latest_from": min(cur_d),
+                "latest_to": max(cur_d),
+            }
+        )
 
-    add("health_score", "score", live.loc[live["as_of_date"].isin(ref_d), "computed_score"],
-        live.loc[live["as_of_date"].isin(cur_d), "computed_score"])
+    add(
+        "health_score",
+        "score",
+        live.loc[live["as_of_date"].isin(ref_d), "computed_score"],
+        live.loc[live["as_of_date"].isin(cur_d), "computed_score"],
+    )
     keys = live[["account_id", "as_of_date"]]
     fac = history.factors.merge(keys, on=["account_id", "as_of_date"])
     for name, part in fac.groupby("factor", sort=True):
-        add(name, "factor", part.loc[part["as_of_date"].isin(ref_d), "factor_score"],
-            part.loc[part["as_of_date"].isin(cur_d), "factor_score"])
+        add(
+            name,
+            "factor",
+            part.loc[part["as_of_date"].isin(ref_d), "factor_score"],
+            part.loc[part["as_of_date"].isin(cur_d), "factor_score"],
+        )
     return pd.DataFrame(rows)
 
 
@@ -474,8 +512,14 @@ def suggest_weights(
     coefs = dict(zip(factors, model.coef_[0].tolist(), strict=True))
     model_auc = auc_weighted(model.decision_function(_risk_matrix(x_te)), y_te)
 
-    gbm = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_depth=3,
-                                         min_samples_leaf=40, l2_regularization=1.0, random_state=seed)
+    gbm = HistGradientBoostingClassifier(
+        max_iter=150,
+        learning_rate=0.05,
+        max_depth=3,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        random_state=seed,
+    )
     gbm.fit(x_tr.to_numpy(float), y_tr)
     gbm_auc = auc_weighted(gbm.predict_proba(x_te.to_numpy(float))[:, 1], y_te)
 
@@ -494,8 +538,10 @@ def suggest_weights(
     factor_weights = {f: max(MIN_FACTOR_WEIGHT, round(100.0 * v / total, 2)) for f, v in positive.items()}
     for f, v in coefs.items():
         if v <= 0:
-            notes.append(f"{f}: coefficient {v:+.3f} (not risk-increasing on this history): token weight "
-                         f"{MIN_FACTOR_WEIGHT}")
+            notes.append(
+                f"{f}: coefficient {v:+.3f} (not risk-increasing on this history): token weight "
+                f"{MIN_FACTOR_WEIGHT}"
+            )
 
     data = yaml.safe_load(source_text)
     obj = data["objectives"][objective]
@@ -510,15 +556,19 @@ def suggest_weights(
                 if not variant["group_weights"]:
                     del variant["group_weights"]
     if dropped:
-        notes.append("removed the per-segment group weights for this objective (" + ", ".join(dropped)
-                     + "): the fit is over all segments")
+        notes.append(
+            "removed the per-segment group weights for this objective ("
+            + ", ".join(dropped)
+            + "): the fit is over all segments"
+        )
     when = suggested_on or dt.date.today()
     data["version"] = f"{card.version}-suggested.{when.isoformat()}"
     data["description"] = (
         f"SUGGESTED by `healthscore backtest` on {when}: weights of '{objective}' fitted by "
         f"L2 logistic regression (C={c}) on factor scores of {len(train_d)} as_of dates "
         f"{train_d[0]}..{train_d[-1]}, evaluated out of time on {test_d[0]}..{test_d[-1]}. "
-        "Review it like any scorecard change before use. " + " ".join(str(data.get("description", "")).split())
+        "Review it like any scorecard change before use. "
+        + " ".join(str(data.get("description", "")).split())
     )
     header = (
         f"# Suggested scorecard, generated {when} from {card.name} {card.version}.\n"
@@ -529,9 +579,17 @@ def suggest_weights(
     text = header + yaml.safe_dump(data, sort_keys=False, width=100)
     new_card = parse_scorecard(text, source="<suggested>")
     return Suggestion(
-        card_text=text, card=new_card, coefficients=coefs, group_weights=group_weights,
-        factor_weights=factor_weights, train_dates=train_d, test_dates=test_d,
-        model_auc_test=model_auc, gbm_auc_test=gbm_auc, c=c, notes=notes,
+        card_text=text,
+        card=new_card,
+        coefficients=coefs,
+        group_weights=group_weights,
+        factor_weights=factor_weights,
+        train_dates=train_d,
+        test_dates=test_d,
+        model_auc_test=model_auc,
+        gbm_auc_test=gbm_auc,
+        c=c,
+        notes=notes,
     )
 
 
@@ -605,8 +663,14 @@ def _compare(champ: pd.DataFrame, chall: pd.DataFrame, n_boot: int, seed: int) -
     both = champ[["account_id", "as_of_date", "churned", "risk"]].merge(
         chall[["account_id", "as_of_date", "risk"]], on=["account_id", "as_of_date"], suffixes=("_a", "_b")
     )
-    return compare_auc(both["churned"].to_numpy(bool), both["risk_a"].to_numpy(float),
-                       both["risk_b"].to_numpy(float), both["account_id"].to_numpy(), n_boot=n_boot, seed=seed)
+    return compare_auc(
+        both["churned"].to_numpy(bool),
+        both["risk_a"].to_numpy(float),
+        both["risk_b"].to_numpy(float),
+        both["account_id"].to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
+    )
 
 
 def run_backtest(
@@ -636,10 +700,13 @@ def run_backtest(
     outcomes_table = find_relation(con, outcomes_table)
     known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
     card = load_scorecard(scorecard, known_features=known)
-    dates = sample_dates(con, features_table, start=start, end=end, every_days=every_days,
-                         horizon_days=horizon_days)
-    log(f"backtest {card.name} {card.version}: {len(dates)} as_of dates {dates[0]}..{dates[-1]}, "
-        f"horizon {horizon_days} d")
+    dates = sample_dates(
+        con, features_table, start=start, end=end, every_days=every_days, horizon_days=horizon_days
+    )
+    log(
+        f"backtest {card.name} {card.version}: {len(dates)} as_of dates {dates[0]}..{dates[-1]}, "
+        f"horizon {horizon_days} d"
+    )
     run_id = uuid.uuid4().hex[:12]
 
     leakage = None
@@ -658,15 +725,28 @@ def run_backtest(
     metrics = evaluate(labelled)
     bands, monotone = band_table(labelled, card)
     result = BacktestResult(
-        run_id=run_id, card=card, dates=dates, horizon_days=horizon_days, labelled=labelled,
-        history=history, metrics=metrics, bands=bands, monotone=monotone,
-        segments=group_table(labelled, "segment"), industries=group_table(labelled, "industry"),
-        over_time=_over_time(labelled), deciles=lift_by_decile(labelled), drift=drift_table(history),
-        leakage=leakage, timings=timings,
+        run_id=run_id,
+        card=card,
+        dates=dates,
+        horizon_days=horizon_days,
+        labelled=labelled,
+        history=history,
+        metrics=metrics,
+        bands=bands,
+        monotone=monotone,
+        segments=group_table(labelled, "segment"),
+        industries=group_table(labelled, "industry"),
+        over_time=_over_time(labelled),
+        deciles=lift_by_decile(labelled),
+        drift=drift_table(history),
+        leakage=leakage,
+        timings=timings,
     )
     timings["metrics"] = time.perf_counter() - t0
-    log(f"ROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f} (base rate "
-        f"{metrics['base_rate']:.3f}), top-decile lift {metrics['top_decile_lift']:.2f}")
+    log(
+        f"ROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f} (base rate "
+        f"{metrics['base_rate']:.3f}), top-decile lift {metrics['top_decile_lift']:.2f}"
+    )
 
     if challenger is not None:
         t0 = time.perf_counter()
@@ -675,51 +755,79 @@ def run_backtest(
         ch_lab = label_history(con, ch_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
         cmp = _compare(labelled, ch_lab, n_boot, seed)
         result.challenger, result.challenger_labelled = ch_card, ch_lab
-        result.comparisons.append({"champion": f"{card.name} {card.version}",
-                                   "challenger": f"{ch_card.name} {ch_card.version}", "period": "all", **cmp})
+        result.comparisons.append(
+            {
+                "champion": f"{card.name} {card.version}",
+                "challenger": f"{ch_card.name} {ch_card.version}",
+                "period": "all",
+                **cmp,
+            }
+        )
         timings["challenger"] = time.perf_counter() - t0
-        log(f"challenger {ch_card.version}: AUC diff {cmp['auc_diff']:+.4f} "
-            f"[{cmp['ci_low']:+.4f}, {cmp['ci_high']:+.4f}] - {verdict(cmp)}")
+        log(
+            f"challenger {ch_card.version}: AUC diff {cmp['auc_diff']:+.4f} "
+            f"[{cmp['ci_low']:+.4f}, {cmp['ci_high']:+.4f}] - {verdict(cmp)}"
+        )
 
     if suggest:
         t0 = time.perf_counter()
-        sug = suggest_weights(history, labelled, card, Path(scorecard).read_text(), horizon_days=horizon_days,
-                              seed=seed)
+        sug = suggest_weights(
+            history, labelled, card, Path(scorecard).read_text(), horizon_days=horizon_days, seed=seed
+        )
         result.suggestion = sug
         if suggest_out is not None:
             suggest_out.parent.mkdir(parents=True, exist_ok=True)
             suggest_out.write_text(sug.card_text)
             result.suggestion_path = suggest_out
         sug_hist = score_history(con, sug.card, features_table=features_table, dates=sug.test_dates)
-        sug_lab = label_history(con, sug_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
+        sug_lab = label_history(
+            con, sug_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days
+        )
         champ_test = labelled[labelled["as_of_date"].isin(sug.test_dates)]
         champ_train = labelled[labelled["as_of_date"].isin(sug.train_dates)]
         cmp = _compare(champ_test, sug_lab, n_boot, seed)
-        result.comparisons.append({"champion": f"{card.name} {card.version}",
-                                   "challenger": f"suggested {sug.card.version}", "period": "out_of_time", **cmp})
+        result.comparisons.append(
+            {
+                "champion": f"{card.name} {card.version}",
+                "challenger": f"suggested {sug.card.version}",
+                "period": "out_of_time",
+                **cmp,
+            }
+        )
         result.oot = {
             "champion_test": evaluate(champ_test),
             "champion_train": evaluate(champ_train),
             "suggested_test": evaluate(sug_lab),
         }
-        result.oot["models"] = {"logistic_regression_test_auc": sug.model_auc_test,
-                                "gbm_ceiling_test_auc": sug.gbm_auc_test,
-                                "gap_champion_to_gbm": sug.gbm_auc_test - result.oot["champion_test"]["roc_auc"],
-                                "gap_suggested_to_gbm": sug.gbm_auc_test - result.oot["suggested_test"]["roc_auc"]}
+        result.oot["models"] = {
+            "logistic_regression_test_auc": sug.model_auc_test,
+            "gbm_ceiling_test_auc": sug.gbm_auc_test,
+            "gap_champion_to_gbm": sug.gbm_auc_test - result.oot["champion_test"]["roc_auc"],
+            "gap_suggested_to_gbm": sug.gbm_auc_test - result.oot["suggested_test"]["roc_auc"],
+        }
         timings["suggest"] = time.perf_counter() - t0
-        log(f"suggested weights out of time: AUC {cmp['auc_challenger']:.3f} vs champion {cmp['auc_champion']:.3f} "
+        log(
+            f"suggested weights out of time: AUC {cmp['auc_challenger']:.3f} vs champion {cmp['auc_champion']:.3f} "
             f"(diff {cmp['auc_diff']:+.4f} [{cmp['ci_low']:+.4f}, {cmp['ci_high']:+.4f}]); GBM ceiling "
-            f"{sug.gbm_auc_test:.3f}")
+            f"{sug.gbm_auc_test:.3f}"
+        )
 
     timings["total"] = time.perf_counter() - started
     if write_tables:
-        write_backtest_tables(con, result, features_table=features_table, every_days=every_days,
-                              started_at=started_at)
+        write_backtest_tables(
+            con, result, features_table=features_table, every_days=every_days, started_at=started_at
+        )
     return result
 
 
-def write_backtest_tables(con: duckdb.DuckDBPyConnection, r: BacktestResult, *, features_table: str,
-                          every_days: int, started_at: dt.datetime) -> None:
+def write_backtest_tables(
+    con: duckdb.DuckDBPyConnection,
+    r: BacktestResult,
+    *,
+    features_table: str,
+    every_days: int,
+    started_at: dt.datetime,
+) -> None:
     """Append this run to the BI tables of schema `backtest`, in one transaction."""
     con.execute("create schema if not exists backtest")
     for name, ddl in TABLES_DDL.items():
@@ -727,32 +835,53 @@ def write_backtest_tables(con: duckdb.DuckDBPyConnection, r: BacktestResult, *, 
     label = f"{r.card.name} {r.card.version}"
     leak_ok = getattr(r.leakage, "passed", None)
     frames: dict[str, pd.DataFrame] = {}
-    frames["backtest_runs"] = pd.DataFrame([{
-        "run_id": r.run_id, "started_at": started_at, "scorecard_name": r.card.name,
-        "scorecard_version": r.card.version, "scorecard_hash": r.card.content_hash,
-        "features_table": features_table, "as_of_from": r.dates[0], "as_of_to": r.dates[-1],
-        "every_days": every_days, "horizon_days": r.horizon_days, "as_of_dates": len(r.dates),
-        "rows": len(r.labelled), "leakage_passed": leak_ok,
-        "leakage_detail": str(r.leakage) if r.leakage is not None else None,
-        "seconds": r.timings.get("total"),
-    }])
+    frames["backtest_runs"] = pd.DataFrame(
+        [
+            {
+                "run_id": r.run_id,
+                "started_at": started_at,
+                "scorecard_name": r.card.name,
+                "scorecard_version": r.card.version,
+                "scorecard_hash": r.card.content_hash,
+                "features_table": features_table,
+                "as_of_from": r.dates[0],
+                "as_of_to": r.dates[-1],
+                "every_days": every_days,
+                "horizon_days": r.horizon_days,
+                "as_of_dates": len(r.dates),
+                "rows": len(r.labelled),
+                "leakage_passed": leak_ok,
+                "leakage_detail": str(r.leakage) if r.leakage is not None else None,
+                "seconds": r.timings.get("total"),
+            }
+        ]
+    )
     metric_rows = [(label, "all", k, v) for k, v in r.metrics.items()]
     for period, m in r.oot.items():
-        name = f"suggested {r.suggestion.card.version}" if period.startswith("suggested") else (
-            "models" if period == "models" else label)
+        name = (
+            f"suggested {r.suggestion.card.version}"
+            if period.startswith("suggested")
+            else ("models" if period == "models" else label)
+        )
         metric_rows += [(name, period, k, v) for k, v in m.items()]
     frames["backtest_metrics"] = pd.DataFrame(
-        [{"run_id": r.run_id, "scorecard": s, "period": p, "metric": k, "value": float(v)} for s, p, k, v in metric_rows])
+        [
+            {"run_id": r.run_id, "scorecard": s, "period": p, "metric": k, "value": float(v)}
+            for s, p, k, v in metric_rows
+        ]
+    )
     frames["backtest_bands"] = r.bands.assign(run_id=r.run_id, scorecard=label, monotone=r.monotone)
-    seg = pd.concat([
-        r.segments.rename(columns={"segment": "value"}).assign(dimension="segment"),
-        r.industries.rename(columns={"industry": "value"}).assign(dimension="industry"),
-    ])
+    seg = pd.concat(
+        [
+            r.segments.rename(columns={"segment": "value"}).assign(dimension="segment"),
+            r.industries.rename(columns={"industry": "value"}).assign(dimension="industry"),
+        ]
+    )
     frames["backtest_segments"] = seg.assign(run_id=r.run_id, scorecard=label, value=seg["value"].astype(str))
     frames["backtest_over_time"] = r.over_time.assign(run_id=r.run_id, scorecard=label)
     frames["scorecard_comparisons"] = pd.DataFrame(
-        [{**c, "run_id": r.run_id, "verdict": verdict(c)} for c in r.comparisons]
-        or [{"run_id": r.run_id}]).iloc[: len(r.comparisons)]
+        [{**c, "run_id": r.run_id, "verdict": verdict(c)} for c in r.comparisons] or [{"run_id": r.run_id}]
+    ).iloc[: len(r.comparisons)]
     frames["drift"] = r.drift.assign(run_id=r.run_id, scorecard=label)
     con.execute("begin transaction")
     try:

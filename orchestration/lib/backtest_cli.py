@@ -28,15 +28,32 @@ def run_backtest_command(args: argparse.Namespace, say: Callable[[str], None]) -
     end = dt.date.fromisoformat(args.end) if args.end else None
     suggest_out = None
     if args.suggest:
-        suggest_out = _path(args.suggest_out) if args.suggest_out else settings.scorecards_dir / f"suggested-{dt.date.today()}.yml"
-    guard = dbt_leakage_check(settings.warehouse_path, n_dates=args.leakage_dates) if args.leakage_dates > 0 else None
+        suggest_out = (
+            _path(args.suggest_out)
+            if args.suggest_out
+            else settings.scorecards_dir / f"suggested-{dt.date.today()}.yml"
+        )
+    guard = (
+        dbt_leakage_check(settings.warehouse_path, n_dates=args.leakage_dates)
+        if args.leakage_dates > 0
+        else None
+    )
     with connect(settings.warehouse_path) as con:
         try:
             result = run_backtest(
-                con, _path(args.scorecard), start=start, end=end, horizon=args.horizon, every=args.every,
-                challenger=_path(args.challenger) if args.challenger else None, suggest=args.suggest,
-                suggest_out=suggest_out, leakage_check=guard, n_boot=args.bootstrap,
-                write_tables=not args.no_write, log=say,
+                con,
+                _path(args.scorecard),
+                start=start,
+                end=end,
+                horizon=args.horizon,
+                every=args.every,
+                challenger=_path(args.challenger) if args.challenger else None,
+                suggest=args.suggest,
+                suggest_out=suggest_out,
+                leakage_check=guard,
+                n_boot=args.bootstrap,
+                write_tables=not args.no_write,
+                log=say,
             )
         except LeakageError as exc:
             say(f"BACKTEST FAILED - leakage guard: {exc}")
@@ -44,22 +61,34 @@ def run_backtest_command(args: argparse.Namespace, say: Callable[[str], None]) -
     report = write_report(result, _path(args.out) if not Path(args.out).is_absolute() else Path(args.out))
     m = result.metrics
     say("")
-    say(f"ROC AUC {m['roc_auc']:.3f} | PR AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.3f}) | top decile: "
-        f"precision {m['top_decile_precision']:.3f}, recall {m['top_decile_recall']:.3f}, lift {m['top_decile_lift']:.2f}")
-    say("Churn rate by band: " + ", ".join(
-        f"{b.grade} {b.churn_rate:.1%} (n={b.rows})" for b in result.bands.itertuples() if not math.isnan(b.churn_rate))
-        + (" - monotone" if result.monotone else " - NOT monotone"))
+    say(
+        f"ROC AUC {m['roc_auc']:.3f} | PR AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.3f}) | top decile: "
+        f"precision {m['top_decile_precision']:.3f}, recall {m['top_decile_recall']:.3f}, lift {m['top_decile_lift']:.2f}"
+    )
+    say(
+        "Churn rate by band: "
+        + ", ".join(
+            f"{b.grade} {b.churn_rate:.1%} (n={b.rows})"
+            for b in result.bands.itertuples()
+            if not math.isnan(b.churn_rate)
+        )
+        + (" - monotone" if result.monotone else " - NOT monotone")
+    )
     for c in result.comparisons:
-        say(f"{c['period']}: {c['champion']} AUC {c['auc_champion']:.3f} vs {c['challenger']} AUC "
+        say(
+            f"{c['period']}: {c['champion']} AUC {c['auc_champion']:.3f} vs {c['challenger']} AUC "
             f"{c['auc_challenger']:.3f}: diff {c['auc_diff']:+.4f}, 95% CI [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] "
-            f"over {c['accounts']} accounts - {verdict(c)}")
+            f"over {c['accounts']} accounts - {verdict(c)}"
+        )
     if result.oot:
         say("Out of time: " + json.dumps({k: round(v, 4) for k, v in result.oot["models"].items()}))
     if result.suggestion_path:
         say(f"Suggested scorecard: {result.suggestion_path}")
     warn = result.drift[result.drift["warn"]]
-    say(f"Drift: {len(warn)} PSI warnings (> 0.2)" + (": " + ", ".join(
-        f"{r.name} {r.psi:.2f}" for r in warn.itertuples()) if len(warn) else ""))
+    say(
+        f"Drift: {len(warn)} PSI warnings (> 0.2)"
+        + (": " + ", ".join(f"{r.name} {r.psi:.2f}" for r in warn.itertuples()) if len(warn) else "")
+    )
     say("Timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     say(f"Report: {report}")
     if not args.no_write:
@@ -77,12 +106,22 @@ def scorecard_diff_command(args: argparse.Namespace, say: Callable[[str], None])
     old, new = load_scorecard(_path(args.old)), load_scorecard(_path(args.new))
     with connect(settings.warehouse_path) as con:
         features = find_relation(con, "fct_account_features_daily")
-        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else con.execute(
-            f"select max(as_of_date) from {features}").fetchone()[0]
+        as_of = (
+            dt.date.fromisoformat(args.as_of)
+            if args.as_of
+            else con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
+        )
         transitions, changed = scorecard_diff(con, old, new, features_table=features, as_of=as_of)
-    lines = [f"# Scorecard diff: {old.name} {old.version} -> {new.name} {new.version}, as of {as_of}", "",
-             "## Grade transitions (retention health)", "", transitions.to_markdown(index=False), "",
-             f"## Accounts that change grade ({len(changed)}), with the factors whose contributions moved most", ""]
+    lines = [
+        f"# Scorecard diff: {old.name} {old.version} -> {new.name} {new.version}, as of {as_of}",
+        "",
+        "## Grade transitions (retention health)",
+        "",
+        transitions.to_markdown(index=False),
+        "",
+        f"## Accounts that change grade ({len(changed)}), with the factors whose contributions moved most",
+        "",
+    ]
     lines.append(changed.to_markdown(index=False) if len(changed) else "No account changes grade.")
     text = "\n".join(lines) + "\n"
     print(text)

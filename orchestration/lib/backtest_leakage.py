@@ -47,10 +47,13 @@ class LeakageResult:
 
     def __str__(self) -> str:
         if self.passed:
-            return (f"passed: {len(self.columns)} features identical on {self.rows_compared} rows rebuilt from "
-                    f"data known on {', '.join(map(str, self.dates))}")
+            return (
+                f"passed: {len(self.columns)} features identical on {self.rows_compared} rows rebuilt from "
+                f"data known on {', '.join(map(str, self.dates))}"
+            )
         worst = "; ".join(
-            f"{p['column']} on {p['as_of_date']}: {p['rows']} rows differ (e.g. {p['example']})" for p in self.problems[:5]
+            f"{p['column']} on {p['as_of_date']}: {p['rows']} rows differ (e.g. {p['example']})"
+            for p in self.problems[:5]
         )
         return f"FAILED: features use data from after their as_of_date: {worst}"
 
@@ -85,9 +88,15 @@ def check_point_in_time(
         ).fetchone()
         compared += counts[2]
         if counts[0] or counts[1]:
-            problems.append({"column": "(rows)", "as_of_date": d, "rows": counts[0] + counts[1],
-                             "example": f"{counts[0]} stored rows cannot be rebuilt, {counts[1]} rebuilt rows "
-                                        "are not stored"})
+            problems.append(
+                {
+                    "column": "(rows)",
+                    "as_of_date": d,
+                    "rows": counts[0] + counts[1],
+                    "example": f"{counts[0]} stored rows cannot be rebuilt, {counts[1]} rebuilt rows "
+                    "are not stored",
+                }
+            )
         for col in columns:
             differs = (
                 f"(s.{col} is null) <> (r.{col} is null) or (s.{col} is not null and "
@@ -99,10 +108,22 @@ def check_point_in_time(
                     from {stored} as s inner join {fresh} as r on {on} where {differs}"""
             ).fetchone()
             if row[0]:
-                problems.append({"column": col, "as_of_date": d, "rows": row[0],
-                                 "example": f"{row[1]}: stored {row[2]}, known-by-then {row[3]}"})
-    return LeakageResult(passed=not problems, dates=list(dates), columns=list(columns), rows_compared=compared,
-                         problems=problems, seconds=time.perf_counter() - t0)
+                problems.append(
+                    {
+                        "column": col,
+                        "as_of_date": d,
+                        "rows": row[0],
+                        "example": f"{row[1]}: stored {row[2]}, known-by-then {row[3]}",
+                    }
+                )
+    return LeakageResult(
+        passed=not problems,
+        dates=list(dates),
+        columns=list(columns),
+        rows_compared=compared,
+        problems=problems,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def sql_recompute(inputs: dict[str, str], template: str, known_at: str = "known_at") -> Recompute:
@@ -177,9 +198,12 @@ def dbt_recompute(
         alias = f"pit_{counter['n']}"
         scratch = base / f"{alias}.duckdb"
         scratch.unlink(missing_ok=True)
-        views = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [staging_schema]
-        ).fetchall()]
+        views = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [staging_schema]
+            ).fetchall()
+        ]
         if not views:
             raise LeakageError(f"no staging relations in schema {staging_schema!r}")
         con.execute(f"attach '{scratch}' as {alias}")
@@ -191,23 +215,48 @@ def dbt_recompute(
                     f"where known_at < date '{d.isoformat()}' + interval 1 day"
                 )
             for schema, table in _other_sources(project_dir, staging_schema):
-                if con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                               "and table_name = ? and table_catalog = current_database()", [schema, table]).fetchone()[0]:
+                if con.execute(
+                    "select count(*) from information_schema.tables where table_schema = ? "
+                    "and table_name = ? and table_catalog = current_database()",
+                    [schema, table],
+                ).fetchone()[0]:
                     cols = {r[0] for r in con.execute(f"select * from {schema}.{table} limit 0").description}
-                    cut = (f" where known_at < date '{d.isoformat()}' + interval 1 day" if "known_at" in cols else "")
+                    cut = (
+                        f" where known_at < date '{d.isoformat()}' + interval 1 day"
+                        if "known_at" in cols
+                        else ""
+                    )
                     con.execute(f"create schema if not exists {alias}.{schema}")
-                    con.execute(f"create table {alias}.{schema}.{table} as select * from {schema}.{table}{cut}")
+                    con.execute(
+                        f"create table {alias}.{schema}.{table} as select * from {schema}.{table}{cut}"
+                    )
         finally:
             con.execute(f"detach {alias}")
         env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(scratch), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         dbt = Path(sys.executable).parent / "dbt"
-        cmd = [str(dbt) if dbt.exists() else "dbt", "run", "--quiet", "--project-dir", str(project_dir),
-               "--profiles-dir", str(project_dir), "--target-path", str(base / "target"),
-               "--log-path", str(base / "logs"), "--select", "path:models/intermediate", "path:models/marts",
-               "--vars", json.dumps({"as_of_start": d.isoformat(), "as_of_end": d.isoformat()})]
+        cmd = [
+            str(dbt) if dbt.exists() else "dbt",
+            "run",
+            "--quiet",
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(project_dir),
+            "--target-path",
+            str(base / "target"),
+            "--log-path",
+            str(base / "logs"),
+            "--select",
+            "path:models/intermediate",
+            "path:models/marts",
+            "--vars",
+            json.dumps({"as_of_start": d.isoformat(), "as_of_end": d.isoformat()}),
+        ]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise LeakageError(f"dbt could not rebuild the features for {d}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise LeakageError(
+                f"dbt could not rebuild the features for {d}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
         con.execute(f"attach '{scratch}' as {alias} (read_only)")
         schema = con.execute(
             "select table_schema from information_schema.tables where table_catalog = ? and table_name = ?",
@@ -240,8 +289,9 @@ def dbt_leakage_check(
             return rel
 
         try:
-            result = check_point_in_time(con, features, tracked, pick_dates(dates, n_dates),
-                                         [*columns, "is_churned"])
+            result = check_point_in_time(
+                con, features, tracked, pick_dates(dates, n_dates), [*columns, "is_churned"]
+            )
         finally:
             for alias in attached:
                 con.execute(f"detach {alias}")
@@ -251,4 +301,3 @@ def dbt_leakage_check(
         return result
 
     return check
-

@@ -27,7 +27,10 @@ def _f(v, digits: int = 3) -> str:
 
 def _table(df: pd.DataFrame, digits: int = 3) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_f(v, digits)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_f(v, digits)}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -41,22 +44,46 @@ def render_html(r: BacktestResult) -> str:
         cf, ct = roc_points(c["risk"].to_numpy(float), c["churned"].to_numpy(bool))
         roc_series.append((f"challenger {r.challenger.version}", cf, ct))
     charts = [
-        line_chart(roc_series, title="ROC: churners caught vs false alarms", x_label="false positive rate",
-                   y_label="true positive rate", y_range=(0, 1), diagonal=True),
-        bar_chart([str(d) for d in r.deciles["decile"]], r.deciles["lift"].tolist(),
-                  title="Lift by risk decile (1 = riskiest 10%)", y_label="churn rate / average",
-                  value_fmt="{:.1f}x", reference=1.0),
-        bar_chart(r.bands["grade"].tolist(), r.bands["churn_rate"].tolist(),
-                  title=f"Churn rate by grade band ({'monotone' if r.monotone else 'NOT monotone'})",
-                  y_label=f"churned within {r.horizon_days} days", reference=m["base_rate"]),
         line_chart(
-            [(name, list(range(len(r.over_time))), r.over_time[col].tolist())
-             for name, col in (("p90", "p90_score"), ("median", "p50_score"), ("p10", "p10_score"))],
-            title="Score distribution over time", y_label="health score",
-            x_labels=[str(d) for d in r.over_time["as_of_date"]], y_range=(0, 100)),
-        line_chart([("ROC AUC", list(range(len(r.over_time))), r.over_time["roc_auc"].tolist())],
-                   title="ROC AUC per as_of date", y_label="AUC", y_range=(0.3, 1.0),
-                   x_labels=[str(d) for d in r.over_time["as_of_date"]]),
+            roc_series,
+            title="ROC: churners caught vs false alarms",
+            x_label="false positive rate",
+            y_label="true positive rate",
+            y_range=(0, 1),
+            diagonal=True,
+        ),
+        bar_chart(
+            [str(d) for d in r.deciles["decile"]],
+            r.deciles["lift"].tolist(),
+            title="Lift by risk decile (1 = riskiest 10%)",
+            y_label="churn rate / average",
+            value_fmt="{:.1f}x",
+            reference=1.0,
+        ),
+        bar_chart(
+            r.bands["grade"].tolist(),
+            r.bands["churn_rate"].tolist(),
+            title=f"Churn rate by grade band ({'monotone' if r.monotone else 'NOT monotone'})",
+            y_label=f"churned within {r.horizon_days} days",
+            reference=m["base_rate"],
+        ),
+        line_chart(
+            [
+                (name, list(range(len(r.over_time))), r.over_time[col].tolist())
+                for name, col in (("p90", "p90_score"), ("median", "p50_score"), ("p10", "p10_score"))
+            ],
+            title="Score distribution over time",
+            y_label="health score",
+            x_labels=[str(d) for d in r.over_time["as_of_date"]],
+            y_range=(0, 100),
+        ),
+        line_chart(
+            [("ROC AUC", list(range(len(r.over_time))), r.over_time["roc_auc"].tolist())],
+            title="ROC AUC per as_of date",
+            y_label="AUC",
+            y_range=(0.3, 1.0),
+            x_labels=[str(d) for d in r.over_time["as_of_date"]],
+        ),
     ]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Backtest "
@@ -72,7 +99,9 @@ def render_html(r: BacktestResult) -> str:
     ]
     if r.leakage is not None:
         ok = getattr(r.leakage, "passed", False)
-        parts.append(f"<p class='{'ok' if ok else 'warn'}'><b>Leakage guard:</b> {html.escape(str(r.leakage))}</p>")
+        parts.append(
+            f"<p class='{'ok' if ok else 'warn'}'><b>Leakage guard:</b> {html.escape(str(r.leakage))}</p>"
+        )
     parts.append("<h2>Headline</h2>" + _table(pd.DataFrame([m])))
     parts.append("<div>" + "".join(charts) + "</div>")
     parts.append("<h2>Grade bands</h2>" + _table(r.bands))
@@ -91,8 +120,12 @@ def render_html(r: BacktestResult) -> str:
         oot = pd.DataFrame([{"model": k, **v} for k, v in r.oot.items() if k != "models"])
         parts.append(_table(oot))
         parts.append(_table(pd.DataFrame([r.oot["models"]])))
-        coef = pd.DataFrame([{"factor": f, "coefficient": c, "suggested_weight": s.factor_weights.get(f)}
-                             for f, c in s.coefficients.items()])
+        coef = pd.DataFrame(
+            [
+                {"factor": f, "coefficient": c, "suggested_weight": s.factor_weights.get(f)}
+                for f, c in s.coefficients.items()
+            ]
+        )
         parts.append(_table(coef) + _table(pd.DataFrame([s.group_weights])))
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in s.notes) + "</ul>")
     d = r.drift.copy()
@@ -125,8 +158,14 @@ def scorecard_diff(
 
     out = {}
     for tag, card in (("old", old), ("new", new)):
-        compute_scores(con, card, features_table=features_table, as_of_start=as_of, as_of_end=as_of,
-                       overrides_table=_ensure_empty_overrides(con))
+        compute_scores(
+            con,
+            card,
+            features_table=features_table,
+            as_of_start=as_of,
+            as_of_end=as_of,
+            overrides_table=_ensure_empty_overrides(con),
+        )
         con.execute(f"""create or replace temp table _diff_{tag}_s as select account_id, computed_score,
                         grade from _sc_final where objective = '{objective}'""")
         con.execute(f"""create or replace temp table _diff_{tag}_f as select account_id, factor_label,

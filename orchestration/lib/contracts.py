@@ -258,7 +258,14 @@ ACCOUNT_NOTES = SourceContract(
         Column("note_id", VARCHAR, "Note identifier.", required=True),
         Column("account_id", VARCHAR, "Account the note is about.", required=True, references="accounts"),
         Column("author", VARCHAR, "Who wrote the note.", required=True),
-        Column("rating", BIGINT, "Author's health rating, 1 (bad) to 5 (great).", min_value=1, max_value=5, min_fill=0.8),
+        Column(
+            "rating",
+            BIGINT,
+            "Author's health rating, 1 (bad) to 5 (great).",
+            min_value=1,
+            max_value=5,
+            min_fill=0.8,
+        ),
         Column("note_text", VARCHAR, "Note text (may contain personal data).", min_fill=0.8),
         Column("noted_at", TIMESTAMP, "When the note was written.", required=True),
     ),
@@ -274,7 +281,9 @@ SOCIAL_MENTIONS = SourceContract(
     columns=(
         Column("mention_id", VARCHAR, "Mention identifier.", required=True),
         Column("account_id", VARCHAR, "Attributed account.", required=True, references="accounts"),
-        Column("channel", VARCHAR, "Where it was posted (twitter, linkedin, g2, reddit, ...).", required=True),
+        Column(
+            "channel", VARCHAR, "Where it was posted (twitter, linkedin, g2, reddit, ...).", required=True
+        ),
         Column("mention_text", VARCHAR, "Text of the mention.", min_fill=0.9),
         Column("mentioned_at", TIMESTAMP, "When it was posted.", required=True),
     ),
@@ -321,7 +330,13 @@ OVERRIDES = SourceContract(
             required=True,
             allowed_values=("set_score", "adjust_score", "set_grade"),
         ),
-        Column("value", DOUBLE, "Score (set_score) or points to add (adjust_score).", min_value=-100, max_value=100),
+        Column(
+            "value",
+            DOUBLE,
+            "Score (set_score) or points to add (adjust_score).",
+            min_value=-100,
+            max_value=100,
+        ),
         Column("grade", VARCHAR, "Grade for set_grade.", allowed_values=("red", "yellow", "green")),
         Column("author", VARCHAR, "Who made the override.", required=True),
         Column("reason", VARCHAR, "Why (required: an override without a reason is rejected).", required=True),

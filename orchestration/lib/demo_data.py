@@ -328,8 +328,8 @@ def _pii(r: _Sql, *ids: str) -> str:
     last = _pick(LAST_NAMES, r.u("pii_last", *ids))
     email = f"{first} || '.' || {last} || '@' || ac.domain"
     phone = f"'+1 555 01' || lpad((floor({r.u('pii3', *ids)} * 100))::INT::VARCHAR, 2, '0')"
-    return f"""(case when {r.u('pii', *ids)} < {FLAW_RATES['pii_text']} then
-        case when {r.u('pii2', *ids)} < 0.6 then ' Contact me at ' || {email} || '.'
+    return f"""(case when {r.u("pii", *ids)} < {FLAW_RATES["pii_text"]} then
+        case when {r.u("pii2", *ids)} < 0.6 then ' Contact me at ' || {email} || '.'
              else ' Call me on ' || {phone} || '.' end
         else '' end)"""
 
@@ -440,16 +440,18 @@ def generate_demo_data(
 def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: str) -> None:
     c, e, dg, s = (FATE_RATES[k] for k in ("churn", "expand", "downgrade", "silent"))
     new_share_of_renewers = NEW_ACCOUNT_SHARE / (1 - c - e - dg - s)
-    currency = "case country " + " ".join(
-        f"when {_lit(k)} then {_lit(v)}" for k, v in CURRENCY_BY_COUNTRY.items()
-    ) + " else 'USD' end"
+    currency = (
+        "case country "
+        + " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in CURRENCY_BY_COUNTRY.items())
+        + " else 'USD' end"
+    )
     con.execute(
         f"""
         create table acct0 as
         with b as (
             select i as a,
-                {r.u('fate', 'i')} as uf,
-                least(5000, greatest(3, round(exp(ln(15) + 1.5 * {r.n('seats', 'seats2', 'i')}))))::BIGINT
+                {r.u("fate", "i")} as uf,
+                least(5000, greatest(3, round(exp(ln(15) + 1.5 * {r.n("seats", "seats2", "i")}))))::BIGINT
                     as seats
             from range(1, {N} + 1) t(i)
         ), f as (
@@ -462,14 +464,14 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
             from b
         )
         select *,
-            fate = 'renew' and {r.u('created', 'a')} < {new_share_of_renewers} as is_new,
-            {_pick(INDUSTRIES, r.u('industry', 'a'))} as industry0,
-            {_pick(COUNTRIES, r.u('country', 'a'))} as country,
-            {_pick(OWNERS, r.u('owner', 'a'))} as owner0,
-            {_pick(NAME_PREFIXES, r.u('name1', 'a'))} as prefix,
-            {_pick(NAME_PREFIXES, r.u('name1', 'a'))} || ' ' || {_pick(NAME_MIDDLES, r.u('name2', 'a'))}
-                || ' ' || {_pick(NAME_SUFFIXES, r.u('name3', 'a'))} as name0,
-            segment <> 'Enterprise' and {r.u('sub', 'a')} < {SUBSIDIARY_SHARE} as is_sub
+            fate = 'renew' and {r.u("created", "a")} < {new_share_of_renewers} as is_new,
+            {_pick(INDUSTRIES, r.u("industry", "a"))} as industry0,
+            {_pick(COUNTRIES, r.u("country", "a"))} as country,
+            {_pick(OWNERS, r.u("owner", "a"))} as owner0,
+            {_pick(NAME_PREFIXES, r.u("name1", "a"))} as prefix,
+            {_pick(NAME_PREFIXES, r.u("name1", "a"))} || ' ' || {_pick(NAME_MIDDLES, r.u("name2", "a"))}
+                || ' ' || {_pick(NAME_SUFFIXES, r.u("name3", "a"))} as name0,
+            segment <> 'Enterprise' and {r.u("sub", "a")} < {SUBSIDIARY_SHARE} as is_sub
         from f
         """
     )
@@ -485,42 +487,42 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
         ), base as (
             select x.*,
                 p.a as parent_a, p.name0 as parent_name, p.owner0 as parent_owner,
-                case when x.is_new then floor({r.u('created2', 'x.a')} * {int(D * 0.85)})::INT
-                     else -(30 + floor(pow({r.u('created2', 'x.a')}, 1.3) * 1800))::INT end as cd
+                case when x.is_new then floor({r.u("created2", "x.a")} * {int(D * 0.85)})::INT
+                     else -(30 + floor(pow({r.u("created2", "x.a")}, 1.3) * 1800))::INT end as cd
             from acct0 x
             left join ent p
-              on x.is_sub and p.rn = 1 + least(floor({r.u('parent', 'x.a')} * p.cnt)::BIGINT, p.cnt - 1)
+              on x.is_sub and p.rn = 1 + least(floor({r.u("parent", "x.a")} * p.cnt)::BIGINT, p.cnt - 1)
         )
         select *,
             case when fate = 'churn' then
-                    case when {r.u('churn', 'a')} < 0.85
-                         then {third} + floor({r.u('churn2', 'a')} * ({D} - {third} - 1))::INT
-                         else least({third}, 30) + floor({r.u('churn2', 'a')} * greatest(1, {third} - 30))::INT
+                    case when {r.u("churn", "a")} < 0.85
+                         then {third} + floor({r.u("churn2", "a")} * ({D} - {third} - 1))::INT
+                         else least({third}, 30) + floor({r.u("churn2", "a")} * greatest(1, {third} - 30))::INT
                     end
-                 when fate = 'silent' and {r.u('churn', 'a')} < {SILENT_CHURN_SHARE}
-                    then floor({D} * 0.75)::INT + floor({r.u('churn2', 'a')} * ({D} * 0.25 - 1))::INT
+                 when fate = 'silent' and {r.u("churn", "a")} < {SILENT_CHURN_SHARE}
+                    then floor({D} * 0.75)::INT + floor({r.u("churn2", "a")} * ({D} * 0.25 - 1))::INT
             end as churn_d,
-            60 + floor({r.u('decl', 'a')} * 61)::INT as decl,
-            0.7 + 0.3 * {r.u('strength', 'a')} as strength,
+            60 + floor({r.u("decl", "a")} * 61)::INT as decl,
+            0.7 + 0.3 * {r.u("strength", "a")} as strength,
             case when fate in ('expand', 'downgrade')
-                 then floor({D} / 4 + {r.u('event', 'a')} * ({D} * 0.75 - 14))::INT end as event_d,
-            case when fate = 'expand' then 1.3 + 1.2 * {r.u('ratio', 'a')}
-                 when fate = 'downgrade' then 0.5 + 0.3 * {r.u('ratio', 'a')} else 1.0 end as ratio,
-            case when fate = 'renew' and not is_new and {r.u('dip', 'a')} < {DIP_SHARE}
-                 then floor({r.u('dip2', 'a')} * ({D} - 45))::INT end as dip_s,
-            30 + floor({r.u('dip3', 'a')} * 16)::INT as dip_len,
-            0.4 + 0.2 * {r.u('dip3', 'a')} as dip_depth,
-            fate = 'churn' and {r.u('trickle', 'a')} < {TRICKLE_SHARE} as trickle,
-            7 + floor({r.u('trickle2', 'a')} * 15)::INT as trickle_len,
-            0.3 * (2 * {r.u('slope', 'a')} - 1) as slope,
-            greatest(1, round(seats * (0.25 + 0.5 * {r.u('adopt', 'a')})))::BIGINT as n_users,
-            {USAGE_ACTIVITY_BASE} * exp(0.45 * {r.n('act', 'noise2', 'a')} - 0.10) as act_rate,
-            case when segment = 'Enterprise' then 10 + 20 * {r.u('disc', 'a')}
-                 when segment = 'Mid-Market' then 15 * {r.u('disc', 'a')}
-                 when {r.u('disc', 'a')} < 0.7 then 0 else 5 + 5 * {r.u('disc', 'a')} end as discount0,
+                 then floor({D} / 4 + {r.u("event", "a")} * ({D} * 0.75 - 14))::INT end as event_d,
+            case when fate = 'expand' then 1.3 + 1.2 * {r.u("ratio", "a")}
+                 when fate = 'downgrade' then 0.5 + 0.3 * {r.u("ratio", "a")} else 1.0 end as ratio,
+            case when fate = 'renew' and not is_new and {r.u("dip", "a")} < {DIP_SHARE}
+                 then floor({r.u("dip2", "a")} * ({D} - 45))::INT end as dip_s,
+            30 + floor({r.u("dip3", "a")} * 16)::INT as dip_len,
+            0.4 + 0.2 * {r.u("dip3", "a")} as dip_depth,
+            fate = 'churn' and {r.u("trickle", "a")} < {TRICKLE_SHARE} as trickle,
+            7 + floor({r.u("trickle2", "a")} * 15)::INT as trickle_len,
+            0.3 * (2 * {r.u("slope", "a")} - 1) as slope,
+            greatest(1, round(seats * (0.25 + 0.5 * {r.u("adopt", "a")})))::BIGINT as n_users,
+            {USAGE_ACTIVITY_BASE} * exp(0.45 * {r.n("act", "noise2", "a")} - 0.10) as act_rate,
+            case when segment = 'Enterprise' then 10 + 20 * {r.u("disc", "a")}
+                 when segment = 'Mid-Market' then 15 * {r.u("disc", "a")}
+                 when {r.u("disc", "a")} < 0.7 then 0 else 5 + 5 * {r.u("disc", "a")} end as discount0,
             case when segment = 'Enterprise' then 'Enterprise'
                  when segment = 'Mid-Market' then 'Business'
-                 when {r.u('plan', 'a')} < 0.5 then 'Starter' else 'Team' end as plan0
+                 when {r.u("plan", "a")} < 0.5 then 'Starter' else 'Team' end as plan0
         from base
         """
     )
@@ -529,11 +531,11 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
         create table acct as
         select *,
             'ACC-' || lpad(a::VARCHAR, 6, '0') as account_id,
-            coalesce(parent_name || ' ' || {_pick(REGIONS, r.u('region', 'a'))}, name0) as account_name,
+            coalesce(parent_name || ' ' || {_pick(REGIONS, r.u("region", "a"))}, name0) as account_name,
             coalesce(parent_owner, owner0) as owner,
             {currency} as currency,
             regexp_replace(lower(prefix), '[^a-z0-9]', '', 'g') || '.example.com' as domain,
-            ({S} + cd)::TIMESTAMP + to_seconds(floor(8 * 3600 + {r.u('newday', 'a')} * 36000)::BIGINT)
+            ({S} + cd)::TIMESTAMP + to_seconds(floor(8 * 3600 + {r.u("newday", "a")} * 36000)::BIGINT)
                 as created_at,
             case plan0 when 'Starter' then 15 when 'Team' then 25 when 'Business' then 40 else 60 end
                 as list_price
@@ -544,9 +546,9 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
         f"""
         create table out_accounts as
         select a as __ord, account_id, account_name,
-            {_optnull(r, 'industry0', 'industry', 'a')} as industry,
+            {_optnull(r, "industry0", "industry", "a")} as industry,
             segment,
-            {_optnull(r, 'country', 'country', 'a')} as country,
+            {_optnull(r, "country", "country", "a")} as country,
             owner, created_at,
             case when parent_a is not null then 'ACC-' || lpad(parent_a::VARCHAR, 6, '0') end
                 as parent_account_id
@@ -623,12 +625,12 @@ def _build_subscriptions(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str
             'SUB-' || lpad(a::VARCHAR, 6, '0') || '-' || series || '-' || k as subscription_id,
             ac.account_id, s_plan as plan, s_seats as seats,
             round(case when status = 'trial' then 0 else mrr0 end, 2) as mrr,
-            {_optnull(r, "round(case when status = 'trial' then 0 else mrr0 end * 12, 2)", 'arr', 'a', 'series', 'k')}
+            {_optnull(r, "round(case when status = 'trial' then 0 else mrr0 end * 12, 2)", "arr", "a", "series", "k")}
                 as arr,
             ac.currency, t_start as start_date, t_end as end_date,
             case when status in ('active', 'trial') then natural_end + 1 end as renewal_date,
             status,
-            {_optnull(r, 'round(s_disc, 1)', 'disc', 'a', 'series', 'k')} as discount_pct,
+            {_optnull(r, "round(s_disc, 1)", "disc", "a", "series", "k")} as discount_pct,
             t_start, t_end as t_end_, mrr0, series, k, t.a
         from terms t join acct ac using (a)
         """
@@ -643,7 +645,7 @@ def _build_subscriptions(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str
             select ac.a, 1 as kind, 'churn' as outcome_type, {S} + ac.churn_d as outcome_date,
                 -(select sum(c.mrr) from cur c where c.a = ac.a and c.status = 'cancelled') as mrr_delta,
                 case when ac.fate = 'silent' then 'poor support experience'
-                     else {_pick(CHURN_REASONS, r.u('osreason', 'ac.a'))} end as reason
+                     else {_pick(CHURN_REASONS, r.u("osreason", "ac.a"))} end as reason
             from acct ac where ac.churn_d is not null
             union all
             select ac.a, 2, case when ac.fate = 'expand' then 'expansion' else 'downgrade' end,
@@ -651,8 +653,8 @@ def _build_subscriptions(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str
                 (select sum(c.mrr) from cur c where c.a = ac.a and c.series = 1 and c.k = 0)
                   - (select sum(c.mrr) from cur c where c.a = ac.a and c.series = 0
                      and c.t_end_ = {S} + ac.event_d - 1),
-                case when ac.fate = 'expand' then {_pick(EXPANSION_REASONS, r.u('osreason', 'ac.a'))}
-                     else {_pick(DOWNGRADE_REASONS, r.u('osreason', 'ac.a'))} end
+                case when ac.fate = 'expand' then {_pick(EXPANSION_REASONS, r.u("osreason", "ac.a"))}
+                     else {_pick(DOWNGRADE_REASONS, r.u("osreason", "ac.a"))} end
             from acct ac where ac.event_d is not null
             union all
             select c.a, 3 + c.series * 100 + c.k, 'renewal', c.t_start,
@@ -701,8 +703,8 @@ def _build_account_days(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str)
         create table ad as
         select ac.a, dd.d, dd.day, dd.day_mult, dd.weekend,
             ac.churn_d is not null and dd.d >= ac.churn_d as after_churn,
-            {_risk_usage('dd.d')} as ru,
-            {_risk_text('dd.d')} as rt,
+            {_risk_usage("dd.d")} as ru,
+            {_risk_text("dd.d")} as rt,
             {grow} as grow
         from acct ac
         join days dd on dd.d >= ac.cd
@@ -728,9 +730,9 @@ def _build_usage(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, export_ts: str
         f"""
         create table ud as  -- active users per account-day
         select x.a, x.d, x.day, x.ru, x.n_users,
-            least(x.n_users, greatest(0, floor(x.lam + 0.8 * sqrt(x.lam) * {r.n('nusers', 'nusers2', 'x.a', 'x.d')}
-                + {r.u('act', 'x.a', 'x.d')})))::INT as n_active,
-            floor(x.n_users * pow({r.u('user', 'x.a', 'x.d')}, 1.5))::INT as u0
+            least(x.n_users, greatest(0, floor(x.lam + 0.8 * sqrt(x.lam) * {r.n("nusers", "nusers2", "x.a", "x.d")}
+                + {r.u("act", "x.a", "x.d")})))::INT as n_active,
+            floor(x.n_users * pow({r.u("user", "x.a", "x.d")}, 1.5))::INT as u0
         from (select x.*, ac.n_users, {lam} as lam from ad x join acct ac using (a)) x
         """
     )
@@ -766,27 +768,27 @@ def _build_usage(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, export_ts: str
             select
                 -- bits: account | day (14) | user slot (13) | feature row (2); short strings are cheap
                 'e' || to_hex((a << 29) | (d << 15) | (slot << 2) | f) as event_id,
-                case when {_bits('h3', 2)} < {p_null} then null
-                     when {_bits('h3', 2)} < {p_null + p_unk} then 'ACC-9' || lpad((a % 99999)::VARCHAR, 5, '0')
+                case when {_bits("h3", 2)} < {p_null} then null
+                     when {_bits("h3", 2)} < {p_null + p_unk} then 'ACC-9' || lpad((a % 99999)::VARCHAR, 5, '0')
                      else account_id end as account_id,
                 user_id,
-                {_pick(FEATURES, _bits('h1', 0))} as feature,
+                {_pick(FEATURES, _bits("h1", 0))} as feature,
                 event_at,
-                case when {_bits('h2', 2)} < {FLAW_RATES['optional_null']} then null
+                case when {_bits("h2", 2)} < {FLAW_RATES["optional_null"]} then null
                      else 1 + floor(exp(1.1 * {qty_normal} + 0.6) * (1 - 0.5 * ru)) end::DOUBLE as quantity,
-                case when {_bits('h3', 0)} < {FLAW_RATES['optional_null']} then null else received_at end
+                case when {_bits("h3", 0)} < {FLAW_RATES["optional_null"]} then null else received_at end
                     as received_at,
                 a, d, is_late,
-                case when {_bits('h3', 2)} < {p_null} then 'null'
-                     when {_bits('h3', 2)} < {p_null + p_unk} then 'unknown' end as flaw,
-                ({_bits('h3', 1)} < {FLAW_RATES['usage_duplicate']})::INT as dup_src
+                case when {_bits("h3", 2)} < {p_null} then 'null'
+                     when {_bits("h3", 2)} < {p_null + p_unk} then 'unknown' end as flaw,
+                ({_bits("h3", 1)} < {FLAW_RATES["usage_duplicate"]})::INT as dup_src
             from (
                 select *, event_at + case when is_late
-                        then to_seconds(floor(86400 * (1 + 4 * {_bits('h2', 1)}))::BIGINT)
-                        else to_seconds(floor(2 + 300 * {_bits('h2', 1)})::BIGINT) end as received_at
+                        then to_seconds(floor(86400 * (1 + 4 * {_bits("h2", 1)}))::BIGINT)
+                        else to_seconds(floor(2 + 300 * {_bits("h2", 1)})::BIGINT) end as received_at
                 from (
                     select *, day::TIMESTAMP + to_seconds(least(tod + 600 * f, 86399)::BIGINT) as event_at,
-                        {_bits('h2', 0)} < {FLAW_RATES['usage_late']} as is_late
+                        {_bits("h2", 0)} < {FLAW_RATES["usage_late"]} as is_late
                     from (
                         select *, {h1} as h1, {h2} as h2, {h3} as h3
                         from (select *, unnest(range(nf)) as f from uu)
@@ -829,30 +831,30 @@ def _build_tickets(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> N
                     0.0055 * sqrt(ac.n_users) * (1 + 2.5 * x.ru + case when ac.fate = 'silent' then 1 else 0 end)
                     * case when x.weekend then 0.3 else 1 end
                     * case when x.after_churn then 0.2 else 1 end
-                    + {r.u('tick', 'x.a', 'x.d')})::INT as n
+                    + {r.u("tick", "x.a", "x.d")})::INT as n
                 from ad x join acct ac using (a)
             ) x where n > 0
         ) x
         """
     )
     pri = f"""case
-        when {r.u('tickpri', *ids)} < 0.05 + 0.35 * x.rt then 'urgent'
-        when {r.u('tickpri', *ids)} < 0.20 + 0.45 * x.rt then 'high'
-        when {r.u('tickpri', *ids)} < 0.65 + 0.15 * x.rt then 'normal'
+        when {r.u("tickpri", *ids)} < 0.05 + 0.35 * x.rt then 'urgent'
+        when {r.u("tickpri", *ids)} < 0.20 + 0.45 * x.rt then 'high'
+        when {r.u("tickpri", *ids)} < 0.65 + 0.15 * x.rt then 'normal'
         else 'low' end"""
     con.execute(
         f"""
         create table tk1 as
         select x.*, ac.account_id, {pri} as priority0,
-            x.day::TIMESTAMP + to_seconds(floor(6 * 3600 + 14 * 3600 * {r.u('tickhour', *ids)})::BIGINT)
+            x.day::TIMESTAMP + to_seconds(floor(6 * 3600 + 14 * 3600 * {r.u("tickhour", *ids)})::BIGINT)
                 as opened_ts,
-            {_by_sentiment('x.sent', TICKET_SUBJECTS, r.u('tsubj', *ids))} as subject0,
-            {_by_sentiment('x.sent', TICKET_OPENERS, r.u('topen', *ids))} || ' '
-              || case when x.sent = 'neg' then {_pick(TICKET_MIDDLES['neg'], r.u('tmid', *ids))}
-                      else {_pick(TICKET_MIDDLES['neu'], r.u('tmid', *ids))} end || ' '
-              || {_by_sentiment('x.sent', TICKET_CLOSERS, r.u('tclose', *ids))}
-              || {_pii(r, *ids, '1')} as body0,
-            {r.u('tickpri', *ids)} as upri
+            {_by_sentiment("x.sent", TICKET_SUBJECTS, r.u("tsubj", *ids))} as subject0,
+            {_by_sentiment("x.sent", TICKET_OPENERS, r.u("topen", *ids))} || ' '
+              || case when x.sent = 'neg' then {_pick(TICKET_MIDDLES["neg"], r.u("tmid", *ids))}
+                      else {_pick(TICKET_MIDDLES["neu"], r.u("tmid", *ids))} end || ' '
+              || {_by_sentiment("x.sent", TICKET_CLOSERS, r.u("tclose", *ids))}
+              || {_pii(r, *ids, "1")} as body0,
+            {r.u("tickpri", *ids)} as upri
         from tk0 x join acct ac using (a)
         """
     )
@@ -863,14 +865,14 @@ def _build_tickets(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> N
         create table tk2 as
         select x.*,
             x.opened_ts + to_seconds(floor(3600 * {med} * (1 + x.ru)
-                * exp(0.9 * {r.n('tickres', 'tickres2', *ids)}))::BIGINT) as closed_ts
+                * exp(0.9 * {r.n("tickres", "tickres2", *ids)}))::BIGINT) as closed_ts
         from tk1 x
         """
     )
-    csat = f"""case when {r.u('tickcsat', *ids)} < 0.45 then
-        case x.sent when 'neg' then 1 + floor(2 * {r.u('tickcsat2', *ids)})
-                    when 'pos' then 4 + floor(2 * {r.u('tickcsat2', *ids)})
-                    else 3 + floor(3 * {r.u('tickcsat2', *ids)}) end end"""
+    csat = f"""case when {r.u("tickcsat", *ids)} < 0.45 then
+        case x.sent when 'neg' then 1 + floor(2 * {r.u("tickcsat2", *ids)})
+                    when 'pos' then 4 + floor(2 * {r.u("tickcsat2", *ids)})
+                    else 3 + floor(3 * {r.u("tickcsat2", *ids)}) end end"""
     con.execute(
         f"""
         create table tk3 as
@@ -887,8 +889,10 @@ def _build_tickets(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> N
     n_t = con.execute("select count(*) from tk3").fetchone()[0]
     k_ts = max(MIN_VIOLATIONS, round(n_t * FLAW_RATES["ticket_bad_timestamp"]))
     k_pri = max(MIN_VIOLATIONS, round(n_t * FLAW_RATES["ticket_bad_priority"]))
-    bad_ts = _pick(["2024-13-45", "n/a", "31/02/2024 25:61", "", "unknown", "2024-02-30T10:00:00Z"],
-                   r.u("badts2", "x.a", "x.d", "x.slot"))
+    bad_ts = _pick(
+        ["2024-13-45", "n/a", "31/02/2024 25:61", "", "unknown", "2024-02-30T10:00:00Z"],
+        r.u("badts2", "x.a", "x.d", "x.slot"),
+    )
     con.execute(
         f"""
         create table tk4 as
@@ -905,11 +909,11 @@ def _build_tickets(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> N
                  else strftime(x.opened_ts, '%Y-%m-%dT%H:%M:%SZ') end as opened_at,
             case when x.is_closed then strftime(x.closed_ts, '%Y-%m-%dT%H:%M:%SZ') end as closed_at,
             case when rk_pri <= {k_pri} then 'P1'
-                 when {r.u('pricase', 'x.a', 'x.d', 'x.slot')} < {FLAW_RATES['ticket_priority_case']}
+                 when {r.u("pricase", "x.a", "x.d", "x.slot")} < {FLAW_RATES["ticket_priority_case"]}
                     then upper(x.priority0[1]) || x.priority0[2:]
                  else x.priority0 end as priority,
             x.status, x.csat_score,
-            {_optnull(r, 'x.subject0', 'subject', 'x.a', 'x.d', 'x.slot')} as subject,
+            {_optnull(r, "x.subject0", "subject", "x.a", "x.d", "x.slot")} as subject,
             x.body0 as body,
             rk_ts <= {k_ts} as bad_ts, rk_pri <= {k_pri} as bad_pri,
             x.body0 like '% Contact me at %' or x.body0 like '% Call me on %' as has_pii,
@@ -923,7 +927,7 @@ def _build_tickets(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> N
         select (a * 100000 + d) * 100 + slot as __ord, 0 as dup, * from tk4
         union all
         select (a * 100000 + d) * 100 + slot, 1, * from tk4
-        where {r.u('dupt', 'a', 'd', 'slot')} < {FLAW_RATES['ticket_duplicate']}
+        where {r.u("dupt", "a", "d", "slot")} < {FLAW_RATES["ticket_duplicate"]}
         """
     )
     for t in ("tk0", "tk1", "tk2", "tk3", "tk4"):
@@ -945,11 +949,11 @@ def _build_surveys(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str, expo
         from acct ac
         cross join lateral (
             select 'nps' as kind, unnest(range({waves})) as wave,
-                   floor({r.u('waveoff', 'ac.a')} * 91)::INT + 91 * unnest(range({waves}))
-                     + floor(7 * {r.u('waveoff', 'ac.a', '1')})::INT as sd
+                   floor({r.u("waveoff", "ac.a")} * 91)::INT + 91 * unnest(range({waves}))
+                     + floor(7 * {r.u("waveoff", "ac.a", "1")})::INT as sd
             union all
             select 'csat', unnest(range({waves // 2 + 1})),
-                   floor({r.u('csatoff', 'ac.a')} * 182)::INT + 182 * unnest(range({waves // 2 + 1}))
+                   floor({r.u("csatoff", "ac.a")} * 182)::INT + 182 * unnest(range({waves // 2 + 1}))
         ) w
         cross join lateral (
             select unnest(range(case when w.kind = 'nps'
@@ -960,19 +964,19 @@ def _build_surveys(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str, expo
     )
     ids = ("x.a", "x.wave", "x.contact", "hash(x.kind)")
     score = f"""case when x.kind = 'nps' then
-            least(10, greatest(0, round(8.6 - 6.5 * x.rt + 1.6 * {r.n('score', 'score2', *ids)})))
-        else least(5, greatest(1, round(4.3 - 2.8 * x.rt + 0.8 * {r.n('score', 'score2', *ids)}))) end"""
+            least(10, greatest(0, round(8.6 - 6.5 * x.rt + 1.6 * {r.n("score", "score2", *ids)})))
+        else least(5, greatest(1, round(4.3 - 2.8 * x.rt + 0.8 * {r.n("score", "score2", *ids)}))) end"""
     con.execute(
         f"""
         create table sv1 as
         select x.*,
             {S} + x.d as sent_day,
-            ({S} + x.d)::TIMESTAMP + to_seconds(floor(9 * 3600 + 3600 * 8 * {r.u('ssent', *ids)})::BIGINT)
+            ({S} + x.d)::TIMESTAMP + to_seconds(floor(9 * 3600 + 3600 * 8 * {r.u("ssent", *ids)})::BIGINT)
                 as sent_at,
-            {r.u('respond', *ids)} < (0.40 + 0.20 * {r.u('respond2', 'x.a')}) * (1 - 0.35 * x.ru) as responded,
+            {r.u("respond", *ids)} < (0.40 + 0.20 * {r.u("respond2", "x.a")}) * (1 - 0.35 * x.ru) as responded,
             {score}::BIGINT as score0
         from (
-            select x.*, {_risk_usage('x.d')} as ru, {_risk_text('x.d')} as rt
+            select x.*, {_risk_usage("x.d")} as ru, {_risk_text("x.d")} as rt
             from sv0 x join acct ac using (a)
         ) x
         """
@@ -981,7 +985,7 @@ def _build_surveys(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str, expo
         f"""
         create table sv2 as
         select x.*,
-            x.sent_at + to_seconds(floor(3600 * 24 * 10 * pow({r.u('rtime', *ids)}, 2) + 60)::BIGINT)
+            x.sent_at + to_seconds(floor(3600 * 24 * 10 * pow({r.u("rtime", *ids)}, 2) + 60)::BIGINT)
                 as resp_ts,
             case when x.kind = 'nps' and x.score0 <= 6 then 'neg'
                  when x.kind = 'nps' and x.score0 >= 9 then 'pos'
@@ -997,13 +1001,13 @@ def _build_surveys(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str, expo
             'SRV-' || lpad(x.a::VARCHAR, 6, '0') || '-' || x.kind || '-' || x.wave || '-' || x.contact
                 as response_id,
             x.account_id,
-            {_optnull(r, "'C-' || lpad(x.a::VARCHAR, 6, '0') || '-' || x.contact", 'respondent', *ids)}
+            {_optnull(r, "'C-' || lpad(x.a::VARCHAR, 6, '0') || '-' || x.contact", "respondent", *ids)}
                 as respondent_id,
             x.kind as survey_type, x.sent_at,
             case when x.responded and x.resp_ts < {export_ts} then x.resp_ts end as responded_at,
             case when x.responded and x.resp_ts < {export_ts} then x.score0 end as score,
-            case when x.responded and x.resp_ts < {export_ts} and {r.u('stext', *ids)} < 0.6 then
-                {_by_sentiment('x.sent', SURVEY_TEXTS, r.u('stext', *ids, '2'))} || {_pii(r, *ids, '2')}
+            case when x.responded and x.resp_ts < {export_ts} and {r.u("stext", *ids)} < 0.6 then
+                {_by_sentiment("x.sent", SURVEY_TEXTS, r.u("stext", *ids, "2"))} || {_pii(r, *ids, "2")}
             end as verbatim,
             x.ru, x.rt, x.fate
         from sv2 x join acct ac using (a)
@@ -1034,9 +1038,9 @@ def _build_invoices(con: duckdb.DuckDBPyConnection, r: _Sql, S: str, end: dt.dat
         f"""
         create table iv1 as
         select x.*, x.issued_at + 30 as due_date,
-            case when {r.u('void', *ids)} < 0.003 then 'void'
-                 when {r.u('paid', *ids)} < 0.02 + 0.25 * x.ru then 'failed'
-                 when {r.u('paid2', *ids)} < 0.06 + 0.6 * x.ru then 'late'
+            case when {r.u("void", *ids)} < 0.003 then 'void'
+                 when {r.u("paid", *ids)} < 0.02 + 0.25 * x.ru then 'failed'
+                 when {r.u("paid2", *ids)} < 0.06 + 0.6 * x.ru then 'late'
                  else 'ontime' end as pay
         from (
             select x.*, {_risk_usage("(x.issued_at - " + S + ")")} as ru
@@ -1048,8 +1052,8 @@ def _build_invoices(con: duckdb.DuckDBPyConnection, r: _Sql, S: str, end: dt.dat
         f"""
         create table iv2 as
         select x.*,
-            case x.pay when 'late' then x.due_date + 3 + floor(42 * {r.u('paidday', *ids)})::INT
-                       when 'ontime' then x.issued_at + floor(29 * pow({r.u('paidday', *ids)}, 1.5))::INT
+            case x.pay when 'late' then x.due_date + 3 + floor(42 * {r.u("paidday", *ids)})::INT
+                       when 'ontime' then x.issued_at + floor(29 * pow({r.u("paidday", *ids)}, 1.5))::INT
             end as paid_day
         from iv1 x
         """
@@ -1087,13 +1091,13 @@ def _build_notes(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str) -> Non
         f"""
         create table nt0 as
         select ac.a, n.k,
-            (n.base + floor(7 * {r.u('notejit', 'ac.a', 'n.k')}) - 3)::INT as d
+            (n.base + floor(7 * {r.u("notejit", "ac.a", "n.k")}) - 3)::INT as d
         from acct ac
         cross join lateral (
             select unnest(range(0, {D} // g + 2)) as k,
-                   floor({r.u('noteoff', 'ac.a')} * g)::INT + g * unnest(range(0, {D} // g + 2)) as base
+                   floor({r.u("noteoff", "ac.a")} * g)::INT + g * unnest(range(0, {D} // g + 2)) as base
             from (select case ac.segment when 'Enterprise' then 14 when 'Mid-Market' then 24 else 40 end
-                         + floor(10 * {r.u('notegap', 'ac.a')})::INT as g)
+                         + floor(10 * {r.u("notegap", "ac.a")})::INT as g)
         ) n
         """
     )
@@ -1101,19 +1105,19 @@ def _build_notes(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str) -> Non
     # Ratings follow the usage risk; silent sufferers get middling ratings (the CSM half sees it).
     rating = f"""least(5, greatest(1, round(
         4.2 - 3.2 * x.ru - case when ac.fate = 'silent' then 1.4 else 0 end
-        + 0.7 * {r.n('rating', 'rating2', *ids)})))::BIGINT"""
+        + 0.7 * {r.n("rating", "rating2", *ids)})))::BIGINT"""
     con.execute(
         f"""
         create table nt1 as
         select x.a, x.k, x.d, x.ru, x.rt, ac.fate, ac.account_id, ac.domain,
-            case when {r.u('nauthor', *ids)} < 0.93 then ac.owner
-                 else {_pick(OWNERS, r.u('nauthor', *ids, '2'))} end as author,
+            case when {r.u("nauthor", *ids)} < 0.93 then ac.owner
+                 else {_pick(OWNERS, r.u("nauthor", *ids, "2"))} end as author,
             {rating} as rating,
-            {_sentiment(r.u('nsent', *ids), 'x.rt')} as sent,
-            ({S} + x.d)::TIMESTAMP + to_seconds(floor(8 * 3600 + 10 * 3600 * {r.u('ntext', *ids, '3')})::BIGINT)
+            {_sentiment(r.u("nsent", *ids), "x.rt")} as sent,
+            ({S} + x.d)::TIMESTAMP + to_seconds(floor(8 * 3600 + 10 * 3600 * {r.u("ntext", *ids, "3")})::BIGINT)
                 as noted_at
         from (
-            select x.*, {_risk_usage('x.d')} as ru, {_risk_text('x.d')} as rt
+            select x.*, {_risk_usage("x.d")} as ru, {_risk_text("x.d")} as rt
             from nt0 x join acct ac using (a)
             where x.d >= 0 and x.d < {D} and x.d >= ac.cd and (ac.churn_d is null or x.d <= ac.churn_d)
         ) x join acct ac using (a)
@@ -1125,9 +1129,18 @@ def _build_notes(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str) -> Non
         select x.a * 1000 + x.k as __ord,
             'NOTE-' || lpad(x.a::VARCHAR, 6, '0') || '-' || x.k as note_id,
             x.account_id, x.author, x.rating,
-            {_optnull(r, _by_sentiment('x.sent', NOTE_TEXTS, r.u('ntext', *ids)) + " || ' ' || "
-                      + _by_sentiment('x.sent', NOTE_FOLLOWUPS, r.u('nfollow', *ids)) + " || "
-                      + _pii(r, *ids, '3'), 'note', *ids)} as note_text,
+            {
+            _optnull(
+                r,
+                _by_sentiment("x.sent", NOTE_TEXTS, r.u("ntext", *ids))
+                + " || ' ' || "
+                + _by_sentiment("x.sent", NOTE_FOLLOWUPS, r.u("nfollow", *ids))
+                + " || "
+                + _pii(r, *ids, "3"),
+                "note",
+                *ids,
+            )
+        } as note_text,
             x.noted_at, x.ru, x.rt, x.fate, x.sent
         from nt1 x join acct ac using (a)
         """
@@ -1142,14 +1155,14 @@ def _build_social(con: duckdb.DuckDBPyConnection, r: _Sql) -> None:
         select x.a * 100000 + x.d as __ord,
             'SOC-' || lpad(x.a::VARCHAR, 6, '0') || '-' || lpad(x.d::VARCHAR, 4, '0') as mention_id,
             ac.account_id,
-            {_pick(CHANNELS, r.u('socialch', *ids))} as channel,
-            {_by_sentiment(_sentiment(r.u('socsent', *ids), 'x.rt'), SOCIAL_TEXTS, r.u('soctext', *ids))}
-                || {_pii(r, *ids, '4')} as mention_text,
-            x.day::TIMESTAMP + to_seconds(floor(86399 * {r.u('socialch', *ids, '2')})::BIGINT) as mentioned_at,
+            {_pick(CHANNELS, r.u("socialch", *ids))} as channel,
+            {_by_sentiment(_sentiment(r.u("socsent", *ids), "x.rt"), SOCIAL_TEXTS, r.u("soctext", *ids))}
+                || {_pii(r, *ids, "4")} as mention_text,
+            x.day::TIMESTAMP + to_seconds(floor(86399 * {r.u("socialch", *ids, "2")})::BIGINT) as mentioned_at,
             x.rt
         from ad x join acct ac using (a)
         where not x.after_churn
-          and {r.u('social', *ids)} < (2.0 + log10(ac.seats)) / 365.0
+          and {r.u("social", *ids)} < (2.0 + log10(ac.seats)) / 365.0
               * (1 + 1.5 * x.rt)
         """
     )
@@ -1257,9 +1270,7 @@ def _flaw_counts(con: duckdb.DuckDBPyConnection) -> dict:
                 "select count(*) from out_subscriptions where discount_pct is null"
             ),
             "usage_events.quantity": q("select count(*) from out_usage_events where quantity is null"),
-            "usage_events.received_at": q(
-                "select count(*) from out_usage_events where received_at is null"
-            ),
+            "usage_events.received_at": q("select count(*) from out_usage_events where received_at is null"),
             "support_tickets.subject": q("select count(*) from out_support_tickets where subject is null"),
             "survey_responses.respondent_id": q(
                 "select count(*) from out_survey_responses where respondent_id is null"

@@ -183,4 +183,3 @@ def write_generated_files() -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
-

@@ -49,7 +49,10 @@ def load_example(name: str) -> Example:
         folder=folder,
         reference_date=ref if isinstance(ref, dt.date) else dt.date.fromisoformat(str(ref)),
         # HEALTHSCORE_EXAMPLE_DATA_DIR moves it (tests run the example in a temporary folder).
-        data_dir=Path(os.environ.get("HEALTHSCORE_EXAMPLE_DATA_DIR") or PROJECT_ROOT / data.get("data_dir", f"data/{name}")),
+        data_dir=Path(
+            os.environ.get("HEALTHSCORE_EXAMPLE_DATA_DIR")
+            or PROJECT_ROOT / data.get("data_dir", f"data/{name}")
+        ),
         horizon=str(backtest.get("horizon", "90d")),
         every=str(backtest.get("every", "14d")),
         partitions_start=dt.date.fromisoformat(str(data.get("partitions_start", "2023-01-01"))),
@@ -75,7 +78,9 @@ def apply_example(name: str, say: Callable[[str], None] = print) -> Example:
     return example
 
 
-def backtest_example(example: Example, warehouse: Path, say: Callable[[str], None] = print) -> dict[str, float]:
+def backtest_example(
+    example: Example, warehouse: Path, say: Callable[[str], None] = print
+) -> dict[str, float]:
     """Backtest the default scorecard on the example's history (point in time, churn in the next
     horizon), plus the concurrent AUC against the CRM churn flag on the last day (not predictive:
     a score built after the churn describes it). Returns the figures."""

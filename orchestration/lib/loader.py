@@ -358,7 +358,11 @@ def load_source(
                 raise IngestError(f"source {source}: file {path.main}: {exc}") from exc
             display = path.display_path()
         else:
-            checksum, fmt, display = file_checksum(path), FORMATS[path.suffix.lower()], _relative(path, landing_dir)
+            checksum, fmt, display = (
+                file_checksum(path),
+                FORMATS[path.suffix.lower()],
+                _relative(path, landing_dir),
+            )
         fl = FileLoad(
             path=display,
             checksum=checksum,

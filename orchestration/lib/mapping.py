@@ -231,13 +231,17 @@ def parse_mapping(text: str, path: Path | str) -> LoadedMapping:
     except ValidationError as exc:
         raise MappingError(f"{where}: " + "; ".join(_pydantic_errors(exc))) from None
     if mapping.source not in CONTRACTS:
-        raise MappingError(f"{where}: unknown source {mapping.source!r}; known sources: {', '.join(sorted(CONTRACTS))}")
+        raise MappingError(
+            f"{where}: unknown source {mapping.source!r}; known sources: {', '.join(sorted(CONTRACTS))}"
+        )
     contract = get_contract(mapping.source)
     errors = []
     for target in mapping.columns:
         if target not in contract.column_names:
-            errors.append(f"column {target!r} is not a column of source {mapping.source} (columns: "
-                          f"{', '.join(contract.column_names)})")
+            errors.append(
+                f"column {target!r} is not a column of source {mapping.source} (columns: "
+                f"{', '.join(contract.column_names)})"
+            )
     for required in contract.required_columns:
         if required not in mapping.columns:
             errors.append(f"required column {required!r} of source {mapping.source} is not mapped")
@@ -272,8 +276,10 @@ def load_mappings(directory: Path | str) -> dict[str, LoadedMapping]:
         if path.stem not in CONTRACTS:
             if path.stem.startswith(("example", "_")):
                 continue  # example.yml: settings of a worked example, not a mapping
-            raise MappingError(f"mapping {path}: file name must be <source>.yml; known sources: "
-                               f"{', '.join(sorted(CONTRACTS))}")
+            raise MappingError(
+                f"mapping {path}: file name must be <source>.yml; known sources: "
+                f"{', '.join(sorted(CONTRACTS))}"
+            )
         loaded = load_mapping(path)
         if loaded.source != path.stem:
             raise MappingError(f"mapping {path}: declares source {loaded.source!r} but is named {path.name}")
@@ -364,8 +370,10 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
     try:
         batches = loaded.batches()
         if not batches:
-            raise MappingError(f"{where}: no file matches {list(loaded.input_patterns().values())[0]!r} "
-                               f"(relative paths resolve against {loaded.base_dir})")
+            raise MappingError(
+                f"{where}: no file matches {list(loaded.input_patterns().values())[0]!r} "
+                f"(relative paths resolve against {loaded.base_dir})"
+            )
         first = batches[0]
         views = []
         for name, path in first.files.items():
@@ -373,10 +381,14 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
             view = f"__check_{name}"
             try:
                 con.execute(f"create or replace temp view {view} as select * from {rel}")
-                con.execute(f"create or replace temp view {quote_ident(name)} as "
-                            f"select cast(0 as bigint) as __row_number, * from {view}")
+                con.execute(
+                    f"create or replace temp view {quote_ident(name)} as "
+                    f"select cast(0 as bigint) as __row_number, * from {view}"
+                )
             except duckdb.Error as exc:
-                raise MappingError(f"{where}: input {name!r} ({path}) cannot be read: {_first_line(exc)}") from None
+                raise MappingError(
+                    f"{where}: input {name!r} ({path}) cannot be read: {_first_line(exc)}"
+                ) from None
             views += [view, name]
         relation = quote_ident(first.main_name)
         if loaded.mapping.query:
@@ -389,8 +401,10 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
             views.append("__check_query")
         columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
         if "__row_number" not in columns:
-            raise MappingError(f"{where}: query must keep every row of the main input "
-                               f"{first.main_name!r}: select {first.main_name}.*, ...")
+            raise MappingError(
+                f"{where}: query must keep every row of the main input "
+                f"{first.main_name!r}: select {first.main_name}.*, ..."
+            )
         contract = get_contract(loaded.source)
         types = {c.name: c.type for c in contract.columns}
         targets = [(t, loaded.mapping.column_map(t), types[t]) for t in loaded.mapping.columns]
@@ -407,7 +421,9 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
                 if spec.format is not None and "format" in message.lower():
                     errors.append(f"column {target!r}: bad format string {spec.format!r}: {message}")
                 else:
-                    errors.append(f"column {target!r}: {message} (source columns: {', '.join(c for c in columns if c != '__row_number')})")
+                    errors.append(
+                        f"column {target!r}: {message} (source columns: {', '.join(c for c in columns if c != '__row_number')})"
+                    )
         if errors:
             raise MappingError(f"{where}: " + "; ".join(errors))
         for view in reversed(views):

@@ -108,7 +108,9 @@ def _relation(name: str, database: str | None = None) -> str:
     return ".".join(quote_ident(p) for p in parts)
 
 
-def write_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path, tables: Iterable[str] = PUBLISHED_TABLES) -> dict[str, int]:
+def write_snapshot(
+    con: duckdb.DuckDBPyConnection, snapshot_path: Path, tables: Iterable[str] = PUBLISHED_TABLES
+) -> dict[str, int]:
     """Copy `tables` (those that exist) from the warehouse `con` into a new DuckDB file, atomically.
 
     The copy reads in one transaction, so the snapshot is one consistent state of the warehouse.
@@ -182,7 +184,9 @@ def publish(
         log(f"parquet: {len(result.parquet_files)} files in {result.parquet_dir}")
     if "scores.score_runs" in result.row_counts:
         with connect(result.snapshot_path, read_only=True) as snap:
-            result.score_version = snap.execute("select max(score_version) from scores.score_runs").fetchone()[0]
+            result.score_version = snap.execute(
+                "select max(score_version) from scores.score_runs"
+            ).fetchone()[0]
     manifest = {
         "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "score_version": result.score_version,

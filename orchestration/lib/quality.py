@@ -966,7 +966,9 @@ def _validation_result(source: str, rows: list[tuple], run_id: str, checked_at: 
                 result["partial_unexpected_list"] = json.loads(sample or "[]")
             except json.JSONDecodeError:
                 result["partial_unexpected_list"] = [sample]
-        results.append(ExpectationValidationResult(success=bool(passed), expectation_config=config, result=result))
+        results.append(
+            ExpectationValidationResult(success=bool(passed), expectation_config=config, result=result)
+        )
     passed_n = sum(1 for r in results if r.success)
     return ExpectationSuiteValidationResult(
         success=passed_n == len(results),

@@ -30,7 +30,9 @@ GRADE_COLORS = {
     "churned": "#6b6b6b",
     "insufficient_data": "#a8b3bd",
 }
-_GRADE_SORT = "case grade when 'red' then 1 when 'yellow' then 2 when 'green' then 3 when 'churned' then 4 else 5 end"
+_GRADE_SORT = (
+    "case grade when 'red' then 1 when 'yellow' then 2 when 'green' then 3 when 'churned' then 4 else 5 end"
+)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -117,9 +119,13 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
     if history:
         # One score per account and date: the restated history (bi) or, in a bare warehouse,
         # the newest version per date.
-        source = history if history.startswith("bi.") else (
-            f"""(select * from {history} qualify row_number() over (
+        source = (
+            history
+            if history.startswith("bi.")
+            else (
+                f"""(select * from {history} qualify row_number() over (
                     partition by account_id, as_of_date, objective order by score_version desc) = 1)"""
+            )
         )
         data["trend"] = con.execute(
             f"""select as_of_date, avg(health_score),
@@ -139,10 +145,12 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
             from {current}
             where objective = ? and score_change is not null"""
         data["fallers"] = con.execute(
-            movers + f" and score_change < 0 order by score_change asc, account_id limit {movers_n}", [OBJECTIVE]
+            movers + f" and score_change < 0 order by score_change asc, account_id limit {movers_n}",
+            [OBJECTIVE],
         ).fetchall()
         data["risers"] = con.execute(
-            movers + f" and score_change > 0 order by score_change desc, account_id limit {movers_n}", [OBJECTIVE]
+            movers + f" and score_change > 0 order by score_change desc, account_id limit {movers_n}",
+            [OBJECTIVE],
         ).fetchall()
     data["failed_checks"] = []
     data["checks_run"] = None
@@ -210,13 +218,17 @@ def bar_chart_svg(counts: dict[str, int], width: int = 520, bar_height: int = 26
     plot_w = width - label_w - value_w
     biggest = max(counts.values()) or 1
     height = bar_height * len(counts) + 8
-    parts = [f"<svg role='img' aria-label='Grade distribution' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"]
+    parts = [
+        f"<svg role='img' aria-label='Grade distribution' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+    ]
     for i, (grade, n) in enumerate(counts.items()):
         y = 4 + i * bar_height
         w = max(1.0, plot_w * n / biggest)
         color = GRADE_COLORS.get(grade, "#888")
         parts.append(f"<text x='0' y='{y + bar_height * 0.65:.1f}' class='lbl'>{_e(grade)}</text>")
-        parts.append(f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{bar_height - 8}' fill='{color}' rx='2'/>")
+        parts.append(
+            f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{bar_height - 8}' fill='{color}' rx='2'/>"
+        )
         parts.append(
             f"<text x='{label_w + w + 6:.1f}' y='{y + bar_height * 0.65:.1f}' class='val' data-grade='{_e(grade)}'>"
             f"{n:,} ({100 * n / total:.1f}%)</text>"
@@ -254,14 +266,20 @@ def line_chart_svg(
     def y(v: float) -> float:
         return top + ph - ph * (v - lo) / (hi - lo)
 
-    parts = [f"<svg role='img' aria-label='{_e(title)}' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"]
+    parts = [
+        f"<svg role='img' aria-label='{_e(title)}' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+    ]
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         parts.append(f"<line x1='{left}' x2='{left + pw}' y1='{y(v):.1f}' y2='{y(v):.1f}' class='grid'/>")
-        parts.append(f"<text x='{left - 6}' y='{y(v) + 4:.1f}' class='axis' text-anchor='end'>{v:,.0f}</text>")
+        parts.append(
+            f"<text x='{left - 6}' y='{y(v) + 4:.1f}' class='axis' text-anchor='end'>{v:,.0f}</text>"
+        )
     parts.append(f"<text x='{left}' y='{height - 24}' class='axis'>{_e(dates[0])}</text>")
     if n > 1:
-        parts.append(f"<text x='{left + pw}' y='{height - 24}' class='axis' text-anchor='end'>{_e(dates[-1])}</text>")
+        parts.append(
+            f"<text x='{left + pw}' y='{height - 24}' class='axis' text-anchor='end'>{_e(dates[-1])}</text>"
+        )
     legend_x = left
     for name, points in series.items():
         color = colors.get(name, "#333")
@@ -276,7 +294,9 @@ def line_chart_svg(
                 cx, cy = seg[0].split(",")
                 parts.append(f"<circle cx='{cx}' cy='{cy}' r='3' fill='{color}'/>")
             elif seg:
-                parts.append(f"<polyline points='{' '.join(seg)}' fill='none' stroke='{color}' stroke-width='2'/>")
+                parts.append(
+                    f"<polyline points='{' '.join(seg)}' fill='none' stroke='{color}' stroke-width='2'/>"
+                )
         parts.append(f"<rect x='{legend_x}' y='{height - 12}' width='10' height='10' fill='{color}'/>")
         parts.append(f"<text x='{legend_x + 14}' y='{height - 3}' class='axis'>{_e(name)}</text>")
         legend_x += 24 + 7 * len(name)
@@ -306,7 +326,13 @@ def _badge(grade: str) -> str:
     return f"<span class='badge' style='background:{GRADE_COLORS.get(grade, '#888')}'>{_e(grade)}</span>"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] = frozenset(), raw: set[int] = frozenset(), id_: str = "") -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    numeric: set[int] = frozenset(),
+    raw: set[int] = frozenset(),
+    id_: str = "",
+) -> str:
     if not rows:
         return "<p class='muted'>None.</p>"
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -341,20 +367,33 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
             ("red", f"{grades.get('red', 0):,}", " class='bad'" if grades.get("red") else ""),
             ("yellow", f"{grades.get('yellow', 0):,}", ""),
             ("green", f"{grades.get('green', 0):,}", ""),
-            ("failed checks", f"{len(data.get('failed_checks', []))} ({len(errors)} error)", " class='bad'" if errors else " class='ok'"),
+            (
+                "failed checks",
+                f"{len(data.get('failed_checks', []))} ({len(errors)} error)",
+                " class='bad'" if errors else " class='ok'",
+            ),
             ("rows quarantined", f"{quarantined:,}", ""),
         )
     )
     trend = data.get("trend", [])
     dates = [r[0] for r in trend]
     avg_chart = line_chart_svg(
-        dates, {"average score": [None if r[1] is None else float(r[1]) for r in trend]},
-        {"average score": "#2f6fb0"}, title="Average retention health score per as_of_date", y_min=0, y_max=100,
+        dates,
+        {"average score": [None if r[1] is None else float(r[1]) for r in trend]},
+        {"average score": "#2f6fb0"},
+        title="Average retention health score per as_of_date",
+        y_min=0,
+        y_max=100,
     )
     count_chart = line_chart_svg(
         dates,
-        {g: [float(r[i]) for r in trend] for g, i in (("red", 2), ("yellow", 3), ("green", 4), ("churned", 5))},
-        GRADE_COLORS, title="Accounts per grade per as_of_date", y_min=0,
+        {
+            g: [float(r[i]) for r in trend]
+            for g, i in (("red", 2), ("yellow", 3), ("green", 4), ("churned", 5))
+        },
+        GRADE_COLORS,
+        title="Accounts per grade per as_of_date",
+        y_min=0,
     )
     at_risk_rows = [
         (acc, owner, seg, score, _badge(grade), conf, chg, reasons)
@@ -376,7 +415,19 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
     bt = data.get("backtest")
     if bt:
         r = bt["run"]
-        summary = ", ".join(f"{k}: {_e(r[k])}" for k in ("run_id", "started_at", "scorecard_version", "as_of_from", "as_of_to", "rows", "leakage_passed") if k in r)
+        summary = ", ".join(
+            f"{k}: {_e(r[k])}"
+            for k in (
+                "run_id",
+                "started_at",
+                "scorecard_version",
+                "as_of_from",
+                "as_of_to",
+                "rows",
+                "leakage_passed",
+            )
+            if k in r
+        )
         metric_rows = [(s, p, m, round(v, 4) if isinstance(v, float) else v) for s, p, m, v in bt["metrics"]]
         backtest_html = (
             f"<section id='backtest'><h2>Backtest</h2><p class='muted'>{summary}</p>"

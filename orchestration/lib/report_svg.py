@@ -54,7 +54,9 @@ def line_chart(
     out = [_open(width, height, title)]
     for t in _ticks(y0, y1):
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>'
+        )
     if x_labels:
         step = max(1, len(x_labels) // 6)
         for i, lab in enumerate(x_labels):
@@ -65,7 +67,9 @@ def line_chart(
                 )
     else:
         for t in _ticks(x0, x1):
-            out.append(f'<text x="{sx(t):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>')
+            out.append(
+                f'<text x="{sx(t):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>'
+            )
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
     if diagonal:
         out.append(
@@ -74,7 +78,11 @@ def line_chart(
         )
     for i, (name, xs, ys) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
-        pts = [f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys, strict=False) if y is not None and not math.isnan(y)]
+        pts = [
+            f"{sx(x):.1f},{sy(y):.1f}"
+            for x, y in zip(xs, ys, strict=False)
+            if y is not None and not math.isnan(y)
+        ]
         if pts:
             out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="2"/>')
         out.append(
@@ -121,7 +129,9 @@ def bar_chart(
         )
     if reference is not None:
         y = top + ph - reference / vmax * ph
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d62728" stroke-dasharray="4 3"/>')
+        out.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d62728" stroke-dasharray="4 3"/>'
+        )
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
     out.append(_labels(width, height, left, top, ph, "", y_label))
     out.append("</svg>")
@@ -140,7 +150,9 @@ def _open(width: int, height: int, title: str) -> str:
 def _labels(width: int, height: int, left: int, top: int, ph: float, x_label: str, y_label: str) -> str:
     parts = []
     if x_label:
-        parts.append(f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle" font-size="11">{html.escape(x_label)}</text>')
+        parts.append(
+            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle" font-size="11">{html.escape(x_label)}</text>'
+        )
     if y_label:
         cy = top + ph / 2
         parts.append(

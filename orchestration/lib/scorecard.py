@@ -51,7 +51,9 @@ class Normalisation(_Strict):
             if self.low is None or self.high is None:
                 raise ValueError("thresholds normalisation needs both low and high")
             if not self.low < self.high:
-                raise ValueError(f"thresholds are unordered: low ({self.low}) must be below high ({self.high})")
+                raise ValueError(
+                    f"thresholds are unordered: low ({self.low}) must be below high ({self.high})"
+                )
         return self
 
 
@@ -230,7 +232,9 @@ def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
     return errors
 
 
-def parse_scorecard(text: str, *, source: str = "<string>", known_features: set[str] | None = None) -> Scorecard:
+def parse_scorecard(
+    text: str, *, source: str = "<string>", known_features: set[str] | None = None
+) -> Scorecard:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

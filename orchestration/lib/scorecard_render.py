@@ -8,9 +8,11 @@ from .scorecard import Factor, Scorecard
 def _norm_words(factor: Factor) -> str:
     n = factor.normalisation
     if n.method == "percentile":
-        peers = {"all": "all accounts", "segment": "accounts in the same segment", "industry": "accounts in the same industry"}[
-            n.peer_group
-        ]
+        peers = {
+            "all": "all accounts",
+            "segment": "accounts in the same segment",
+            "industry": "accounts in the same industry",
+        }[n.peer_group]
         best = "highest" if factor.direction == "higher_is_better" else "lowest"
         return f"percentile among {peers} on the same day ({best} value scores 100)"
     if factor.direction == "higher_is_better":
@@ -46,11 +48,22 @@ def render_markdown(card: Scorecard) -> str:
         "",
     ]
     for name, objective in card.objectives.items():
-        lines += [f"## Objective: {objective.label} (`{name}`)", "", objective.description, "", "| group | weight |", "|---|---|"]
+        lines += [
+            f"## Objective: {objective.label} (`{name}`)",
+            "",
+            objective.description,
+            "",
+            "| group | weight |",
+            "|---|---|",
+        ]
         for group, weight in objective.group_weights.items():
             if weight > 0:
                 lines.append(f"| {card.groups[group]} | {weight:g}% |")
-        lines += ["", "| factor | group | owner | feature | scoring | weight in group |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| factor | group | owner | feature | scoring | weight in group |",
+            "|---|---|---|---|---|---|",
+        ]
         for factor in card.factors_in(name):
             in_group = [f for f in card.factors_in(name) if f.group == factor.group]
             total = sum(card.factor_weight(name, f) for f in in_group)

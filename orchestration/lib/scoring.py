@@ -200,7 +200,9 @@ def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists scores")
     for name, ddl in SCORE_TABLES_DDL.items():
         con.execute(f"create table if not exists scores.{name} ({ddl})")
-    con.execute("create table if not exists scores.health_scores_current as select * from scores.health_scores limit 0")
+    con.execute(
+        "create table if not exists scores.health_scores_current as select * from scores.health_scores limit 0"
+    )
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -389,7 +391,7 @@ def score_and_publish(
             """
         )
         con.execute(
-            f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, 'rollup_score')}
+            f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, "rollup_score")}
                 where score_version = {score_version}"""
         )
         known = con.execute(

@@ -173,7 +173,9 @@ def compile_scoring(
     plans = {o: _objective_plan(card, o) for o in card.objectives}
 
     raw = ",\n            ".join(f"cast({f.feature} as double) as raw__{f.name}" for f in factors)
-    scored = ",\n        ".join(f"{_factor_score_sql(card, f, 'raw__' + f.name)} as s__{f.name}" for f in factors)
+    scored = ",\n        ".join(
+        f"{_factor_score_sql(card, f, 'raw__' + f.name)} as s__{f.name}" for f in factors
+    )
     wide = f"""
     select *,
         {scored}
@@ -313,7 +315,7 @@ def compile_scoring(
 
     scores = f"""
     select b.*,
-        {grade_sql(card, 'b.computed_score')} as banded_grade,
+        {grade_sql(card, "b.computed_score")} as banded_grade,
         p.computed_score as previous_score,
         b.computed_score - p.computed_score as score_change,
         d.change_drivers

@@ -32,7 +32,9 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     summary = generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=7)
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions(WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(root / "landing")))
+    defs = build_definitions(
+        WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(root / "landing"))
+    )
     instance = dg.DagsterInstance.ephemeral()
     yield {"root": root, "warehouse": warehouse, "defs": defs, "instance": instance, "summary": summary}
     mp.undo()
@@ -79,10 +81,17 @@ def test_first_run_publishes_explained_scores_with_lineage(env):
     )[0][0]
     assert worst < 0.006
     # Churned accounts are never green; reasons are plain words.
-    assert _q(
-        env, "select count(*) from scores.health_scores where is_churned and grade <> 'churned'"
-    )[0][0] == 0
-    reasons = [r[0] for r in _q(env, "select top_reasons from scores.health_scores_current where grade = 'red' or grade = 'yellow' limit 5")]
+    assert (
+        _q(env, "select count(*) from scores.health_scores where is_churned and grade <> 'churned'")[0][0]
+        == 0
+    )
+    reasons = [
+        r[0]
+        for r in _q(
+            env,
+            "select top_reasons from scores.health_scores_current where grade = 'red' or grade = 'yellow' limit 5",
+        )
+    ]
     assert reasons and all(isinstance(r, str) and len(r) > 10 for r in reasons)
 
 
@@ -127,7 +136,9 @@ def test_accounts_that_later_churn_score_lower(env):
     job = env["defs"].resolve_job_def("healthscore_all")
     result = job.execute_in_process(
         instance=env["instance"],
-        run_config={"ops": {"scores__health_scores": {"config": {"as_of_start": str(start), "as_of_end": str(stop)}}}},
+        run_config={
+            "ops": {"scores__health_scores": {"config": {"as_of_start": str(start), "as_of_end": str(stop)}}}
+        },
         asset_selection=[dg.AssetKey(["scores", "health_scores"])],
     )
     assert result.success
@@ -203,7 +214,8 @@ def test_blocking_check_stops_scoring_and_keeps_the_last_good_version(env):
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
     assert any(
-        c.asset_key == dg.AssetKey(["raw", "accounts"]) and c.check_name == "uniqueness" for c in failed_checks
+        c.asset_key == dg.AssetKey(["raw", "accounts"]) and c.check_name == "uniqueness"
+        for c in failed_checks
     )
     materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert dg.AssetKey(["scores", "health_scores"]) not in materialized

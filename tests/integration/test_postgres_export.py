@@ -107,7 +107,9 @@ def test_export_replaces_tables_in_one_transaction(postgres_dsn: str, snapshot: 
     assert main(["export-postgres", "--dsn", postgres_dsn, "--db", str(snapshot)]) == 0
     with duckdb.connect(str(snapshot)) as con:
         con.execute("delete from bi.health_scores_current")  # would replace with 0 rows...
-        con.execute("create table bi.broken as select 'a' || chr(0) || 'b' as x")  # ...but PostgreSQL refuses NUL
+        con.execute(
+            "create table bi.broken as select 'a' || chr(0) || 'b' as x"
+        )  # ...but PostgreSQL refuses NUL
     with pytest.raises(psycopg2.Error):
         export_postgres(postgres_dsn, snapshot, tables=["bi.health_scores_current", "bi.broken"])
     with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:

@@ -34,7 +34,9 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     generate_demo_data(root / "landing", accounts=80, days=150, seed=11)
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions(WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(root / "landing")))
+    defs = build_definitions(
+        WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(root / "landing"))
+    )
     instance = dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def("healthscore_all")
     t0 = time.perf_counter()
@@ -58,7 +60,9 @@ def _consistent_read(snapshot: Path) -> int:
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
         runs = dict(con.execute("select score_version, score_rows from scores.score_runs").fetchall())
-        rows = dict(con.execute("select score_version, count(*) from scores.health_scores group by all").fetchall())
+        rows = dict(
+            con.execute("select score_version, count(*) from scores.health_scores group by all").fetchall()
+        )
         assert rows == runs, "score rows per version disagree with score_runs"
         latest = max(runs)
         bi_runs = con.execute("select max(score_version), count(*) from bi.fct_score_runs").fetchone()

@@ -29,8 +29,13 @@ def example_run(tmp_path_factory) -> tuple[int, str, Path]:
     tmp = tmp_path_factory.mktemp("ravenstack")
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
-        for key in ("HEALTHSCORE_MAPPINGS_DIR", "HEALTHSCORE_REFERENCE_DATE", "HEALTHSCORE_DATA_DIR",
-                    "HEALTHSCORE_WAREHOUSE", "HEALTHSCORE_LANDING_DIR"):
+        for key in (
+            "HEALTHSCORE_MAPPINGS_DIR",
+            "HEALTHSCORE_REFERENCE_DATE",
+            "HEALTHSCORE_DATA_DIR",
+            "HEALTHSCORE_WAREHOUSE",
+            "HEALTHSCORE_LANDING_DIR",
+        ):
             mp.setenv(key, os.environ.get(key, ""))  # restored after the run
         mp.setenv("HEALTHSCORE_EXAMPLE_DATA_DIR", str(tmp / "data"))
         mp.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
@@ -53,8 +58,13 @@ def test_runs_end_to_end_and_scores(example_run) -> None:
     assert code == 0, output[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         loaded = dict(con.execute("select source, rows_loaded from raw._load_batches").fetchall())
-        assert loaded == {"accounts": 500, "subscriptions": 5000, "usage_events": 25000,
-                          "support_tickets": 2000, "outcomes": 600}
+        assert loaded == {
+            "accounts": 500,
+            "subscriptions": 5000,
+            "usage_events": 25000,
+            "support_tickets": 2000,
+            "outcomes": 600,
+        }
         as_of, scored = con.execute(
             "select max(as_of_date), count(distinct account_id) from scores.health_scores"
         ).fetchone()

@@ -68,5 +68,7 @@ def test_sigkill_mid_run_then_rerun_publishes_the_same_scores(tmp_path):
     assert _published(killed) == _published(clean)
     # The killed run had loaded the landing files already or not at all: never twice.
     with duckdb.connect(str(killed / "warehouse" / "healthscore.duckdb"), read_only=True) as con:
-        batches = con.execute("select count(*), count(distinct file_checksum) from raw._load_batches").fetchone()
+        batches = con.execute(
+            "select count(*), count(distinct file_checksum) from raw._load_batches"
+        ).fetchone()
     assert batches[0] == batches[1]

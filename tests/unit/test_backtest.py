@@ -28,19 +28,27 @@ def test_auc_matches_sklearn_with_ties_and_weights():
 def test_evaluate_top_decile_and_labels():
     con = duckdb.connect()
     d = dt.date(2026, 1, 1)
-    scores = pd.DataFrame({
-        "account_id": [f"A{i:02d}" for i in range(20)], "as_of_date": [d] * 20,
-        "segment": ["SMB"] * 20, "industry": ["x"] * 20,
-        "computed_score": [float(i * 5) for i in range(20)], "banded_grade": ["red"] * 8 + ["yellow"] * 6 + ["green"] * 6,
-        "confidence": [1.0] * 20, "is_churned": [False] * 19 + [True],
-    })
+    scores = pd.DataFrame(
+        {
+            "account_id": [f"A{i:02d}" for i in range(20)],
+            "as_of_date": [d] * 20,
+            "segment": ["SMB"] * 20,
+            "industry": ["x"] * 20,
+            "computed_score": [float(i * 5) for i in range(20)],
+            "banded_grade": ["red"] * 8 + ["yellow"] * 6 + ["green"] * 6,
+            "confidence": [1.0] * 20,
+            "is_churned": [False] * 19 + [True],
+        }
+    )
     con.execute("create table outcomes (account_id varchar, outcome_type varchar, outcome_date date)")
     con.execute("""insert into outcomes values ('A00', 'churn', date '2026-02-01'), ('A01', 'churn', date '2026-06-01'),
                    ('A02', 'renewal', date '2026-01-15'), ('A03', 'churn', date '2026-01-01')""")
     lab = bt.label_history(con, scores, outcomes_table="outcomes", horizon_days=90)
     assert len(lab) == 19  # A19 already churned on the date: excluded
     churned = set(lab.loc[lab["churned"], "account_id"])
-    assert churned == {"A00"}  # A01 after the horizon, A02 not a churn, A03 churned on the date itself (not after)
+    assert churned == {
+        "A00"
+    }  # A01 after the horizon, A02 not a churn, A03 churned on the date itself (not after)
     m = bt.evaluate(lab)
     assert m["roc_auc"] == pytest.approx(1.0)
     assert m["top_decile_recall"] == 1.0 and m["top_decile_lift"] == pytest.approx((1 / 2) / (1 / 19))
@@ -80,8 +88,14 @@ def test_bootstrap_resamples_accounts_not_rows():
     noisy = strong + rng.normal(0, 1.5, len(strong))
     one = bt.compare_auc(y, strong, noisy, acc, n_boot=800, seed=1)
     rep = 10
-    many = bt.compare_auc(np.repeat(y, rep), np.repeat(strong, rep), np.repeat(noisy, rep), np.repeat(acc, rep),
-                          n_boot=800, seed=1)
+    many = bt.compare_auc(
+        np.repeat(y, rep),
+        np.repeat(strong, rep),
+        np.repeat(noisy, rep),
+        np.repeat(acc, rep),
+        n_boot=800,
+        seed=1,
+    )
     width_one, width_many = one["ci_high"] - one["ci_low"], many["ci_high"] - many["ci_low"]
     assert width_many == pytest.approx(width_one, rel=0.25)
 
@@ -119,7 +133,9 @@ LEAKY = """(select min(o.outcome_date) - d.as_of_date from {outcomes} as o
 @pytest.fixture
 def inputs():
     con = duckdb.connect()
-    con.execute("create table accounts as select 'A' || i as account_id, timestamp '2025-01-01' as known_at from range(5) t(i)")
+    con.execute(
+        "create table accounts as select 'A' || i as account_id, timestamp '2025-01-01' as known_at from range(5) t(i)"
+    )
     con.execute("""create table events as select 'A' || (i % 5) as account_id,
                    timestamp '2026-01-01' + to_days(cast(i % 40 as integer)) as known_at from range(200) t(i)""")
     con.execute("""create table outcomes as select 'A' || i as account_id, 'churn' as outcome_type,
@@ -130,7 +146,9 @@ def inputs():
 
 def _guard(con, extra):
     sql = FEATURES_SQL.replace("{extra}", extra)
-    con.execute(f"create or replace view features as {sql.format(events='events', accounts='accounts', outcomes='outcomes')}")
+    con.execute(
+        f"create or replace view features as {sql.format(events='events', accounts='accounts', outcomes='outcomes')}"
+    )
     rebuild = sql_recompute({"events": "events", "accounts": "accounts", "outcomes": "outcomes"}, sql)
     dates = [dt.date(2026, 1, 10), dt.date(2026, 1, 25)]
     return check_point_in_time(con, "features", rebuild, dates, ["events_to_date", "leaky"])
@@ -147,4 +165,3 @@ def test_leakage_guard_catches_a_feature_built_from_future_outcomes(inputs):
     assert not result.passed
     assert {p["column"] for p in result.problems} == {"leaky"}
     assert "FAILED" in str(result) and "leaky" in str(result)
-

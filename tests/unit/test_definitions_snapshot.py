@@ -26,7 +26,9 @@ def _describe() -> str:
     for check in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
         lines.append(f"check {check.asset_key.to_user_string()}:{check.name}")
     lines += [f"job {job.name}" for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name)]
-    lines += [f"schedule {s.name} ({s.cron_schedule})" for s in sorted(defs.schedules or [], key=lambda s: s.name)]
+    lines += [
+        f"schedule {s.name} ({s.cron_schedule})" for s in sorted(defs.schedules or [], key=lambda s: s.name)
+    ]
     lines += [f"sensor {s.name}" for s in sorted(defs.sensors or [], key=lambda s: s.name)]
     return "\n".join(lines) + "\n"
 

@@ -100,27 +100,38 @@ def test_window_and_planted_rates(demo, con):
     assert outcomes["downgrade"] == planted["downgrade"]
     assert outcomes["renewal"] > 0
     # Churned contracts are cancelled on the churn date.
-    assert _one(
-        con,
-        "select count(*) from churners c left join subscriptions s "
-        "on s.account_id = c.account_id and s.status = 'cancelled' and s.end_date = c.churn_date "
-        "where s.subscription_id is null",
-    ) == 0
+    assert (
+        _one(
+            con,
+            "select count(*) from churners c left join subscriptions s "
+            "on s.account_id = c.account_id and s.status = 'cancelled' and s.end_date = c.churn_date "
+            "where s.subscription_id is null",
+        )
+        == 0
+    )
     # Expanders got a second, larger subscription.
-    assert _one(
-        con,
-        "select min(delta) from (select o.account_id, o.mrr_delta as delta from outcomes o "
-        "where o.outcome_type = 'expansion')",
-    ) > 0
+    assert (
+        _one(
+            con,
+            "select min(delta) from (select o.account_id, o.mrr_delta as delta from outcomes o "
+            "where o.outcome_type = 'expansion')",
+        )
+        > 0
+    )
     # Segments follow size; subsidiaries point to an Enterprise parent.
     assert {r[0] for r in con.execute("select distinct segment from accounts").fetchall()} == {
-        "SMB", "Mid-Market", "Enterprise",
+        "SMB",
+        "Mid-Market",
+        "Enterprise",
     }
-    assert _one(
-        con,
-        "select count(*) from accounts c join accounts p on c.parent_account_id = p.account_id "
-        "where p.segment <> 'Enterprise'",
-    ) == 0
+    assert (
+        _one(
+            con,
+            "select count(*) from accounts c join accounts p on c.parent_account_id = p.account_id "
+            "where p.segment <> 'Enterprise'",
+        )
+        == 0
+    )
 
 
 def test_usage_has_a_weekly_cycle(con):
@@ -221,7 +232,10 @@ def test_churners_are_unhappy_and_pay_late(con):
 def test_surveys_have_unanswered_invitations(con):
     rate = _one(con, "select avg(case when responded_at is null then 0.0 else 1.0 end) from survey_responses")
     assert 0.3 < rate < 0.7
-    assert _one(con, "select count(*) from survey_responses where responded_at is null and score is not null") == 0
+    assert (
+        _one(con, "select count(*) from survey_responses where responded_at is null and score is not null")
+        == 0
+    )
 
 
 def test_flaws_are_planted_as_documented(demo, con):
@@ -235,7 +249,9 @@ def test_flaws_are_planted_as_documented(demo, con):
     assert dup_tickets == flaws["ticket_duplicates"]
     # Duplicates are exact copies.
     assert _one(con, "select count(*) from (select distinct * from usage_events)") == n_usage - dup_usage
-    late = _one(con, "select count(distinct event_id) from usage_events where received_at > event_at + interval 1 day")
+    late = _one(
+        con, "select count(distinct event_id) from usage_events where received_at > event_at + interval 1 day"
+    )
     assert late == flaws["usage_late_arrivals"]
     assert late / n_usage == pytest.approx(FLAW_RATES["usage_late"], rel=0.5)
     # Contract violations the loader must quarantine: present, and rare.
@@ -254,7 +270,12 @@ def test_flaws_are_planted_as_documented(demo, con):
     )
     assert bad_ts == flaws["ticket_bad_opened_at"] >= 3
     assert _one(con, "select count(distinct ticket_id) from support_tickets where priority = 'P1'") >= 3
-    assert _one(con, "select count(*) from support_tickets where priority <> lower(priority) and priority <> 'P1'") > 0
+    assert (
+        _one(
+            con, "select count(*) from support_tickets where priority <> lower(priority) and priority <> 'P1'"
+        )
+        > 0
+    )
     bad_amount = _one(con, "select count(*) from invoices where try_cast(amount as double) is null")
     assert bad_amount == flaws["invoice_bad_amount"] >= 3
     # Personal data in free text, about 1% of texts.
@@ -267,18 +288,30 @@ def test_flaws_are_planted_as_documented(demo, con):
     )
     assert pii >= flaws["pii_texts"] - flaws["ticket_duplicates"]
     # Nulls in optional columns.
-    assert flaws["optional_nulls"]["usage_events.quantity"] == _one(
-        con, "select count(*) from usage_events where quantity is null"
-    ) > 0
+    assert (
+        flaws["optional_nulls"]["usage_events.quantity"]
+        == _one(con, "select count(*) from usage_events where quantity is null")
+        > 0
+    )
     # Primary keys are unique apart from the planted duplicates.
-    for source in ("accounts", "subscriptions", "survey_responses", "invoices", "account_notes",
-                   "social_mentions", "outcomes", "overrides"):
+    for source in (
+        "accounts",
+        "subscriptions",
+        "survey_responses",
+        "invoices",
+        "account_notes",
+        "social_mentions",
+        "outcomes",
+        "overrides",
+    ):
         key = CONTRACTS[source].primary_key
         assert _one(con, f"select count(*) - count(distinct {key}) from {source}") == 0, source
 
 
 def test_overrides_cover_active_and_expired(con):
-    rows = con.execute("select action, grade, reason, author, created_at, expires_at from overrides").fetchall()
+    rows = con.execute(
+        "select action, grade, reason, author, created_at, expires_at from overrides"
+    ).fetchall()
     assert 3 <= len(rows) <= 6
     assert all(r[2] and r[3] for r in rows)
     end = dt.datetime.combine(END, dt.time())

@@ -7,7 +7,9 @@ from orchestration.lib.docgen import (
     render_sources_doc,
 )
 
-REGENERATE = "regenerate with: python -c 'from orchestration.lib.docgen import write_generated_files as w; w()'"
+REGENERATE = (
+    "regenerate with: python -c 'from orchestration.lib.docgen import write_generated_files as w; w()'"
+)
 
 
 def test_dbt_sources_file_matches_contracts() -> None:

@@ -104,14 +104,26 @@ def _write_bad(landing: Path, name: str, content: bytes) -> None:
             b"account_id,account_name\nA9,Zed\n",
             "file accounts/missing_cols.csv is missing required column(s) segment, created_at",
         ),
-        ("empty.csv", ACCOUNTS_CSV.splitlines()[0].encode() + b"\n", "file accounts/empty.csv has no data rows"),
-        ("broken.parquet", b"this is not parquet at all", "file accounts/broken.parquet cannot be read as parquet"),
+        (
+            "empty.csv",
+            ACCOUNTS_CSV.splitlines()[0].encode() + b"\n",
+            "file accounts/empty.csv has no data rows",
+        ),
+        (
+            "broken.parquet",
+            b"this is not parquet at all",
+            "file accounts/broken.parquet cannot be read as parquet",
+        ),
         (
             "latin1.csv",
             ACCOUNTS_CSV.replace("Acme", "Acm\xe9").encode("latin-1"),
             "file accounts/latin1.csv cannot be read as csv",
         ),
-        ("list.jsonl", b'{"account_id": "A1"}\n[1, 2]\n', "file accounts/list.jsonl: row 2 is not a JSON object"),
+        (
+            "list.jsonl",
+            b'{"account_id": "A1"}\n[1, 2]\n',
+            "file accounts/list.jsonl: row 2 is not a JSON object",
+        ),
     ],
 )
 def test_unusable_file_fails_the_source_and_nothing_half_loads(con, landing, name, content, message):

@@ -60,7 +60,9 @@ def test_shape_errors() -> None:
     with pytest.raises(MappingError, match="give exactly one of column, expr or value"):
         parse_mapping("files: a.csv\ncolumns: {account_id: {column: a, value: b}}", "accounts.yml")
     with pytest.raises(MappingError, match="no strptime directive"):
-        parse_mapping("files: a.csv\ncolumns: {created_at: {column: d, format: 'dd/mm/yyyy'}}", "accounts.yml")
+        parse_mapping(
+            "files: a.csv\ncolumns: {created_at: {column: d, format: 'dd/mm/yyyy'}}", "accounts.yml"
+        )
     with pytest.raises(MappingError, match="either `files`"):
         parse_mapping("columns: {account_id: a}", "accounts.yml")
     with pytest.raises(MappingError, match="unknown source 'acounts'"):
@@ -68,7 +70,9 @@ def test_shape_errors() -> None:
 
 
 def test_expression_with_unknown_source_column_fails_the_limit_0_projection(user_dir: Path) -> None:
-    text = ACCOUNTS_MAPPING.replace("{column: Company}", "upper(company_name)").replace("export/", "../export/")
+    text = ACCOUNTS_MAPPING.replace("{column: Company}", "upper(company_name)").replace(
+        "export/", "../export/"
+    )
     loaded = parse_mapping(text, user_dir / "mappings" / "accounts.yml")
     with pytest.raises(MappingError) as err:
         check_mapping(loaded)
@@ -95,7 +99,9 @@ def test_load_through_mapping_quarantines_with_user_columns(user_dir: Path, tmp_
     (fl,) = result.files
     assert fl.path == "../export/crm_2024.csv"
     assert (fl.rows_landed, fl.rows_loaded, fl.rows_quarantined) == (4, 2, 2)
-    rows = con.execute("select account_id, segment, country, created_at from raw.accounts order by 1").fetchall()
+    rows = con.execute(
+        "select account_id, segment, country, created_at from raw.accounts order by 1"
+    ).fetchall()
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [
         ("c1", "SMB", "DE", "2024-10-16 00:00:00"),
         ("c2", "Enterprise", "DE", "2023-02-01 00:00:00"),
@@ -109,7 +115,11 @@ def test_load_through_mapping_quarantines_with_user_columns(user_dir: Path, tmp_
     ]
     assert q[0][3] == "value 31/02/2024 does not match format %d/%m/%Y"
     assert json.loads(q[0][4]) == {
-        "Customer ID": "c3", "Company": "Initech", "Tier": "Basic", "Signed Up": "31/02/2024", "Churned": "No"
+        "Customer ID": "c3",
+        "Company": "Initech",
+        "Tier": "Basic",
+        "Signed Up": "31/02/2024",
+        "Churned": "No",
     }
     extras = con.execute("select record_id, value from raw._mapped_extras order by 1").fetchall()
     assert extras == [("c1", "true"), ("c2", "false")]
@@ -118,7 +128,9 @@ def test_load_through_mapping_quarantines_with_user_columns(user_dir: Path, tmp_
     assert again.files[0].skipped and con.execute("select count(*) from raw.accounts").fetchone()[0] == 2
 
 
-USAGE_CSV = "usage_id,sub,day,what,n\nu1,s1,2024-05-01,login,3\nu2,s2,2024-05-02,export,1\nu3,s9,2024-05-03,login,2\n"
+USAGE_CSV = (
+    "usage_id,sub,day,what,n\nu1,s1,2024-05-01,login,3\nu2,s2,2024-05-02,export,1\nu3,s9,2024-05-03,login,2\n"
+)
 SUBS_CSV = "subscription_id,account_id\ns1,c1\ns2,c2\n"
 USAGE_MAPPING = """
 inputs: {usage: ../export/usage.csv, subs: ../export/subs.csv}
@@ -141,7 +153,9 @@ def test_query_mapping_joins_a_lookup_and_keeps_row_accounting(tmp_path: Path) -
     result = load_source(con, "usage_events", tmp_path / "landing", mappings_dir=tmp_path / "mappings")
     fl = result.files[0]
     assert (fl.rows_landed, fl.rows_loaded, fl.rows_quarantined) == (3, 2, 1)
-    assert con.execute("select account_id, user_id, quantity from raw.usage_events order by 1").fetchall() == [
+    assert con.execute(
+        "select account_id, user_id, quantity from raw.usage_events order by 1"
+    ).fetchall() == [
         ("c1", "user-s1", 1.5),
         ("c2", "user-s2", 0.5),
     ]

@@ -139,7 +139,9 @@ class _CountingProxy:
             conn.close()
 
     def page_requests(self) -> list[str]:
-        browser_own = re.compile(r"^(GET http://|CONNECT )[a-z0-9.-]*\.(google\.com|gstatic\.com|googleapis\.com)[:/]")
+        browser_own = re.compile(
+            r"^(GET http://|CONNECT )[a-z0-9.-]*\.(google\.com|gstatic\.com|googleapis\.com)[:/]"
+        )
         return [r for r in self.requests if not browser_own.match(r)]
 
     def close(self) -> None:
@@ -157,7 +159,9 @@ def _chromium_args(binary: str, profile: Path, proxy_port: int) -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (make test-deps installs it as root)")
+@pytest.mark.skipif(
+    _chromium() is None, reason="chromium is not installed (make test-deps installs it as root)"
+)
 def test_report_renders_in_headless_chromium_without_network(warehouse: Path, tmp_path: Path) -> None:
     report = write_report(warehouse, tmp_path / "report.html")
     proxy = _CountingProxy()

@@ -82,13 +82,19 @@ def test_unknown_placeholder():
 
 
 def test_segment_override_weights_checked():
-    text = BASE + """
+    text = (
+        BASE
+        + """
 segment_overrides:
   SMB:
     group_weights:
       retention_risk: {usage: 70, money: 40}
 """
-    with pytest.raises(ScorecardError, match="segment override 'SMB', objective 'retention_risk': group weights add up to 110"):
+    )
+    with pytest.raises(
+        ScorecardError,
+        match="segment override 'SMB', objective 'retention_risk': group weights add up to 110",
+    ):
         parse_scorecard(text)
 
 

@@ -187,9 +187,9 @@ def test_contributions_add_up_to_the_score(con):
 
 def test_reasons_are_plain_words(con):
     _score(con)
-    reasons = con.execute(
-        "select top_reasons from scores.health_scores where account_id = 'C2'"
-    ).fetchone()[0]
+    reasons = con.execute("select top_reasons from scores.health_scores where account_id = 'C2'").fetchone()[
+        0
+    ]
     assert "Only 0 users" in reasons
     assert "5 late payments" in reasons
     assert "Idle for 10 days" in reasons
@@ -222,7 +222,9 @@ def test_overrides_apply_until_they_expire():
     con = duckdb.connect()
     days = (dt.date(2026, 6, 1), dt.date(2026, 6, 10), dt.date(2026, 6, 20))
     _setup(con, dates=days)
-    _add_override(con, "O1", "A1", "set_grade", None, "green", dt.datetime(2026, 6, 5), dt.datetime(2026, 6, 15))
+    _add_override(
+        con, "O1", "A1", "set_grade", None, "green", dt.datetime(2026, 6, 5), dt.datetime(2026, 6, 15)
+    )
     _add_override(con, "O2", "A3", "adjust_score", -30, None, dt.datetime(2026, 5, 1), None)
     _score(con, start=days[0], end=days[-1])
     rows = dict(

@@ -41,10 +41,21 @@ def backtest_default_scorecard(
     from orchestration.lib.backtest_report import write_report
 
     path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
-    guard = dbt_leakage_check(warehouse.warehouse_path, n_dates=config.leakage_dates) if config.leakage_dates else None
+    guard = (
+        dbt_leakage_check(warehouse.warehouse_path, n_dates=config.leakage_dates)
+        if config.leakage_dates
+        else None
+    )
     with warehouse.connect() as con:
-        result = run_backtest(con, path, horizon=config.horizon, every=config.every, leakage_check=guard,
-                              n_boot=config.bootstrap, log=context.log.info)
+        result = run_backtest(
+            con,
+            path,
+            horizon=config.horizon,
+            every=config.every,
+            leakage_check=guard,
+            n_boot=config.bootstrap,
+            log=context.log.info,
+        )
     report = write_report(result, PROJECT_ROOT / config.report_dir)
     m = result.metrics
     drift_warn = result.drift[result.drift["warn"]]

@@ -1,6 +1,5 @@
 """One ingest asset per landing source: landing files -> raw.<source>."""
 
-
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource

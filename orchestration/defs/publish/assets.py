@@ -13,7 +13,13 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models
 from orchestration.lib.publish import published_dir
 
-BI_MODELS = ("health_scores_current", "fct_health_scores", "fct_health_score_factors", "fct_score_runs", "dim_accounts")
+BI_MODELS = (
+    "health_scores_current",
+    "fct_health_scores",
+    "fct_health_score_factors",
+    "fct_score_runs",
+    "dim_accounts",
+)
 POSTGRES_DSN_ENV = "HEALTHSCORE_POSTGRES_DSN"
 
 

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts."""
 
-
 import datetime as dt
 import json
 import os
@@ -39,7 +38,10 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=HealthscoreDbtTranslator(),
 )
 def healthscore_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    warehouse: WarehouseResource,
 ):
     # The dbt profile reads the warehouse path from the environment: keep it the resource's.
     os.environ["HEALTHSCORE_WAREHOUSE"] = warehouse.warehouse_path
