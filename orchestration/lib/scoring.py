@@ -163,6 +163,13 @@ class ScoreRun:
     changes: list[dict]
 
 
+def _chunks(start: dt.date, end: dt.date, days: int):
+    while start <= end:
+        stop = min(end, start + dt.timedelta(days=max(days, 1) - 1))
+        yield start, stop
+        start = stop + dt.timedelta(days=1)
+
+
 def _grade_rank(column: str) -> str:
     """green 3 > yellow 2 > red 1; other grades (churned, insufficient_data) are not ranked."""
     return f"(case {column} when 'green' then 3 when 'yellow' then 2 when 'red' then 1 else 0 end)"
@@ -300,18 +307,18 @@ def score_and_publish(
     run_id: str,
     overrides_table: str | None = None,
     log: Callable[[str], None] | None = None,
+    chunk_days: int = 31,
 ) -> ScoreRun:
+    """Score [as_of_start, as_of_end] and publish it as one new score version.
+
+    Long ranges are computed in chunks of `chunk_days` so memory stays bounded (the long-form
+    factor rows of a year of 20,000 accounts do not fit at once); every chunk is inserted inside
+    the same transaction, so readers still see all of a version or none of it.
+    """
     log = log or (lambda _m: None)
     started = time.perf_counter()
     ensure_score_tables(con)
-    stage_seconds = compute_scores(
-        con,
-        card,
-        features_table=features_table,
-        as_of_start=as_of_start,
-        as_of_end=as_of_end,
-        overrides_table=overrides_table,
-    )
+    stage_seconds: dict[str, float] = {}
 
     batches = con.execute(
         "select batch_id, source, source_file, loaded_at from raw._load_batches order by batch_id"
@@ -332,64 +339,80 @@ def score_and_publish(
         score_version = con.execute(
             "select coalesce(max(score_version), 0) + 1 from scores.score_runs"
         ).fetchone()[0]
-        con.execute(
-            f"""
-            insert into scores.health_scores by name
-            select {score_version} as score_version, account_id, as_of_date, objective, segment, industry,
-                owner, parent_account_id, final_score as health_score, grade, computed_score,
-                banded_grade as computed_grade, confidence, coverage, missing_factors, is_churned,
-                churned_on, arr, top_reasons, previous_score, score_change, change_drivers,
-                override_id, override_action, override_author, override_reason, override_expires_at,
-                {lineage}
-            from _sc_final
-            """
-        )
-        con.execute(
-            f"""
-            insert into scores.health_score_factors by name
-            select {score_version} as score_version, account_id, as_of_date, objective, factor,
-                factor_label, factor_group, owner, feature, raw_value, factor_score, nominal_weight,
-                weight, contribution, impact, reason,
-                {lit(card.version)} as scorecard_version, {lit(run_id)} as run_id
-            from _sc_factors
-            where as_of_date between cast({lit(as_of_start.isoformat())} as date)
-                and cast({lit(as_of_end.isoformat())} as date)
-            """
-        )
-        con.execute(
-            f"""
-            insert into scores.health_score_rollups by name
-            with family as (
-                select parent_account_id as rollup_id, account_id, as_of_date, objective,
-                    final_score, arr
-                from _sc_final where parent_account_id is not null and final_score is not null
-                union all
-                select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
-                from _sc_final as p
-                where p.final_score is not null
-                    and p.account_id in (select parent_account_id from _sc_final)
-            ),
-            weighted as (
-                select *,
-                    sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
-                    row_number() over (
-                        partition by rollup_id, as_of_date, objective order by final_score asc, account_id
-                    ) as worst_rank
-                from family
+        for chunk_start, chunk_end in _chunks(as_of_start, as_of_end, chunk_days):
+            t1 = time.perf_counter()
+            for stage, seconds in compute_scores(
+                con,
+                card,
+                features_table=features_table,
+                as_of_start=chunk_start,
+                as_of_end=chunk_end,
+                overrides_table=overrides_table,
+            ).items():
+                stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+            t2 = time.perf_counter()
+            con.execute(
+                f"""
+                insert into scores.health_scores by name
+                select {score_version} as score_version, account_id, as_of_date, objective, segment, industry,
+                    owner, parent_account_id, final_score as health_score, grade, computed_score,
+                    banded_grade as computed_grade, confidence, coverage, missing_factors, is_churned,
+                    churned_on, arr, top_reasons, previous_score, score_change, change_drivers,
+                    override_id, override_action, override_author, override_reason, override_expires_at,
+                    {lineage}
+                from _sc_final
+                """
             )
-            select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
-                case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
-                     else avg(final_score) end as rollup_score,
-                null as rollup_grade,
-                count(*) as accounts_in_rollup,
-                max(total_arr) as total_arr,
-                max(case when worst_rank = 1 then account_id end) as worst_account_id,
-                max(case when worst_rank = 1 then final_score end) as worst_account_score,
-                {lit(run_id)} as run_id
-            from weighted
-            group by rollup_id, as_of_date, objective
-            """
-        )
+            con.execute(
+                f"""
+                insert into scores.health_score_factors by name
+                select {score_version} as score_version, account_id, as_of_date, objective, factor,
+                    factor_label, factor_group, owner, feature, raw_value, factor_score, nominal_weight,
+                    weight, contribution, impact, reason,
+                    {lit(card.version)} as scorecard_version, {lit(run_id)} as run_id
+                from _sc_factors
+                where as_of_date between cast({lit(as_of_start.isoformat())} as date)
+                    and cast({lit(as_of_end.isoformat())} as date)
+                """
+            )
+            con.execute(
+                f"""
+                insert into scores.health_score_rollups by name
+                with family as (
+                    select parent_account_id as rollup_id, account_id, as_of_date, objective,
+                        final_score, arr
+                    from _sc_final where parent_account_id is not null and final_score is not null
+                    union all
+                    select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
+                    from _sc_final as p
+                    where p.final_score is not null
+                        and p.account_id in (select parent_account_id from _sc_final)
+                ),
+                weighted as (
+                    select *,
+                        sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
+                        row_number() over (
+                            partition by rollup_id, as_of_date, objective order by final_score asc, account_id
+                        ) as worst_rank
+                    from family
+                )
+                select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
+                    case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
+                         else avg(final_score) end as rollup_score,
+                    null as rollup_grade,
+                    count(*) as accounts_in_rollup,
+                    max(total_arr) as total_arr,
+                    max(case when worst_rank = 1 then account_id end) as worst_account_id,
+                    max(case when worst_rank = 1 then final_score end) as worst_account_score,
+                    {lit(run_id)} as run_id
+                from weighted
+                group by rollup_id, as_of_date, objective
+                """
+            )
+            drop_score_temp_tables(con)
+            stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
+            if chunk_start != as_of_start or chunk_end != as_of_end:
+                log(f"scored {chunk_start} to {chunk_end} in {time.perf_counter() - t1:.1f}s")
         con.execute(
             f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, "rollup_score")}
                 where score_version = {score_version}"""

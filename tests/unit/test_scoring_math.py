@@ -277,3 +277,31 @@ def test_change_since_previous_date_is_attributed_to_factors():
     # users 50 -> 20: usage group falls 15, overall 0.6 * 15 = 9 points, all from users.
     assert change == pytest.approx(-9.0)
     assert drivers == "Users -9.0"
+
+
+def test_chunked_scoring_publishes_the_same_version_as_one_pass():
+    days = tuple(DAY - dt.timedelta(days=n) for n in range(6, -1, -1))
+    results = []
+    for chunk_days in (31, 2):
+        con = duckdb.connect()
+        _setup(con, dates=days)
+        run = score_and_publish(
+            con,
+            parse_scorecard(CARD),
+            features_table="features",
+            as_of_start=days[0],
+            as_of_end=days[-1],
+            run_id="r",
+            chunk_days=chunk_days,
+        )
+        assert run.score_version == 1
+        results.append(
+            con.execute(
+                """select account_id, as_of_date, health_score, grade, score_change, top_reasons,
+                    (select count(*) from scores.health_score_factors), (select count(*) from scores.health_score_rollups)
+                from scores.health_scores order by all"""
+            ).fetchall()
+        )
+        con.close()
+    assert results[0] == results[1]
+    assert len(results[0]) == len(ROWS) * len(days)
