@@ -371,8 +371,8 @@ def score_and_publish(
                     weight, contribution, impact, reason,
                     {lit(card.version)} as scorecard_version, {lit(run_id)} as run_id
                 from _sc_factors
-                where as_of_date between cast({lit(as_of_start.isoformat())} as date)
-                    and cast({lit(as_of_end.isoformat())} as date)
+                where as_of_date between cast({lit(chunk_start.isoformat())} as date)
+                    and cast({lit(chunk_end.isoformat())} as date)
                 """
             )
             con.execute(
