@@ -48,8 +48,12 @@ test-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium could not be installed: the report rendering test will be skipped"
 
+# Two workers (the machine has 2 cores); --dist loadfile keeps each test module, whose
+# end-to-end tests share one warehouse and run in order, on one worker.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: install manifest test-deps
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check orchestration tests
