@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
-os.environ.setdefault("DAGSTER_HOME", "")  # tests use ephemeral instances
-os.environ.pop("DAGSTER_HOME") if not os.environ["DAGSTER_HOME"] else None
+# Tests never write to the repository's .dagster_home: anything that asks for the instance
+# from the environment gets a throwaway one (one per xdist worker).
+os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="healthscore-test-dagster-")
 
 
 @pytest.fixture(scope="session", autouse=True)
