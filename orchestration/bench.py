@@ -1,107 +1,323 @@
-"""`make bench`: end-to-end pipeline time, time per stage, peak memory and warehouse size.
+"""`make bench`: the pipeline against the bound (one DuckDB script) and the pandas peer.
 
-    python -m orchestration.bench                 # size S (1,000 accounts x 365 days)
-    python -m orchestration.bench --sizes S M     # M: 20,000 accounts (about 10M usage events)
+    python -m orchestration.bench                      # S and M
+    python -m orchestration.bench --sizes L            # L: 100,000 accounts (about 50M usage events)
+    python -m orchestration.bench --sizes XL           # the scale run: 1,000,000 accounts
+    python -m orchestration.bench --sizes S --skip-pandas
 
-Each size runs in a fresh folder under .bench/<size>/ (the generated landing files are cached
-between runs; the warehouse is rebuilt). The pipeline runs as `healthscore run` in a child
-process, exactly as a user runs it; peak RSS is the largest resident set of any process in its
-tree (getrusage of the children), the stage times come from the run's own timing table.
+Per size, under .bench/<size>/ (landing files are generated once and cached; warehouses rebuilt):
+1. pipeline: `healthscore run` in a child process, exactly as a user runs it; stage times from its
+   Timing table;
+2. bound: `orchestration.bench_bound` (the project's compiled SQL in one DuckDB connection, no
+   orchestration), its scores compared with the pipeline's;
+3. pandas: `orchestration.bench_pandas`, capped (default 20 min and 16 GiB RSS: "did not finish").
+Each child's peak memory is the largest sum of RSS over its whole process tree, sampled from /proc
+every 0.2 s (getrusage only reports the largest single child). Results: .bench/results.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from orchestration.lib.settings import PROJECT_ROOT
 
-SIZES = {"S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365)}
+SIZES = {"S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (1_000_000, 365)}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(parents.get(p, []))
+    return tree
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in pid and all its descendants."""
+    total = 0
+    for p in _children(pid):
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def run_measured(
+    cmd: list[str], env: dict, log: Path, timeout: float | None = None, max_rss: int | None = None
+) -> dict:
+    """Run cmd, sampling its process tree's RSS every 0.2 s; kill it past timeout or max_rss."""
+    with log.open("w") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        peak, killed = 0, ""
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            elapsed = time.perf_counter() - t0
+            if timeout and elapsed > timeout:
+                killed = f"time cap {timeout / 60:.0f} min"
+            elif max_rss and peak > max_rss:
+                killed = f"memory cap {max_rss / 2**30:.0f} GiB"
+            if killed:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+                break
+            time.sleep(0.2)
+        seconds = time.perf_counter() - t0
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(peak / 2**20),
+        "returncode": proc.returncode,
+        "killed": killed,
+        "output": log.read_text(),
+    }
 
 
 def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def run_size(name: str, accounts: int, days: int, root: Path) -> dict:
+def _generate(name: str, accounts: int, days: int, landing: Path, env: dict) -> None:
+    marker = landing / f".generated-{accounts}x{days}"
+    if marker.exists():
+        return
+    shutil.rmtree(landing, ignore_errors=True)
+    print(f"[{name}] generating {accounts:,} accounts x {days} days ...", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "healthscore"),
+            "demo-data",
+            "--accounts",
+            str(accounts),
+            "--days",
+            str(days),
+            "--landing",
+            str(landing),
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    print(f"[{name}] generated in {time.perf_counter() - t0:.1f} s", flush=True)
+    marker.write_text("ok")
+
+
+def run_size(name: str, args: argparse.Namespace, root: Path) -> dict:
+    accounts, days = SIZES[name]
     work = root / name
     landing = work / "landing"
+    warehouse = work / "warehouse" / "healthscore.duckdb"
     env = {
         **os.environ,
         "HEALTHSCORE_LANDING_DIR": str(landing),
-        "HEALTHSCORE_WAREHOUSE": str(work / "warehouse" / "healthscore.duckdb"),
+        "HEALTHSCORE_WAREHOUSE": str(warehouse),
         "DAGSTER_HOME": str(work / "dagster_home"),
     }
-    healthscore = str(Path(sys.executable).parent / "healthscore")
-    marker = landing / f".generated-{accounts}x{days}"
-    if not marker.exists():
-        shutil.rmtree(landing, ignore_errors=True)
-        print(f"[{name}] generating {accounts:,} accounts x {days} days ...", flush=True)
-        t0 = time.perf_counter()
-        subprocess.run(
-            [healthscore, "demo-data", "--accounts", str(accounts), "--days", str(days), "--landing", str(landing)],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        print(f"[{name}] generated in {time.perf_counter() - t0:.1f} s", flush=True)
-        marker.write_text("ok")
-    shutil.rmtree(work / "warehouse", ignore_errors=True)
-    shutil.rmtree(work / "dagster_home", ignore_errors=True)
-    print(f"[{name}] running the pipeline ...", flush=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run([healthscore, "run"], env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    (work / "run.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise SystemExit(f"[{name}] pipeline failed; see {work / 'run.log'}")
-    stages = {
-        m.group(1).strip(): float(m.group(2))
-        for m in re.finditer(r"^\s{2,4}(\S[\w .]+?)\s+([\d.]+) s$", proc.stdout, re.M)
-    }
-    import duckdb
-
-    with duckdb.connect(env["HEALTHSCORE_WAREHOUSE"], read_only=True) as con:
-        events = con.execute("select count(*) from raw.usage_events").fetchone()[0]
-    return {
+    _generate(name, accounts, days, landing, env)
+    result: dict = {
         "size": name,
         "accounts": accounts,
         "days": days,
-        "usage_events": events,
-        "seconds": round(seconds, 1),
+        "landing_mib": round(_dir_size(landing) / 2**20, 1),
+    }
+
+    shutil.rmtree(work / "warehouse", ignore_errors=True)
+    shutil.rmtree(work / "dagster_home", ignore_errors=True)
+    print(f"[{name}] pipeline (healthscore run) ...", flush=True)
+    run = run_measured([str(Path(sys.executable).parent / "healthscore"), "run"], env, work / "pipeline.log")
+    if run["returncode"] != 0:
+        raise SystemExit(f"[{name}] pipeline failed; see {work / 'pipeline.log'}")
+    stages = {
+        m.group(1).strip(): float(m.group(2))
+        for m in re.finditer(r"^\s{2,4}(\S[\w .]+?)\s+([\d.]+) s$", run["output"], re.M)
+    }
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        result["usage_events"] = con.execute("select count(*) from raw.usage_events").fetchone()[0]
+        result["feature_rows"] = con.execute(
+            "select count(*) from marts.fct_account_features_daily"
+        ).fetchone()[0]
+    result["pipeline"] = {
+        "seconds": run["seconds"],
+        "peak_rss_mib": run["peak_rss_mib"],
         "stages": stages,
-        "peak_rss_mib": round(max(peak_kib, before) / 1024),
         "warehouse_mib": round(_dir_size(work / "warehouse") / 2**20, 1),
+    }
+    print(f"[{name}] pipeline {run['seconds']} s, peak {run['peak_rss_mib']} MiB", flush=True)
+
+    if not args.skip_bound:
+        print(f"[{name}] bound (one DuckDB connection) ...", flush=True)
+        bound_db = work / "bound" / "healthscore.duckdb"
+        run = run_measured(
+            [
+                sys.executable,
+                "-m",
+                "orchestration.bench_bound",
+                "--landing",
+                str(landing),
+                "--db",
+                str(bound_db),
+                "--compare",
+                str(warehouse),
+            ],
+            env,
+            work / "bound.log",
+        )
+        if run["returncode"] != 0:
+            raise SystemExit(f"[{name}] bound failed; see {work / 'bound.log'}")
+        out = run["output"]
+        result["bound"] = {
+            "seconds": run["seconds"],
+            "peak_rss_mib": run["peak_rss_mib"],
+            "stages": json.loads(re.search(r"^STAGES (.*)$", out, re.M).group(1)),
+            "compare": json.loads(re.search(r"^COMPARE (.*)$", out, re.M).group(1)),
+            "warehouse_mib": round(_dir_size(bound_db.parent) / 2**20, 1),
+        }
+        print(
+            f"[{name}] bound {run['seconds']} s, peak {run['peak_rss_mib']} MiB, "
+            f"scores vs pipeline {result['bound']['compare']}",
+            flush=True,
+        )
+        shutil.rmtree(bound_db.parent, ignore_errors=True)
+
+    if not args.skip_pandas:
+        print(f"[{name}] pandas peer (cap {args.pandas_minutes} min, {args.pandas_gib} GiB) ...", flush=True)
+        run = run_measured(
+            [sys.executable, "-m", "orchestration.bench_pandas", "--landing", str(landing)],
+            env,
+            work / "pandas.log",
+            timeout=args.pandas_minutes * 60,
+            max_rss=int(args.pandas_gib * 2**30),
+        )
+        finished = run["returncode"] == 0
+        result["pandas"] = {
+            "seconds": run["seconds"],
+            "peak_rss_mib": run["peak_rss_mib"],
+            "finished": finished,
+            "why_not": run["killed"] or ("" if finished else f"exit {run['returncode']}"),
+        }
+        print(
+            f"[{name}] pandas {run['seconds']} s, peak {run['peak_rss_mib']} MiB"
+            + ("" if finished else f" DID NOT FINISH ({result['pandas']['why_not']})"),
+            flush=True,
+        )
+    return result
+
+
+def ratio_table(results: list[dict]) -> str:
+    lines = [
+        f"{'size':<5}{'accounts':>10}{'events':>12}{'pipeline s':>11}{'bound s':>9}{'pipe/bound':>11}"
+        f"{'pandas s':>10}{'pandas/pipe':>12}{'pipe MiB':>9}{'bound MiB':>10}{'pandas MiB':>11}{'gates %':>8}"
+    ]
+    for r in results:
+        p = r["pipeline"]
+        b, pd_ = r.get("bound"), r.get("pandas")
+        gates = p["stages"].get("quality checks", 0.0)
+        pandas_s = "-" if not pd_ else (f"{pd_['seconds']:.0f}" if pd_["finished"] else "DNF")
+        speedup = (
+            "-"
+            if not pd_
+            else (
+                f"{pd_['seconds'] / p['seconds']:.1f}x"
+                if pd_["finished"]
+                else f">{pd_['seconds'] / p['seconds']:.1f}x"
+            )
+        )
+        lines.append(
+            f"{r['size']:<5}{r['accounts']:>10,}{r['usage_events']:>12,}{p['seconds']:>11.1f}"
+            f"{(b['seconds'] if b else float('nan')):>9.1f}"
+            f"{(p['seconds'] / b['seconds'] if b else float('nan')):>10.2f}x"
+            f"{pandas_s:>10}{speedup:>12}{p['peak_rss_mib']:>9,}"
+            f"{(b['peak_rss_mib'] if b else 0):>10,}{(pd_['peak_rss_mib'] if pd_ else 0):>11,}"
+            f"{100 * gates / p['seconds']:>7.0f}%"
+        )
+    lines.append("")
+    for r in results:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in r["pipeline"]["stages"].items() if k != "total")
+        lines.append(f"{r['size']} pipeline stages (s): {stages}")
+        if r.get("bound"):
+            lines.append(
+                f"{r['size']} bound stages (s): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in r["bound"]["stages"].items())
+                + f"; scores vs pipeline: {r['bound']['compare']}"
+            )
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = (
+        int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
+        * 1024
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem / 2**30, 1),
+        "cpu": cpu,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["S"], choices=sorted(SIZES))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", default=["S", "M"], choices=list(SIZES))
     parser.add_argument("--root", default=str(PROJECT_ROOT / ".bench"))
+    parser.add_argument("--skip-bound", action="store_true")
+    parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--pandas-minutes", type=float, default=20)
+    parser.add_argument("--pandas-gib", type=float, default=16)
     args = parser.parse_args(argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
-    results = [run_size(name, *SIZES[name], root) for name in args.sizes]
+    results = [run_size(name, args, root) for name in args.sizes]
     print()
-    print(f"{'size':<5}{'accounts':>10}{'events':>12}{'seconds':>9}{'peak MiB':>10}{'wh MiB':>8}  stages")
-    for r in results:
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items() if k != "total")
-        print(
-            f"{r['size']:<5}{r['accounts']:>10,}{r['usage_events']:>12,}{r['seconds']:>9.1f}"
-            f"{r['peak_rss_mib']:>10,}{r['warehouse_mib']:>8}  {stages}"
-        )
-    (root / "results.json").write_text(json.dumps(results, indent=2))
+    print(ratio_table(results))
+    summary = {
+        "machine": machine(),
+        "command": "python -m orchestration.bench " + " ".join(argv or sys.argv[1:]),
+        "results": results,
+    }
+    (root / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"\nresults: {root / 'results.json'}")
     return 0
 
