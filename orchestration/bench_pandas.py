@@ -23,7 +23,6 @@ not identical to the pipeline's scores. The features above are compared value by
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -35,13 +34,19 @@ DAY = np.timedelta64(1, "D")
 
 
 def _read(landing: Path, source: str) -> pd.DataFrame:
-    files = sorted((landing / source).glob("*.parquet"))
-    if not files:
-        return pd.DataFrame()
-    import duckdb  # pandas 3 has no Parquet engine without pyarrow: read through DuckDB
+    """A landing source as a DataFrame, typed and filtered by the loader's rules (through DuckDB:
+    pandas 3 has no Parquet engine without pyarrow, and mixed timestamp formats need the same
+    parsing as the pipeline). Everything after this is pandas."""
+    import duckdb
 
-    frames = [duckdb.sql(f"select * from read_parquet('{f}')").df() for f in files]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    from orchestration.bench_bound import raw_view_sql
+    from orchestration.lib.contracts import CONTRACTS
+
+    con = duckdb.connect()
+    try:
+        return con.execute(raw_view_sql(con, landing, CONTRACTS[source])).df()
+    finally:
+        con.close()
 
 
 def _day(series: pd.Series) -> pd.Series:
@@ -199,7 +204,10 @@ def compute_features(landing: Path) -> pd.DataFrame:
     s = surveys.copy()
     s["survey_type"] = s["survey_type"].str.strip().str.lower()
     s["sent"] = _day(s["sent_at"])
-    s["responded"] = np.maximum(_day(s["responded_at"]), s["sent"]).where(s["responded_at"].notna())
+    # As the dbt model computes it: greatest() skips nulls, so an unanswered invitation gets its
+    # sent date as responded date (the pipeline's survey_response_rate_180d is 1 whenever there
+    # were invitations: reported in docs/benchmarks.md; the peer mirrors it to compare like for like).
+    s["responded"] = np.maximum(_day(s["responded_at"]).fillna(s["sent"]), s["sent"])
     s["until"] = s["sent"] + 180 * DAY
     invitations = _interval_sum(grid, s, "sent", "until", 1.0)
     responses = _interval_sum(grid, s[s["responded"].notna()], "responded", "until", 1.0)

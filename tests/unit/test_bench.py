@@ -1,0 +1,93 @@
+"""The benchmark's bound and pandas peer compute the pipeline's features on a tiny dataset.
+
+The bound runs the project's compiled dbt SQL in one DuckDB connection (its scores are compared
+with a real pipeline run by `make bench`); here the pandas peer is checked against it feature by
+feature, so a ratio against pandas compares the same work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from orchestration.bench import ratio_table, tree_rss
+from orchestration.bench_bound import run_bound
+from orchestration.bench_pandas import compute_features
+from orchestration.lib.demo_data import generate_demo_data
+
+SHARED_FEATURES = [
+    "events_30d", "events_prev_30d", "active_users_30d", "active_users_prev_30d", "features_used_30d",
+    "days_since_last_activity", "usage_change_pct", "seat_utilisation",
+    "tickets_30d", "tickets_90d", "open_tickets", "high_priority_share_90d", "avg_resolution_hours_90d",
+    "csat_avg_90d",
+    "nps_latest", "nps_previous", "nps_change", "survey_response_rate_180d",
+    "mrr", "mrr_90d_ago", "mrr_change_pct_90d", "seats", "overdue_invoices", "late_payments_180d",
+    "failed_payments_180d", "discount_pct",
+    "days_since_last_note", "am_rating_latest",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    landing = root / "landing"
+    generate_demo_data(landing, accounts=25, days=150, seed=7, end_date=dt.date(2026, 6, 30))
+    db = root / "bound" / "healthscore.duckdb"
+    run_bound(landing, db, compile_dir=root / "compile", history_days=7, log=lambda _m: None)
+    return landing, db
+
+
+def test_pandas_peer_matches_the_bound_feature_by_feature(tiny):
+    landing, db = tiny
+    features = compute_features(landing)
+    con = duckdb.connect(str(db), read_only=True)
+    con.register("peer", features)
+    assert (
+        con.execute("select count(*) from peer").fetchone()[0]
+        == con.execute("select count(*) from marts.fct_account_features_daily").fetchone()[0]
+    )
+    mismatches = {}
+    for column in SHARED_FEATURES:
+        n = con.execute(
+            f"""select count(*) from peer as p
+            inner join marts.fct_account_features_daily as b
+                on b.account_id = p.account_id and b.as_of_date = cast(p.as_of_date as date)
+            -- dbt.type_float() is a 32-bit float on DuckDB: compare to a relative 1e-5
+            where (p.{column} is null) <> (b.{column} is null)
+                or abs(cast(p.{column} as double) - cast(b.{column} as double))
+                    > 1e-5 * greatest(1.0, abs(cast(b.{column} as double)))"""
+        ).fetchone()[0]
+        if n:
+            mismatches[column] = n
+    con.close()
+    assert mismatches == {}
+
+
+def test_bound_scores_every_account_for_the_history(tiny):
+    _landing, db = tiny
+    con = duckdb.connect(str(db), read_only=True)
+    dates, accounts, objectives = con.execute(
+        "select count(distinct as_of_date), count(distinct account_id), count(distinct objective) from bound_scores"
+    ).fetchone()
+    con.close()
+    assert (dates, objectives) == (7, 2)
+    assert accounts >= 20
+
+
+def test_tree_rss_counts_this_process():
+    import os
+
+    assert tree_rss(os.getpid()) > 10 * 2**20
+
+
+def test_ratio_table_reports_a_pandas_run_that_did_not_finish():
+    result = {
+        "size": "M", "accounts": 20_000, "usage_events": 9_600_000,
+        "pipeline": {"seconds": 100.0, "peak_rss_mib": 2000, "stages": {"quality checks": 10.0}},
+        "bound": {"seconds": 50.0, "peak_rss_mib": 1500, "stages": {}, "compare": {"different": 0}},
+        "pandas": {"seconds": 1200.0, "peak_rss_mib": 16000, "finished": False, "why_not": "time cap 20 min"},
+    }  # fmt: skip
+    table = ratio_table([result])
+    assert "2.00x" in table and "DNF" in table and ">12.0x" in table and "10%" in table
