@@ -21,6 +21,9 @@ class ScoringConfig(dg.Config):
     as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
     # Without as_of_start: also score this many days before as_of_end (a first run's history).
     history_days: int = 0
+    # ... capped so that history x accounts stays within this many account-days: explained history
+    # costs about 50 factor rows per account-day, so a large first run scores a shorter history.
+    history_account_days: int = 100_000
 
 
 def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, latest: dt.date):
@@ -101,7 +104,12 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
         as_of_start, as_of_end = _as_of_range(context, config, latest)
         first = con.execute(f"select min(as_of_date) from {features}").fetchone()[0]
         if config.history_days and not config.as_of_start:
-            as_of_start = max(as_of_start, first)
+            accounts = con.execute(
+                f"select count(distinct account_id) from {features} where as_of_date = ?", [as_of_end]
+            ).fetchone()[0]
+            days = max(1, min(config.history_days, config.history_account_days // max(accounts, 1)))
+            as_of_start = max(as_of_end - dt.timedelta(days=days - 1), first)
+            context.log.info(f"history: scoring {as_of_start} to {as_of_end} ({accounts:,} accounts)")
         if as_of_end < first or as_of_start > latest:
             raise dg.Failure(
                 f"no features for {as_of_start}..{as_of_end}: {features} covers {first}..{latest} "
