@@ -204,10 +204,8 @@ def compute_features(landing: Path) -> pd.DataFrame:
     s = surveys.copy()
     s["survey_type"] = s["survey_type"].str.strip().str.lower()
     s["sent"] = _day(s["sent_at"])
-    # As the dbt model computes it: greatest() skips nulls, so an unanswered invitation gets its
-    # sent date as responded date (the pipeline's survey_response_rate_180d is 1 whenever there
-    # were invitations: reported in docs/benchmarks.md; the peer mirrors it to compare like for like).
-    s["responded"] = np.maximum(_day(s["responded_at"]).fillna(s["sent"]), s["sent"])
+    # A response counts from the later of its answer and send dates; unanswered invitations never.
+    s["responded"] = np.maximum(_day(s["responded_at"]), s["sent"]).where(s["responded_at"].notna())
     s["until"] = s["sent"] + 180 * DAY
     invitations = _interval_sum(grid, s, "sent", "until", 1.0)
     responses = _interval_sum(grid, s[s["responded"].notna()], "responded", "until", 1.0)

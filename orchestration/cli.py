@@ -145,7 +145,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say("Loading the Dagster definitions ...")
     from dagster import DagsterInstance
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.resources import WarehouseResource
+
+    # Built from this run's settings (not the module-level `defs`, whose resource was fixed when
+    # the module was first imported: an --example run in the same process must use its own files).
+    defs = build_definitions(
+        WarehouseResource(warehouse_path=str(settings.warehouse_path), landing_dir=str(settings.landing_dir))
+    )
 
     timings["load definitions"] = time.perf_counter() - t0
     # INFO: our progress lines and dbt's, without Dagster's per-event DEBUG lines.

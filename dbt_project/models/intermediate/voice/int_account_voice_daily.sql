@@ -13,7 +13,12 @@ survey_responses as (
         score,
         responded_at,
         {{ to_date('known_at') }} as sent_date,
-        greatest({{ to_date('responded_at') }}, {{ to_date('known_at') }}) as responded_date
+        -- greatest() skips NULLs: without the case an unanswered invitation would count as a
+        -- response on its sent date.
+        case
+            when responded_at is not null
+                then greatest({{ to_date('responded_at') }}, {{ to_date('known_at') }})
+        end as responded_date
     from {{ ref('stg_surveys__responses') }}
 
 ),
