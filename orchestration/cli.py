@@ -269,14 +269,14 @@ def print_summary(settings: Settings, run_id: str | None = None, dagster_home: P
                 else "where run_id = (select max_by(run_id, checked_at) from quality.check_results)"
             )
             failed = con.execute(
-                f"""select severity, source, category, expectation, coalesce(column_name, ''), unexpected_count
+                f"""select severity, check_name, unexpected_count
                 from quality.check_results {where} and not passed
                 order by case severity when 'error' then 0 else 1 end, source, category""",
                 [run_id] if run_id else [],
             ).fetchall()
             _say(f"Failed quality checks this run: {len(failed)}")
-            for sev, source, cat, exp, col, n in failed[:15]:
-                _say(f"  [{sev}] {source}.{cat}: {exp} {col} ({n if n is not None else '-'} unexpected)")
+            for sev, check_name, n in failed[:15]:
+                _say(f"  [{sev}] {check_name} ({n if n is not None else '-'} unexpected)")
             if len(failed) > 15:
                 _say(f"  ... and {len(failed) - 15} more: select * from quality.check_results")
     _say(f"Warehouse: {path}")
