@@ -24,6 +24,9 @@ TIMESTAMP = "timestamp"
 
 TYPES = (VARCHAR, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP)
 
+# Landing-file formats, by file suffix (the loader and source mappings both read these).
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
 # Load metadata columns added to every raw table by the loader.
 LOAD_METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("_batch_id", VARCHAR, "Load batch that brought this row (one batch per file)."),

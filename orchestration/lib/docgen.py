@@ -10,12 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from .contracts import CONTRACTS, LOAD_METADATA_COLUMNS, TIMESTAMP, Column, SourceContract
+from .contracts import CONTRACTS, FORMATS, LOAD_METADATA_COLUMNS, TIMESTAMP, Column, SourceContract
 from .settings import PROJECT_ROOT
 
 DBT_SOURCES_PATH = PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_raw__sources.yml"
 SOURCES_DOC_PATH = PROJECT_ROOT / "docs" / "sources.md"
-LANDING_FORMATS = ("csv", "parquet", "jsonl")
+LANDING_FORMATS = tuple(dict.fromkeys(FORMATS.values()))
 
 _GENERATED_HEADER = (
     "# GENERATED from orchestration/lib/contracts.py by orchestration.lib.docgen.\n"

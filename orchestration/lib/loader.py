@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from .contracts import CONTRACTS, LOAD_METADATA_COLUMNS, SourceContract
+from .contracts import CONTRACTS, FORMATS, LOAD_METADATA_COLUMNS, SourceContract
 from .mapping import (
     LoadedMapping,
     MappedBatch,
@@ -41,8 +41,6 @@ from .mapping import (
     mappings_dir_from_env,
 )
 from .warehouse import quote_ident, quote_literal
-
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 DUCKDB_TYPES = {
     "varchar": "varchar",

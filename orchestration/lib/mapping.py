@@ -34,11 +34,10 @@ import duckdb
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .contracts import CONTRACTS, DATE, TIMESTAMP, get_contract
+from .contracts import CONTRACTS, DATE, FORMATS, TIMESTAMP, get_contract
 from .warehouse import quote_ident, quote_literal
 
 MAPPINGS_DIR_ENV = "HEALTHSCORE_MAPPINGS_DIR"
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 # How a parsed date / timestamp is written back as text for the contract's cast.
 _ISO = {DATE: "%Y-%m-%d", TIMESTAMP: "%Y-%m-%d %H:%M:%S.%f"}
