@@ -11,10 +11,13 @@ How it fits together
    them to `expectations/suites/<source>.json` (reviewable, and a test fails when the committed
    files drift from the contracts).
 3. `validate_sources(warehouse_path, sources)` validates the suites INSIDE DuckDB through a GX SQL
-   datasource (duckdb-engine): one GX context and one datasource for all sources, every
-   expectation compiled to SQL, only counts and small samples come back to Python. Afterwards the
-   GX engines are disposed (DuckDB's file lock is released) and every result row is appended to
-   `quality.check_results`.
+   datasource (duckdb-engine): one datasource for all sources, every expectation compiled to
+   SQL, only counts and small samples come back to Python. Row-level rules run on the rows of
+   load batches not validated before (and of batches still failing with an error), staleness on
+   the whole table; a source with nothing new runs no GX (see "Validation, proportional to new
+   data" below). Afterwards the GX engines are disposed (DuckDB's file lock is released), every
+   result row is appended to `quality.check_results` and every batch verdict to
+   `quality.validated_batches`.
 
 Categories: completeness, validity, uniqueness, referential_integrity, staleness.
 Severities: "error" (blocks downstream work) and "warn" (recorded and shown, work goes on).
@@ -23,6 +26,7 @@ Severities: "error" (blocks downstream work) and "warn" (recorded and shown, wor
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -35,7 +39,7 @@ from typing import Any
 
 from orchestration.lib.contracts import CONTRACTS, SourceContract, get_contract
 from orchestration.lib.settings import PROJECT_ROOT
-from orchestration.lib.warehouse import connect, quote_ident
+from orchestration.lib.warehouse import connect, quote_ident, quote_literal
 
 ERROR = "error"
 WARN = "warn"
@@ -319,6 +323,19 @@ def _orphans_query(contract: SourceContract, column: str, min_rate: float | None
     return query
 
 
+def _duplicates_query(contract: SourceContract) -> str:
+    """Keys of the validated rows that occur more than once in the WHOLE raw table, one result row
+    per duplicated raw row ({value, count}): new keys are checked against every existing key and
+    against each other, and only the keys of the validated rows are looked up."""
+    pk = _q(contract.primary_key)
+    return (
+        f"with src as (select * from {{batch}}), dups as (select t.{pk} as value, count(*) as count "
+        f"from raw.{_q(contract.name)} as t where t.{pk} in (select src.{pk} from src where src.{pk} is not null) "
+        f"group by t.{pk} having count(*) > 1) select dups.value, dups.count from dups, range(dups.count) "
+        "order by dups.value"
+    )
+
+
 def _tables_in(query: str) -> set[str]:
     return set(re.findall(r"raw\.(\w+)", query))
 
@@ -405,9 +422,9 @@ def plan_rules(source: str, existing_tables: set[str] | None = None) -> list[Rul
         "unique",
         ERROR if source in UNIQUENESS_ERROR_SOURCES else WARN,
         c.primary_key,
-        "ExpectColumnValuesToBeUnique",
-        {"column": c.primary_key},
-        f"Primary key {c.primary_key} is unique.",
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": _duplicates_query(c)},
+        f"Primary key {c.primary_key} is unique (the validated rows' keys against every row of the table).",
     )
 
     # referential integrity
@@ -501,6 +518,10 @@ class _DuckDBDialect(str):
 
 def build_suite(source: str, existing_tables: set[str] | None = None):
     """The GX ExpectationSuite for one source (not attached to any context)."""
+    return _suite(suite_name(source), source, plan_rules(source, existing_tables))
+
+
+def _suite(name: str, source: str, rules: Sequence[Rule]):
     gx = _gx()
     expectations = [
         getattr(gx.expectations, rule.expectation)(
@@ -514,11 +535,11 @@ def build_suite(source: str, existing_tables: set[str] | None = None):
                 "column": rule.column,
             },
         )
-        for rule in plan_rules(source, existing_tables)
+        for rule in rules
     ]
     # Expectations are passed to the constructor: add_expectation() needs an active context.
     suite = gx.ExpectationSuite(
-        name=suite_name(source),
+        name=name,
         expectations=expectations,
         meta={
             "source": source,
@@ -569,10 +590,24 @@ class ExpectationOutcome:
     unexpected_count: int | None
     failing_sample: list[Any]  # up to SAMPLE_SIZE failing rows (keys + values) or values
     description: str = ""
+    scope: str = "rows"  # SCOPE_ROWS, SCOPE_TABLE or SCOPE_CARRIED (see "Incremental validation")
+    rows_checked: int | None = None  # rows the expectation was evaluated on (None when carried)
+    carried_from_run: str | None = None  # the run whose verdict a carried outcome repeats
 
     @property
     def blocking(self) -> bool:
         return not self.success and self.severity == ERROR
+
+
+@dataclass
+class BatchVerdict:
+    """One load batch validated in a run, and its verdict (quality.validated_batches)."""
+
+    batch_id: str
+    loaded_at: dt.datetime | None
+    rows: int
+    reopened: bool = False  # its previous verdict was error
+    verdict: str = "passed"  # passed | warn | error (the row-level outcome of the rows validated with it)
 
 
 @dataclass
@@ -583,6 +618,29 @@ class SourceQualityResult:
     checked_at: dt.datetime
     results: list[ExpectationOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    # What this run validated: the load batches (new ones, and earlier ones still failing with an
+    # error), their rows, and the batches among them that were re-opened by an earlier error.
+    batches: list[BatchVerdict] = field(default_factory=list)
+    carried_from_run: str | None = None  # set when nothing was new: row-level verdicts repeated
+    ran_gx: bool = False
+
+    @property
+    def rows_validated(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+    @property
+    def scope_summary(self) -> str:
+        """One line for logs and check metadata: what this run looked at."""
+        if self.carried_from_run:
+            previous = (
+                "failed" if any(not r.success for r in self.results if r.scope == SCOPE_CARRIED) else "passed"
+            )
+            return f"no new batches since run {self.carried_from_run}; last verdict {previous} (repeated)"
+        if not self.batches:
+            return "no rows to validate"
+        reopened = sum(1 for b in self.batches if b.reopened)
+        text = f"{len(self.batches)} batch(es), {self.rows_validated:,} rows validated"
+        return text + (f" ({reopened} re-checked after an earlier error)" if reopened else "")
 
     @property
     def success(self) -> bool:
@@ -651,7 +709,10 @@ def _outcome(rule: Rule, gx_result: Any) -> ExpectationOutcome:
     if "unexpected_rows" in result.get("details", {}) or rule.expectation == "UnexpectedRowsExpectation":
         unexpected = result.get("observed_value")
         observed: Any = unexpected
-        sample = result.get("details", {}).get("unexpected_rows", [])[:SAMPLE_SIZE]
+        rows = result.get("details", {}).get("unexpected_rows", [])
+        if rule.category == UNIQUENESS:  # one row per duplicated raw row: keep each key once
+            rows = list({json.dumps(_json_safe(r), sort_keys=True): r for r in rows}.values())
+        sample = rows[:SAMPLE_SIZE]
     elif "unexpected_count" in result:
         unexpected = result.get("unexpected_count")
         observed = result.get("unexpected_percent")  # share of rows failing, in %
@@ -701,8 +762,30 @@ def _missing_table_outcomes(source: str) -> list[ExpectationOutcome]:
 
 
 # =====================================================================================
-# Validation
+# Validation, proportional to new data
 # =====================================================================================
+# A run validates the rows of the load batches (`_batch_id` of raw.<source>) that have no verdict
+# yet, plus every batch whose latest verdict is error: an unresolved error keeps blocking each
+# run until a re-check of its rows passes (the bad rows were fixed or deleted from raw, or the
+# referenced rows they missed have arrived). Verdicts are kept per batch in
+# quality.validated_batches. A batch is known by its id, its load time (a raw table rebuilt from
+# the landing files is validated again) and the hash of the source's row-level rules (a changed
+# contract or policy re-validates every batch of that source once).
+#
+# - Row-level rules (completeness, validity, uniqueness, referential integrity, cross-source) run
+#   on those rows only; uniqueness looks their keys up in the whole table, referential integrity
+#   and cross-source rules look up the whole referenced tables.
+# - Staleness is a fact of the whole table (row count, newest value), evaluated every run.
+# - A source with nothing to validate runs no GX at all: its staleness comes from one SQL query
+#   (the same two rules, the same outcome) and the row-level outcomes of its latest validation
+#   are repeated with scope "carried". Every run's rows in quality.check_results are therefore the
+#   current verdict of every check.
+
+SCOPE_ROWS = "rows"  # evaluated on the rows validated this run
+SCOPE_TABLE = "table"  # evaluated on the whole table (staleness, missing table)
+SCOPE_CARRIED = "carried"  # nothing new: the verdict of an earlier run, repeated
+BATCHES_TABLE = "quality.validated_batches"
+NO_BATCH = ""  # rows without a _batch_id (not written by the loader) count as one batch
 
 
 def _utc_naive(ts: dt.datetime | None) -> dt.datetime:
@@ -713,6 +796,297 @@ def _utc_naive(ts: dt.datetime | None) -> dt.datetime:
     return ts  # naive timestamps are taken as UTC, like the warehouse's
 
 
+def rules_hash(rules: Sequence[Rule]) -> str:
+    """Identifies the row-level rules a batch verdict was reached under."""
+    payload = [[r.check_name, r.severity, r.expectation, r.kwargs] for r in rules if r.category != STALENESS]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _SourcePlan:
+    source: str
+    exists: bool
+    rules: list[Rule] = field(default_factory=list)
+    rules_hash: str = ""
+    rows: int = 0
+    newest: Any = None
+    provided: bool = True  # has rows, or at least one load batch
+    batches: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    to_validate: list[BatchVerdict] = field(default_factory=list)
+    carried: list[ExpectationOutcome] = field(default_factory=list)
+    carried_from_run: str | None = None
+
+    @property
+    def row_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.category != STALENESS]
+
+    @property
+    def table_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.category == STALENESS]
+
+    @property
+    def whole_table(self) -> bool:
+        return len(self.to_validate) == len(self.batches)
+
+    def rows_query(self) -> str:
+        """The rows of the batches to validate."""
+        ids = [b.batch_id for b in self.to_validate if b.batch_id != NO_BATCH]
+        conditions = [f"_batch_id in ({', '.join(quote_literal(i) for i in ids)})"] if ids else []
+        if len(ids) < len(self.to_validate):
+            conditions.append("_batch_id is null")
+        return f"select * from raw.{_q(self.source)} where {' or '.join(conditions)}"
+
+
+def _table_names(con: Any, schema: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
+        ).fetchall()
+    }
+
+
+def _plan_sources(con: Any, sources: Sequence[str], incremental: bool) -> dict[str, _SourcePlan]:
+    """What each source needs this run (plain DuckDB, no GX): batches to validate or a verdict to carry."""
+    raw_tables = _table_names(con, "raw")
+    quality_tables = _table_names(con, "quality") if incremental else set()
+    has_verdicts = "validated_batches" in quality_tables and "check_results" in quality_tables
+    if has_verdicts:  # results written before incremental validation have no scope column
+        has_verdicts = bool(
+            con.execute(
+                "select count(*) from information_schema.columns where table_schema = 'quality' "
+                "and table_name = 'check_results' and column_name = 'scope'"
+            ).fetchone()[0]
+        )
+    plans: dict[str, _SourcePlan] = {}
+    for source in sources:
+        if source not in raw_tables:
+            plans[source] = _SourcePlan(source, exists=False)
+            continue
+        contract = get_contract(source)
+        rules = plan_rules(source, raw_tables)
+        plan = _SourcePlan(source, True, rules, rules_hash(rules))
+        plans[source] = plan
+        table = f"raw.{_q(source)}"
+        plan.rows, plan.newest = con.execute(
+            f"select count(*), max({_q(contract.freshness_column)}) from {table}"
+        ).fetchone()
+        for batch_id, n, loaded_at in con.execute(
+            f"select coalesce(_batch_id, ''), count(*), min(_loaded_at) from {table} group by 1 order by 1"
+        ).fetchall():
+            plan.batches[batch_id] = (n, loaded_at)
+        if not plan.rows:
+            plan.provided = "_load_batches" in raw_tables and bool(
+                con.execute("select count(*) from raw._load_batches where source = ?", [source]).fetchone()[0]
+            )
+        latest: dict[tuple[str, Any], str] = {}
+        if has_verdicts:
+            for batch_id, loaded_at, verdict in con.execute(
+                f"""select batch_id, loaded_at, verdict from {BATCHES_TABLE}
+                where source = ? and rules_hash = ?
+                qualify row_number() over (partition by batch_id, loaded_at order by checked_at desc) = 1""",
+                [source, plan.rules_hash],
+            ).fetchall():
+                latest[(batch_id, loaded_at)] = verdict
+        for batch_id, (n, loaded_at) in plan.batches.items():
+            verdict = latest.get((batch_id, loaded_at))
+            if verdict is None or verdict == ERROR:
+                plan.to_validate.append(BatchVerdict(batch_id, loaded_at, n, reopened=verdict == ERROR))
+        if plan.to_validate or not plan.batches:
+            continue
+        # Nothing new: repeat the row-level outcomes of the latest validation of this source.
+        # Without them (results pruned, rules changed) every batch is validated again.
+        row = con.execute(
+            f"select run_id from {BATCHES_TABLE} where source = ? and rules_hash = ? "
+            "order by checked_at desc limit 1",
+            [source, plan.rules_hash],
+        ).fetchone()
+        carried = _carried_outcomes(con, plan, row[0]) if row else None
+        if carried is None:
+            plan.to_validate = [
+                BatchVerdict(b, loaded_at, n, reopened=latest.get((b, loaded_at)) == ERROR)
+                for b, (n, loaded_at) in plan.batches.items()
+            ]
+        else:
+            plan.carried, plan.carried_from_run = carried, row[0]
+    return plans
+
+
+def _carried_outcomes(con: Any, plan: _SourcePlan, run_id: str) -> list[ExpectationOutcome] | None:
+    rows = con.execute(
+        f"""select check_name, expectation, severity, passed, observed_value, unexpected_count, failing_sample
+        from {RESULTS_TABLE} where run_id = ? and source = ? and scope in ('{SCOPE_ROWS}', '{SCOPE_CARRIED}')""",
+        [run_id, plan.source],
+    ).fetchall()
+    by_name = {r[0]: r for r in rows}
+    if set(by_name) != {r.check_name for r in plan.row_rules}:
+        return None
+    outcomes = []
+    for rule in plan.row_rules:
+        _, expectation, severity, passed, observed, unexpected, sample = by_name[rule.check_name]
+        try:
+            failing = json.loads(sample) if sample else []
+        except json.JSONDecodeError:
+            failing = [sample]
+        outcomes.append(
+            ExpectationOutcome(
+                rule.check_name,
+                plan.source,
+                rule.category,
+                expectation,
+                rule.column,
+                severity,
+                bool(passed),
+                observed,
+                unexpected,
+                failing,
+                rule.description,
+                scope=SCOPE_CARRIED,
+                carried_from_run=run_id,
+            )
+        )
+    return outcomes
+
+
+def _staleness_outcomes(plan: _SourcePlan, cutoff: dt.datetime) -> list[ExpectationOutcome]:
+    """The staleness rules from the plan's row count and newest value: what GX's
+    ExpectTableRowCountToBeBetween(min 1) and ExpectColumnMaxToBeBetween(min cutoff) conclude."""
+    outcomes = []
+    for rule in plan.table_rules:
+        if rule.column is None:  # not_empty
+            success, observed = plan.rows >= 1, plan.rows
+            sample: list[Any] = [] if success else [{"observed_value": observed}]
+            expectation = "expect_table_row_count_to_be_between"
+        else:  # fresh
+            newest = plan.newest
+            as_datetime = (
+                dt.datetime.combine(newest, dt.time())
+                if isinstance(newest, dt.date) and not isinstance(newest, dt.datetime)
+                else newest
+            )
+            success = as_datetime is not None and as_datetime >= cutoff
+            observed = _json_safe(as_datetime)  # GX reports a date column's max as a datetime too
+            sample = [] if success else [{"newest": observed, "stale_before": cutoff.isoformat()}]
+            expectation = "expect_column_max_to_be_between"
+        outcomes.append(
+            ExpectationOutcome(
+                rule.check_name,
+                plan.source,
+                rule.category,
+                expectation,
+                rule.column,
+                rule.severity,
+                success,
+                observed,
+                None,
+                sample,
+                rule.description,
+                scope=SCOPE_TABLE,
+                rows_checked=plan.rows,
+            )
+        )
+    return outcomes
+
+
+def _nothing_to_check(plan: _SourcePlan) -> list[ExpectationOutcome]:
+    """Row-level rules on a table without rows: nothing can fail (GX agrees on an empty batch)."""
+    return [
+        ExpectationOutcome(
+            r.check_name,
+            plan.source,
+            r.category,
+            _GX_TYPE.get(r.expectation, r.expectation),
+            r.column,
+            r.severity,
+            True,
+            None,
+            0,
+            [],
+            r.description,
+            scope=SCOPE_ROWS,
+            rows_checked=0,
+        )
+        for r in plan.row_rules
+    ]
+
+
+# GX expectation class -> the snake_case type GX reports in results.
+_GX_TYPE = {
+    "ExpectColumnValuesToNotBeNull": "expect_column_values_to_not_be_null",
+    "ExpectColumnValuesToBeInSet": "expect_column_values_to_be_in_set",
+    "ExpectColumnValuesToBeBetween": "expect_column_values_to_be_between",
+    "UnexpectedRowsExpectation": "unexpected_rows_expectation",
+    "ExpectTableRowCountToBeBetween": "expect_table_row_count_to_be_between",
+    "ExpectColumnMaxToBeBetween": "expect_column_max_to_be_between",
+}
+
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    """One ephemeral GX context per process (creating one costs about a second): the Dagster
+    checks of every source in a run reuse it. Datasources are added and removed per call."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        gx = _gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _CONTEXT = context
+    return _CONTEXT
+
+
+def _validate_gx(
+    context: Any, datasource: Any, plan: _SourcePlan, cutoff: dt.datetime
+) -> list[ExpectationOutcome]:
+    """GX validation of the plan's new rows (row-level rules) and of the whole table (staleness)."""
+    contract = get_contract(plan.source)
+    result_format = {
+        "result_format": "COMPLETE",  # row samples of UnexpectedRowsExpectation need it
+        "partial_unexpected_count": SAMPLE_SIZE,
+        "unexpected_index_column_names": [contract.primary_key],
+        "return_unexpected_index_query": False,
+    }
+    whole = (
+        datasource.add_table_asset(name=plan.source, table_name=plan.source, schema_name="raw")
+        .add_batch_definition_whole_table("whole_table")
+        .get_batch()
+    )
+    if plan.whole_table:  # every batch is new: one validation of the whole table, as before
+        runs = [(whole, plan.rules, suite_name(plan.source))]
+    else:
+        rows = (
+            datasource.add_query_asset(name=f"{plan.source}__new_rows", query=plan.rows_query())
+            .add_batch_definition_whole_table("new_rows")
+            .get_batch()
+        )
+        runs = [
+            (rows, plan.row_rules, suite_name(plan.source)),
+            (whole, plan.table_rules, f"{suite_name(plan.source)}.staleness"),
+        ]
+    by_name = {r.check_name: r for r in plan.rules}
+    outcomes = []
+    for batch, rules, name in runs:
+        suite = context.suites.add_or_update(_suite(name, plan.source, rules))
+        validation = batch.validate(
+            suite, result_format=result_format, expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff}
+        )
+        for res in validation.results:
+            rule = by_name[res.expectation_config.meta["check_name"]]
+            outcome = _outcome(rule, res)
+            if rule.category == STALENESS:
+                outcome.scope, outcome.rows_checked = SCOPE_TABLE, plan.rows
+                if rule.column and not outcome.success:
+                    outcome.failing_sample = [
+                        {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
+                    ]
+            else:
+                outcome.scope, outcome.rows_checked = SCOPE_ROWS, sum(b.rows for b in plan.to_validate)
+            outcomes.append(outcome)
+    return outcomes
+
+
 def validate_sources(
     warehouse_path: Path | str,
     sources: Iterable[str] | None = None,
@@ -720,14 +1094,19 @@ def validate_sources(
     now: dt.datetime | None = None,
     run_id: str | None = None,
     persist: bool = True,
+    incremental: bool = True,
 ) -> dict[str, SourceQualityResult]:
     """Validate the raw tables of `sources` (default: all contracts) inside the warehouse.
 
-    One GX context and one SQL datasource serve all sources. `now` is the reference time for
-    staleness (default: the current UTC time; naive datetimes are UTC). With `persist`, result
-    rows are appended to quality.check_results. The DuckDB file must not be held by another
-    process (nor by a connection with another configuration in this one) during the call; GX's
-    engines are disposed before it returns, so the file lock is free afterwards.
+    Row-level rules run on the rows of load batches not validated before (and of batches whose
+    latest verdict is error); staleness on the whole table; a source with nothing new repeats its
+    latest verdict without running GX. `incremental=False` validates every row. `now` is the
+    reference time for staleness (default: the current UTC time; naive datetimes are UTC). With
+    `persist`, result rows are appended to quality.check_results and batch verdicts to
+    quality.validated_batches (without it, the next run validates the same batches again).
+    The DuckDB file must not be held by another process (nor by a connection with another
+    configuration in this one) during the call; GX's engines are disposed before it returns,
+    so the file lock is free afterwards.
     """
     sources = list(sources or CONTRACTS)
     for s in sources:
@@ -739,65 +1118,60 @@ def validate_sources(
     if not path.exists():
         raise FileNotFoundError(f"warehouse not found: {path}")
 
-    gx = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from sqlalchemy import text
+    planning = time.perf_counter()
+    with connect(path, read_only=True) as con:
+        plans = _plan_sources(con, sources, incremental)
+    planning = (time.perf_counter() - planning) / max(len(sources), 1)
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasource = context.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{path}")
     results: dict[str, SourceQualityResult] = {}
+    need_gx = [s for s in sources if plans[s].exists and plans[s].to_validate]
+    datasource = None
     try:
-        engine = datasource.get_execution_engine()
-        existing = {
-            row[0]
-            for row in engine.execute_query(
-                text("select table_name from information_schema.tables where table_schema = 'raw'")
-            ).fetchall()
-        }
+        if need_gx:
+            context = _context()
+            datasource = context.data_sources.add_sql(
+                name=f"warehouse_{uuid.uuid4().hex[:8]}", connection_string=f"duckdb:///{path}"
+            )
         for source in sources:
             started = time.perf_counter()
+            plan = plans[source]
             out = SourceQualityResult(source, suite_name(source), run_id, checked_at)
             results[source] = out
-            if source not in existing:
+            if not plan.exists:
                 out.results = _missing_table_outcomes(source)
                 continue
-            contract = get_contract(source)
-            rules = plan_rules(source, existing)
-            suite = context.suites.add(build_suite(source, existing))
-            batch = (
-                datasource.add_table_asset(name=source, table_name=source, schema_name="raw")
-                .add_batch_definition_whole_table("whole_table")
-                .get_batch()
+            cutoff = now - dt.timedelta(days=get_contract(source).stale_after_days)
+            if plan.to_validate:
+                out.results = _validate_gx(context, datasource, plan, cutoff)
+                out.ran_gx = True
+            else:
+                out.results = (plan.carried or _nothing_to_check(plan)) + _staleness_outcomes(plan, cutoff)
+                out.carried_from_run = plan.carried_from_run
+            if not plan.provided:  # never delivered: scoring goes on without it (warning)
+                for outcome in out.category(STALENESS):
+                    outcome.severity = WARN
+                    outcome.observed_value = NOT_PROVIDED
+                    outcome.failing_sample = [{"reason": NOT_PROVIDED}]
+            rows_level = [o for o in out.results if o.scope == SCOPE_ROWS]
+            verdict = (
+                ERROR
+                if any(o.blocking for o in rows_level)
+                else WARN
+                if any(not o.success for o in rows_level)
+                else "passed"
             )
-            cutoff = now - dt.timedelta(days=contract.stale_after_days)
-            validation = batch.validate(
-                suite,
-                result_format={
-                    "result_format": "COMPLETE",  # row samples of UnexpectedRowsExpectation need it
-                    "partial_unexpected_count": SAMPLE_SIZE,
-                    "unexpected_index_column_names": [contract.primary_key],
-                    "return_unexpected_index_query": False,
-                },
-                expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff},
-            )
-            by_name = {r.check_name: r for r in rules}
-            for res in validation.results:
-                rule = by_name[res.expectation_config.meta["check_name"]]
-                outcome = _outcome(rule, res)
-                if rule.category == STALENESS and rule.column and not outcome.success:
-                    outcome.failing_sample = [
-                        {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
-                    ]
-                out.results.append(outcome)
-            _mark_not_provided(engine, source, out, "_load_batches" in existing)
-            order = {r.check_name: i for i, r in enumerate(rules)}
-            out.results.sort(key=lambda o: order[o.check_name])
-            out.seconds = time.perf_counter() - started
+            for batch in plan.to_validate:
+                batch.verdict = verdict
+            out.batches = plan.to_validate
+            order = {r.check_name: i for i, r in enumerate(plan.rules)}
+            out.results.sort(key=lambda o: order.get(o.check_name, len(order)))
+            out.seconds = time.perf_counter() - started + planning
     finally:
-        dispose_datasource(datasource)
+        if datasource is not None:
+            dispose_datasource(datasource)
+            _context().data_sources.delete(datasource.name)
     if persist:
-        write_results(path, results.values())
+        write_results(path, results.values(), rules_hashes={s: p.rules_hash for s, p in plans.items()})
     return results
 
 
@@ -811,25 +1185,6 @@ def reference_time() -> dt.datetime | None:
     except ValueError:
         raise ValueError(f"{REFERENCE_DATE_ENV}={value!r} is not an ISO date (YYYY-MM-DD)") from None
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-
-
-def _mark_not_provided(engine: Any, source: str, out: SourceQualityResult, has_batches: bool) -> None:
-    """An empty source with no load batch was not provided: its staleness is a warning."""
-    from sqlalchemy import text
-
-    rows = engine.execute_query(text(f"select count(*) from raw.{quote_ident(source)}")).fetchone()[0]
-    if rows:
-        return
-    if has_batches:
-        batches = engine.execute_query(
-            text(f"select count(*) from raw._load_batches where source = '{source}'")  # a contract name
-        ).fetchone()[0]
-        if batches:
-            return
-    for outcome in out.category(STALENESS):
-        outcome.severity = WARN
-        outcome.observed_value = NOT_PROVIDED
-        outcome.failing_sample = [{"reason": NOT_PROVIDED}]
 
 
 def dispose_datasource(datasource: Any) -> None:
@@ -851,7 +1206,7 @@ def validate_source(warehouse_path: Path | str, source: str, **kwargs: Any) -> S
 
 
 # =====================================================================================
-# quality.check_results
+# quality.check_results and quality.validated_batches
 # =====================================================================================
 
 RESULTS_DDL = f"""
@@ -868,9 +1223,30 @@ create table if not exists {RESULTS_TABLE} (
     unexpected_count bigint,
     failing_sample varchar,
     run_id varchar not null,
+    checked_at timestamp not null,
+    scope varchar,
+    rows_checked bigint,
+    carried_from_run varchar
+);
+alter table {RESULTS_TABLE} add column if not exists scope varchar;
+alter table {RESULTS_TABLE} add column if not exists rows_checked bigint;
+alter table {RESULTS_TABLE} add column if not exists carried_from_run varchar;
+create table if not exists {BATCHES_TABLE} (
+    source varchar not null,
+    batch_id varchar not null,
+    loaded_at timestamp,
+    rows_validated bigint not null,
+    verdict varchar not null,
+    reopened boolean not null,
+    rules_hash varchar not null,
+    run_id varchar not null,
     checked_at timestamp not null
-)
+);
 """
+RESULT_COLUMNS = (
+    "check_name, source, category, expectation, column_name, severity, passed, observed_value, "
+    "unexpected_count, failing_sample, run_id, checked_at, scope, rows_checked, carried_from_run"
+)
 
 
 def _text(value: Any) -> str | None:
@@ -879,8 +1255,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def write_results(warehouse_path: Path | str, results: Iterable[SourceQualityResult]) -> int:
-    """Append result rows to quality.check_results (created when missing). Returns rows written."""
+def write_results(
+    warehouse_path: Path | str,
+    results: Iterable[SourceQualityResult],
+    *,
+    rules_hashes: dict[str, str] | None = None,
+) -> int:
+    """Append result rows to quality.check_results and the batch verdicts to
+    quality.validated_batches (created when missing), in one transaction. Returns result rows written."""
+    results = list(results)
     rows = [
         (
             o.check_name,
@@ -895,14 +1278,42 @@ def write_results(warehouse_path: Path | str, results: Iterable[SourceQualityRes
             json.dumps(o.failing_sample),
             r.run_id,
             r.checked_at,
+            o.scope,
+            o.rows_checked,
+            o.carried_from_run,
         )
         for r in results
         for o in r.results
     ]
+    batches = [
+        (
+            r.source,
+            b.batch_id,
+            b.loaded_at,
+            b.rows,
+            b.verdict,
+            b.reopened,
+            (rules_hashes or {}).get(r.source) or rules_hash(plan_rules(r.source)),
+            r.run_id,
+            r.checked_at,
+        )
+        for r in results
+        for b in r.batches
+    ]
     with connect(warehouse_path) as con:
         con.execute(RESULTS_DDL)
-        if rows:
-            con.executemany(f"insert into {RESULTS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("begin transaction")
+        try:
+            if rows:
+                con.executemany(
+                    f"insert into {RESULTS_TABLE} ({RESULT_COLUMNS}) values ({', '.join('?' * 15)})", rows
+                )
+            if batches:
+                con.executemany(f"insert into {BATCHES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", batches)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     return len(rows)
 
 
@@ -1063,6 +1474,10 @@ __all__ = [
     "Rule",
     "ExpectationOutcome",
     "SourceQualityResult",
+    "BatchVerdict",
+    "SCOPE_ROWS",
+    "SCOPE_TABLE",
+    "SCOPE_CARRIED",
     "plan_rules",
     "build_suite",
     "suite_json",

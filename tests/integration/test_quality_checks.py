@@ -135,3 +135,23 @@ def test_warn_failure_does_not_block(warehouse: Path, monkeypatch) -> None:
     assert dup.severity == dg.AssetCheckSeverity.WARN
     assert evals[("usage_events", "staleness")].passed
     assert evals[("accounts", "uniqueness")].passed
+
+
+def test_rerun_without_new_data_keeps_an_error_blocking_and_repeats_a_pass(
+    warehouse: Path, monkeypatch
+) -> None:
+    # Every event references an account that is not in raw.accounts: orphan rate above 1%, an error.
+    with connect(warehouse) as con:
+        _create_raw(con, "usage_events", [dict(_event(1, 0.5), account_id="ghost")])
+    first = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
+    rerun = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
+    for result in (first, rerun):
+        assert not result.success
+        ri = _check_evaluations(result)[("usage_events", "referential_integrity")]
+        assert not ri.passed and ri.severity == dg.AssetCheckSeverity.ERROR
+    ri = _check_evaluations(rerun)[("usage_events", "referential_integrity")]
+    assert "re-checked after an earlier error" in ri.description
+    # raw.accounts had nothing new: its checks repeat the first run's verdict, without GX.
+    accounts = _check_evaluations(rerun)[("accounts", "uniqueness")]
+    assert accounts.passed and "no new batches since run " + first.run_id in accounts.description
+    assert accounts.metadata["carried_from_run"].value == first.run_id

@@ -2,8 +2,11 @@
 
 One `@multi_asset_check` per source, on `AssetKey(["raw", source])`, with one check per
 category (completeness, validity, uniqueness, referential_integrity, staleness). The categories
-share ONE GX validation of the source per run (see orchestration/lib/quality.py); a run that
+share ONE validation of the source per run (see orchestration/lib/quality.py); a run that
 selects only some of the checks (can_subset) still validates once and reports only those.
+Row-level categories look at the rows of load batches not validated before (and of batches
+still failing with an error); staleness at the whole table; a source with no new batch repeats
+its last verdict without running GX (the check's description says which).
 
 A category check fails when any expectation in it fails. Its severity is ERROR when a failed
 expectation has error severity (downstream assets of the raw table are then not materialized and
@@ -76,6 +79,9 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
     metadata: dict[str, object] = {
         "suite": result.suite_name,
         "quality_run_id": result.run_id,
+        "validated": result.scope_summary,
+        "batches_validated": len(result.batches),
+        "rows_validated": result.rows_validated,
         "expectations": len(rows),
         "failed_expectations": len(failed),
         "failed_error_expectations": sum(1 for r in failed if r.severity == ERROR),
@@ -92,11 +98,14 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
                     "observed_value": r.observed_value,
                     "unexpected_count": r.unexpected_count,
                     "failing_sample": r.failing_sample,
+                    "scope": r.scope,
                 }
                 for r in rows
             ]
         ),
     }
+    if result.carried_from_run:
+        metadata["carried_from_run"] = result.carried_from_run
     if category == STALENESS:
         fresh = [r for r in rows if r.column]
         if fresh:
@@ -107,7 +116,8 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR if severity == ERROR else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
-        description=None if passed else f"{len(failed)} of {len(rows)} expectations failed",
+        description=(f"{len(failed)} of {len(rows)} expectations failed" if failed else "passed")
+        + f" ({result.scope_summary if category != STALENESS else 'whole table'})",
     )
 
 
@@ -134,7 +144,7 @@ def _build_source_check(source: str) -> dg.AssetChecksDefinition:
         result = validate_source(warehouse.warehouse_path, source, run_id=context.run.run_id)
         failed = [r.check_name for r in result.failures]
         context.log.info(
-            f"raw.{source}: {len(result.results)} expectations, {len(failed)} failed "
+            f"raw.{source}: {result.scope_summary}; {len(result.results)} expectations, {len(failed)} failed "
             f"({result.seconds:.2f} s)" + (f": {', '.join(failed)}" if failed else "")
         )
         selected = {key.name for key in context.selected_asset_check_keys}
