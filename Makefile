@@ -11,7 +11,7 @@ export HEALTHSCORE_WAREHOUSE ?= $(CURDIR)/data/warehouse/healthscore.duckdb
 DEMO_ACCOUNTS ?= 500
 DEMO_DAYS ?= 365
 
-.PHONY: install run ravenstack dev test test-deps lint fix manifest lock bench demo-data summary docs clean
+.PHONY: install run ravenstack dev test test-deps lint fix manifest lock bench bench-daily demo-data summary docs clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ lock: install
 
 bench: install manifest
 	$(PY) -m orchestration.bench $(BENCH_ARGS)
+
+# Daily run vs full rebuild at a year of history (docs/benchmarks.md): DAILY_SIZE=S|M|L
+DAILY_SIZE ?= S
+bench-daily: install manifest
+	$(PY) -m orchestration.bench_daily --size $(DAILY_SIZE)
 
 clean:
 	rm -rf data/warehouse dbt_project/target dbt_project/logs .dagster_home/storage .dagster_home/history .dagster_home/schedules

@@ -10,7 +10,8 @@ What it runs, in one process and one connection:
    order, with the project's materialisations;
 3. the sentiment texts through the same model the pipeline uses (a Python model: there is no SQL
    version of it), between staging and the intermediate models, as in the pipeline;
-4. the scorecard's compiled SQL (`compute_scores`) for the same as_of range the pipeline scores.
+4. the scorecard's compiled SQL (`compute_scores`) for the same as_of range the pipeline scores
+   (the first run's history: 90 days capped at 100,000 account-days).
 
 No quality gates, no Dagster, no dbt at run time, no publishing: the best this engine does with the
 same SQL. `compare_with_pipeline` checks its scores against a pipeline warehouse.
@@ -152,7 +153,7 @@ def run_bound(
 
     from orchestration.lib.contracts import CONTRACTS
     from orchestration.lib.scorecard import load_scorecard
-    from orchestration.lib.scoring import compute_scores
+    from orchestration.lib.scoring import compute_scores, history_days_for
     from orchestration.lib.sentiment import load_model, score_warehouse_texts
 
     manifest = compile_project(compile_dir or PROJECT_ROOT / ".bench" / "dbt_compile")
@@ -204,8 +205,12 @@ def run_bound(
 
     t0 = time.perf_counter()
     card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml")
-    end = con.execute("select max(as_of_date) from marts.fct_account_features_daily").fetchone()[0]
-    start = end - dt.timedelta(days=history_days - 1)
+    end, accounts = con.execute(
+        "select max(as_of_date), count(distinct account_id) from marts.fct_account_features_daily "
+        "where as_of_date = (select max(as_of_date) from marts.fct_account_features_daily)"
+    ).fetchone()
+    # the same first-run history as the pipeline: history_days, capped in account-days
+    start = end - dt.timedelta(days=history_days_for(accounts, history_days) - 1)
     compute_scores(
         con, card, features_table="marts.fct_account_features_daily", as_of_start=start, as_of_end=end
     )

@@ -164,10 +164,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(f"No published scores yet: scoring the last {args.first_run_history_days} days as history.")
     if dates:
         run_config["ops"]["scores__health_scores"] = {"config": dates}
+    job = defs.resolve_job_def("healthscore_all")
+    if args.full_refresh:
+        _say(
+            "--full-refresh: the incremental dbt models are rebuilt from scratch (the last year of features)."
+        )
+        for node in job.graph.node_dict:  # dagster-dbt splits the dbt project into several steps
+            if node.startswith("healthscore_dbt_models"):
+                run_config["ops"][node] = {"config": {"full_refresh": True}}
     _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
     instance = DagsterInstance.get()
     t0 = time.perf_counter()
-    result = defs.resolve_job_def("healthscore_all").execute_in_process(
+    result = job.execute_in_process(
         instance=instance,
         run_config=run_config,
         raise_on_error=False,
@@ -399,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="materialise every asset and print a summary")
     p.add_argument(
         "--as-of", default="", help="score this day's partition (ISO date); default: the latest day with data"
+    )
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models (features, BI tables) from scratch instead of adding what is new",
     )
     p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")

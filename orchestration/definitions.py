@@ -11,7 +11,7 @@ from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
 from orchestration.defs.sentiment.assets import text_scores
-from orchestration.defs.transform.assets import dbt_resource, healthscore_dbt_models
+from orchestration.defs.transform.assets import healthscore_dbt_models
 from orchestration.lib.contracts import CONTRACTS
 
 # Steps run in one process: a process per step costs 2-4 s each (STACK.md), and DuckDB allows
@@ -39,7 +39,7 @@ def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definiti
         jobs=[healthscore_all],
         schedules=[daily_refresh],
         sensors=[landing_files_sensor, grade_drop_alerts],
-        resources={"warehouse": warehouse or default_warehouse(), "dbt": dbt_resource()},
+        resources={"warehouse": warehouse or default_warehouse()},
         executor=dg.in_process_executor,
     )
 

@@ -163,6 +163,16 @@ class ScoreRun:
     changes: list[dict]
 
 
+# A first run scores a history too; its explanations cost about 50 factor rows per account-day,
+# so the history is capped at this many account-days (90 days at 1,000 accounts, 5 at 20,000).
+HISTORY_ACCOUNT_DAYS = 100_000
+
+
+def history_days_for(accounts: int, history_days: int, account_days: int = HISTORY_ACCOUNT_DAYS) -> int:
+    """Days of first-run history to score for this many accounts (at least the newest day)."""
+    return max(1, min(history_days, account_days // max(accounts, 1)))
+
+
 def _chunks(start: dt.date, end: dt.date, days: int):
     while start <= end:
         stop = min(end, start + dt.timedelta(days=max(days, 1) - 1))

@@ -6,11 +6,21 @@ every connection here is opened for one unit of work and closed straight after.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+# DuckDB takes 80 % of RAM by default; the pipeline caps it so the whole process tree stays
+# within a predictable budget (DuckDB spills sorts, joins and aggregates to <warehouse>.tmp/).
+MEMORY_LIMIT_ENV = "HEALTHSCORE_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
 
 
 @contextmanager
@@ -23,6 +33,9 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         # Only built-in extensions exist offline; never try to download one.
         con.execute("set autoinstall_known_extensions = false")
         con.execute("set autoload_known_extensions = false")
+        # a SET, not a connect() config: other connections of this process to the same file
+        # (GX's, dbt's) must not differ in configuration
+        con.execute(f"set memory_limit = '{memory_limit()}'")
         yield con
     finally:
         con.close()

@@ -22,6 +22,8 @@ AS_OF_START = "2026-03-01"
 AS_OF_END = "2026-04-30"
 D = "2026-03-31"
 META = "'fixture', 'fixture.parquet', 'sha', 1, timestamp '2026-05-01 00:00:00'"
+# the records added after D arrive in a later load (incremental models pick up new loads)
+META_LATER = "'fixture-2', 'fixture-2.parquet', 'sha2', 1, timestamp '2026-05-02 00:00:00'"
 
 FIXTURE_SQL = f"""
 create temp table acc as
@@ -114,22 +116,22 @@ insert into raw.usage_events values
 # but only reached the collector afterwards.
 AFTER_D_SQL = f"""
 insert into raw.usage_events values
-    ('late-1', 'H02', 'U-late', 'feature_late', timestamp '{D} 10:00:00', 1.0, timestamp '2026-04-03 08:00:00', {META}),
-    ('after-1', 'A002', 'U-new', 'feature_new', timestamp '2026-04-01 09:00:00', 1.0, null, {META}),
-    ('after-2', 'A003', 'U0', 'feature_0', timestamp '2026-04-02 09:00:00', 1.0, timestamp '2026-04-02 09:01:00', {META});
+    ('late-1', 'H02', 'U-late', 'feature_late', timestamp '{D} 10:00:00', 1.0, timestamp '2026-04-03 08:00:00', {META_LATER}),
+    ('after-1', 'A002', 'U-new', 'feature_new', timestamp '2026-04-01 09:00:00', 1.0, null, {META_LATER}),
+    ('after-2', 'A003', 'U0', 'feature_0', timestamp '2026-04-02 09:00:00', 1.0, timestamp '2026-04-02 09:01:00', {META_LATER});
 insert into raw.support_tickets values
-    ('T-after', 'A001', timestamp '2026-04-01 00:00:01', null, 'urgent', 'open', null, 's', 'b', {META});
+    ('T-after', 'A001', timestamp '2026-04-01 00:00:01', null, 'urgent', 'open', null, 's', 'b', {META_LATER});
 insert into raw.survey_responses values
-    ('R-after', 'A002', 'p', 'nps', timestamp '2026-04-01 08:00:00', timestamp '2026-04-01 09:00:00', 0, 'v', {META});
+    ('R-after', 'A002', 'p', 'nps', timestamp '2026-04-01 08:00:00', timestamp '2026-04-01 09:00:00', 0, 'v', {META_LATER});
 insert into raw.invoices values
-    ('I-after', 'A004', null, 999.0, 'USD', date '2026-04-01', date '2026-04-02', null, 'failed', {META});
+    ('I-after', 'A004', null, 999.0, 'USD', date '2026-04-01', date '2026-04-02', null, 'failed', {META_LATER});
 insert into raw.account_notes values
-    ('N-after', 'A005', 'am', 1, 'bad', timestamp '2026-04-01 00:00:00', {META});
+    ('N-after', 'A005', 'am', 1, 'bad', timestamp '2026-04-01 00:00:00', {META_LATER});
 insert into raw.outcomes values
-    ('O-after', 'A006', 'churn', date '2026-04-01', -100.0, 'gone', {META});
+    ('O-after', 'A006', 'churn', date '2026-04-01', -100.0, 'gone', {META_LATER});
 insert into raw.subscriptions values
-    ('S-after', 'A007', 'pro', 50, 5000.0, null, 'usd', date '2026-04-01', null, date '2027-04-01', 'active', 50.0, {META});
-insert into raw.social_mentions values ('M-after', 'A008', 'g2', 'x', timestamp '2026-04-01 00:00:00', {META});
+    ('S-after', 'A007', 'pro', 50, 5000.0, null, 'usd', date '2026-04-01', null, date '2027-04-01', 'active', 50.0, {META_LATER});
+insert into raw.social_mentions values ('M-after', 'A008', 'g2', 'x', timestamp '2026-04-01 00:00:00', {META_LATER});
 """
 
 
@@ -185,13 +187,14 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
     patch.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
     try:
         _dbt("build", tmp_path)
+        # every feature (the load watermark of the build is bookkeeping, not a feature)
         features_sql = (
-            "select * from marts.fct_account_features_daily "
+            "select * exclude (inputs_loaded_through) from marts.fct_account_features_daily "
             f"where as_of_date = date '{D}' order by account_id"
         )
         before = _rows(warehouse, features_sql)
         later_sql = (
-            "select * from marts.fct_account_features_daily "
+            "select * exclude (inputs_loaded_through) from marts.fct_account_features_daily "
             "where as_of_date = date '2026-04-05' order by account_id"
         )
         later_before = _rows(warehouse, later_sql)

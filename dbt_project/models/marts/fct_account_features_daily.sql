@@ -1,3 +1,14 @@
+{#- Incremental: each run replaces the as_of dates it builds (int_as_of_range: the new days,
+    days restated by late-arriving records, or a backfill's range) and keeps every other day.
+    A date's features use only records known by that date, so days outside the range do not
+    change. `dbt build --full-refresh` (healthscore run --full-refresh) rebuilds the last year. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='as_of_date',
+    on_schema_change='sync_all_columns',
+) }}
+
 -- One row per account per as_of_date with every point-in-time feature the scorecards
 -- use. Each feature uses only records known on or before the as_of_date (known_at
 -- before as_of_date + 1 day); see the intermediate models for each domain's rules.
@@ -58,6 +69,12 @@ relationship as (
 churn as (
 
     select * from {{ ref('int_account_churn_daily') }}
+
+),
+
+as_of_range as (
+
+    select * from {{ ref('int_as_of_range') }}
 
 ),
 
@@ -138,7 +155,8 @@ joined as (
         sentiment.sentiment_trend_30d,
         sentiment.sentiment_top_negative,
         provided.has_ticket_source,
-        provided.has_invoice_source
+        provided.has_invoice_source,
+        as_of_range.inputs_loaded_through
     from account_days
     inner join accounts
         on account_days.account_id = accounts.account_id
@@ -161,6 +179,7 @@ joined as (
     left join churn
         on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
     cross join provided
+    cross join as_of_range
 
 ),
 
@@ -237,7 +256,10 @@ final as (
         last_ticket_known_date is not null as has_support_data,
         last_survey_known_date is not null as has_survey_data,
         last_billing_known_date is not null as has_billing_data,
-        last_note_date is not null as has_notes
+        last_note_date is not null as has_notes,
+
+        -- the load watermark this row was built from (int_as_of_range)
+        inputs_loaded_through
     from joined
 
 )

@@ -9,7 +9,7 @@ from orchestration.defs.ops.partitions import daily_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
 from orchestration.lib.scorecard import load_scorecard
-from orchestration.lib.scoring import score_and_publish
+from orchestration.lib.scoring import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
 from orchestration.lib.settings import PROJECT_ROOT
 
 FEATURES_MODEL = "fct_account_features_daily"
@@ -23,7 +23,7 @@ class ScoringConfig(dg.Config):
     history_days: int = 0
     # ... capped so that history x accounts stays within this many account-days: explained history
     # costs about 50 factor rows per account-day, so a large first run scores a shorter history.
-    history_account_days: int = 100_000
+    history_account_days: int = HISTORY_ACCOUNT_DAYS
 
 
 def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, latest: dt.date):
@@ -107,7 +107,7 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             accounts = con.execute(
                 f"select count(distinct account_id) from {features} where as_of_date = ?", [as_of_end]
             ).fetchone()[0]
-            days = max(1, min(config.history_days, config.history_account_days // max(accounts, 1)))
+            days = history_days_for(accounts, config.history_days, config.history_account_days)
             as_of_start = max(as_of_end - dt.timedelta(days=days - 1), first)
             context.log.info(f"history: scoring {as_of_start} to {as_of_end} ({accounts:,} accounts)")
         if as_of_end < first or as_of_start > latest:

@@ -1,18 +1,16 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts."""
 
-import datetime as dt
 import json
 import os
-import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.transform.inprocess import run_dbt
 from orchestration.defs.transform.project import dbt_project
 
 
@@ -31,15 +29,19 @@ class DbtBuildConfig(dg.Config):
 
     as_of_start: str = ""
     as_of_end: str = ""
+    # Rebuild the incremental models from scratch (the feature mart: the last year).
+    full_refresh: bool = False
+
+
+TRANSLATOR = HealthscoreDbtTranslator()
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=HealthscoreDbtTranslator(),
+    dagster_dbt_translator=TRANSLATOR,
 )
 def healthscore_dbt_models(
     context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
     config: DbtBuildConfig,
     warehouse: WarehouseResource,
 ):
@@ -48,19 +50,26 @@ def healthscore_dbt_models(
     dbt_vars = {k: v for k, v in (("as_of_start", config.as_of_start), ("as_of_end", config.as_of_end)) if v}
     window = _run_partition_window(context.run.tags)
     if window and not dbt_vars:
-        # A partitioned run (a day, or a backfill range): build features through its last day,
-        # keeping at least a year of history for trends and backtests.
-        start, end = window
-        year_before = (dt.date.fromisoformat(end) - dt.timedelta(days=364)).isoformat()
-        dbt_vars = {"as_of_start": min(start, year_before), "as_of_end": end}
+        # A partitioned run (a day, or a backfill range) builds the features of exactly those
+        # days; the incremental mart keeps the others (int_as_of_range: a first build on an
+        # empty mart also builds the year before, for trends and backtests).
+        dbt_vars = {"as_of_start": window[0], "as_of_end": window[1]}
     if dbt_vars:
         context.log.info(f"dbt vars: {dbt_vars}")
     args = ["build"]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
-    invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
-    _prune_run_folder(invocation.target_path)
+    if config.full_refresh:
+        context.log.info("full refresh: incremental models are rebuilt from scratch")
+        args += ["--full-refresh"]
+    # In process (inprocess.py): no dbt start-up or project parse per step.
+    yield from run_dbt(
+        context,
+        args,
+        project_dir=Path(dbt_project.project_dir),
+        manifest_path=Path(dbt_project.manifest_path),
+        translator=TRANSLATOR,
+    )
 
 
 def _run_partition_window(tags: Mapping[str, str]) -> tuple[str, str] | None:
@@ -69,21 +78,6 @@ def _run_partition_window(tags: Mapping[str, str]) -> tuple[str, str] | None:
     start = tags.get("dagster/asset_partition_range_start")
     end = tags.get("dagster/asset_partition_range_end")
     return (start, end) if start and end else None
-
-
-def _prune_run_folder(target_path: Path) -> None:
-    # dagster-dbt writes a fresh target/<run> folder per invocation (STACK.md): keep only the manifest's.
-    if target_path and target_path.exists() and target_path != dbt_project.target_path:
-        shutil.rmtree(target_path, ignore_errors=True)
-
-
-def dbt_resource() -> DbtCliResource:
-    # The venv may not be activated (cron, CI): point at its dbt explicitly.
-    executable = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(
-        project_dir=dbt_project,
-        dbt_executable=str(executable) if executable.exists() else "dbt",
-    )
 
 
 def relation_for(model: str) -> str:

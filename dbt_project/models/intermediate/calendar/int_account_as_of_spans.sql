@@ -24,7 +24,9 @@ final as (
         as_of_range.as_of_end as last_as_of_date
     from accounts
     cross join as_of_range
-    where {{ to_date('accounts.known_at') }} <= as_of_range.as_of_end
+    where
+        {{ to_date('accounts.known_at') }} <= as_of_range.as_of_end
+        and as_of_range.as_of_start <= as_of_range.as_of_end
 
 )
 

@@ -6,9 +6,20 @@
 
 with
 
+as_of_range as (
+
+    select * from {{ ref('int_as_of_range') }}
+
+),
+
+-- A day used on day e counts toward as_of dates up to e + 29 at the latest: older events
+-- cannot change a day of the range, so an incremental run reads only the recent ones.
 usage_events as (
 
-    select * from {{ ref('stg_product__usage_events') }}
+    select usage_events.*
+    from {{ ref('stg_product__usage_events') }} as usage_events
+    cross join as_of_range
+    where {{ to_date('usage_events.event_at') }} >= {{ add_days('as_of_range.as_of_start', -30) }}
 
 ),
 

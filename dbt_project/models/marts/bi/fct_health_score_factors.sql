@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='as_of_date',
+    on_schema_change='append_new_columns',
+) }}
 -- Factor contributions behind every row of fct_health_scores (same score version per date).
 {%- set factors = source('scores', 'health_score_factors') %}
 {%- set health_scores = source('scores', 'health_scores') %}
@@ -11,9 +17,18 @@ where false
 {%- else %}
 with
 
+-- Incremental: only the as_of dates scored by versions newer than this table's.
+{%- set new_dates %}
+        select distinct as_of_date from {{ health_scores }}
+        where score_version > (select coalesce(max(score_version), 0) from {{ this }})
+{%- endset %}
 factors as (
 
     select * from {{ factors }}
+    {% if is_incremental() -%}
+    where as_of_date in ({{ new_dates }}
+    )
+    {%- endif %}
 
 ),
 
@@ -25,6 +40,10 @@ newest_versions as (
         objective,
         max(score_version) as score_version
     from {{ health_scores }}
+    {% if is_incremental() -%}
+    where as_of_date in ({{ new_dates }}
+    )
+    {%- endif %}
     group by account_id, as_of_date, objective
 
 ),

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='as_of_date',
+    on_schema_change='append_new_columns',
+) }}
 -- Score history for trends: one row per account x as_of_date x objective, from the newest
 -- score version that scored that date (a backfill restates older dates; the full
 -- append-only history stays in scores.health_scores).
@@ -12,9 +18,17 @@ where false
 {%- else %}
 with
 
+-- Incremental: only the as_of dates that score versions newer than this table's scored
+-- (all their versions, so the newest wins); those dates are replaced, the others kept.
 scores as (
 
     select * from {{ health_scores }}
+    {% if is_incremental() -%}
+    where as_of_date in (
+        select distinct as_of_date from {{ health_scores }}
+        where score_version > (select coalesce(max(score_version), 0) from {{ this }})
+    )
+    {%- endif %}
 
 ),
 

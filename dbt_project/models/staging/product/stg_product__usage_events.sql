@@ -1,12 +1,24 @@
--- The one big source: materialized once so the dedupe window runs once, not in every
--- usage model that reads it (staging is otherwise views).
-{{ config(materialized='table') }}
+-- The one big source: a table, so the dedupe window runs once, not in every usage model
+-- that reads it (staging is otherwise views). Incremental: a run reads only rows loaded
+-- after the newest load already here and replaces the events they repeat (a re-export's
+-- row wins over the earlier load, as in a full build).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='sync_all_columns',
+) }}
 
 with
 
 source as (
 
     select * from {{ source('raw', 'usage_events') }}
+    {% if is_incremental() -%}
+    where _loaded_at > (
+        select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
+    )
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,195 @@
+"""Run dbt inside the Dagster process (dbtRunner) instead of a `dbt` subprocess per step.
+
+Why: a `dbt build` subprocess pays its start-up and a project parse on every invocation
+(about 10 s here, STACK.md says 2.7-4.5 s start-up plus 2.3-5.4 s parse), and Dagster splits
+this project into three dbt steps around the Python assets (sentiment, scoring). In process,
+dbt is imported and the project parsed once per process (partial parsing), and
+each build costs only its SQL (about 0.5 s of overhead).
+
+What stays the same: dagster-dbt computes the subset selection for the step and turns each
+dbt result event into the Dagster events it would emit for the CLI (Output per model,
+AssetCheckResult per test), so lineage, asset checks and blocking behave as before; dbt's
+own progress lines still go to stdout. A failed model or test fails the step after every
+event has been reported.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+_MANIFESTS: dict[tuple[str, float], Any] = {}
+_LOCK = threading.Lock()
+_DONE = object()
+
+
+def _manifest(project_dir: Path, manifest_path: Path):
+    """The parsed dbt Manifest, once per process and manifest version.
+
+    Parsed in process (a Manifest read back from manifest.json lacks the generic tests' parse
+    state), in a private target folder seeded with the project's partial-parse file, so that
+    concurrent processes never write the shared target/.
+    """
+    from dbt.cli.main import dbtRunner
+
+    key = (str(manifest_path), manifest_path.stat().st_mtime)
+    with _LOCK:
+        if key not in _MANIFESTS:
+            _MANIFESTS.clear()
+            scratch = Path(tempfile.mkdtemp(prefix="dbt-parse-", dir=manifest_path.parent))
+            try:
+                seed = manifest_path.parent / "partial_parse.msgpack"
+                if seed.exists():
+                    shutil.copy2(seed, scratch / seed.name)
+                result = dbtRunner().invoke(
+                    [
+                        "parse",
+                        "--quiet",
+                        "--project-dir",
+                        str(project_dir),
+                        "--profiles-dir",
+                        str(project_dir),
+                        "--target-path",
+                        str(scratch),
+                        "--log-path",
+                        str(scratch),
+                    ]
+                )
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if not result.success:
+                raise dg.Failure(f"dbt parse failed: {result.exception}")
+            _MANIFESTS[key] = result.result
+        return _MANIFESTS[key]
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open in a class-level environment after a build; in
+    process that would hold the warehouse with dbt's configuration, so the next connection
+    (scoring, a read-only summary) could not open it. Close it: the next build reopens it."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        environment.close()
+
+
+@contextmanager
+def _env(overrides: Mapping[str, str | None]):
+    saved = {k: os.environ.get(k) for k in overrides}
+    try:
+        for k, v in overrides.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_dbt(
+    context: dg.AssetExecutionContext,
+    args: Sequence[str],
+    *,
+    project_dir: Path,
+    manifest_path: Path,
+    translator: Any,
+) -> Iterator[Any]:
+    """`dbt <args>` for the step's selection, in process; yields the step's Dagster events."""
+    from dagster_dbt.asset_utils import (
+        DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+        DAGSTER_DBT_SELECT_METADATA_KEY,
+        DAGSTER_DBT_SELECTOR_METADATA_KEY,
+        DBT_INDIRECT_SELECTION_ENV,
+        get_subset_selection_for_context,
+    )
+    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+    from dagster_dbt.dbt_manifest import validate_manifest
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    manifest_json = validate_manifest(manifest_path)
+    selection, indirect = get_subset_selection_for_context(
+        context=context,
+        manifest=manifest_json,
+        select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+        exclude=context.op.tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
+        selector=context.op.tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
+        dagster_dbt_translator=translator,
+        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
+    )
+    target_path = Path(tempfile.mkdtemp(prefix="dbt-", dir=project_dir / "target"))
+    full_args = [
+        *args,
+        *selection,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path),
+    ]
+    context.log.info(f"dbt (in process): {' '.join(full_args)}")
+
+    results: queue.Queue = queue.Queue()
+
+    def on_event(event: Any) -> None:
+        if event.info.name in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"):
+            results.put(msg_to_dict(event))
+
+    outcome: dict[str, Any] = {}
+
+    def invoke() -> None:
+        try:
+            runner = dbtRunner(manifest=_manifest(project_dir, manifest_path), callbacks=[on_event])
+            with _env({DBT_INDIRECT_SELECTION_ENV: indirect, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
+                outcome["result"] = runner.invoke(full_args)
+        except BaseException as error:  # reported in the step, never lost in the thread
+            outcome["error"] = error
+        finally:
+            _release_duckdb()
+            results.put(_DONE)
+
+    # dbt's callbacks arrive on its own threads: a worker thread runs dbt, this generator
+    # streams the Dagster events as models and tests finish.
+    worker = threading.Thread(target=invoke, name="dbt-in-process", daemon=True)
+    worker.start()
+    try:
+        while (raw := results.get()) is not _DONE:
+            event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+            yield from event.to_default_asset_events(
+                manifest=manifest_json, dagster_dbt_translator=translator, context=context
+            )
+        worker.join()
+    finally:
+        shutil.rmtree(target_path, ignore_errors=True)
+    if "error" in outcome:
+        raise dg.Failure(f"dbt {' '.join(args)} could not run: {outcome['error']}") from outcome["error"]
+    result = outcome["result"]
+    if not result.success:
+        failed = []
+        for node_result in getattr(result.result, "results", None) or []:
+            if str(node_result.status) in ("error", "fail", "runtime error"):
+                failed.append(f"{node_result.node.name} ({node_result.status}: {node_result.message})")
+        detail = "; ".join(failed) if failed else str(result.exception or "see the dbt output above")
+        raise dg.Failure(f"dbt {' '.join(args)} failed: {detail}")
