@@ -58,8 +58,9 @@ def _reader(path: Path) -> str:
 
 
 def _known_date(source: str) -> str:
-    # the contract's known_at rule, evaluated on the landing columns
-    return f"cast({CONTRACTS[source].known_at} as date)"
+    # the contract's known_at rule on the landing columns (flawed demo values give null: history)
+    rule = CONTRACTS[source].known_at.replace("cast(", "try_cast(")
+    return f"try_cast({rule} as date)"
 
 
 def split_landing(landing: Path, out_history: Path, out_day: Path) -> dt.date:

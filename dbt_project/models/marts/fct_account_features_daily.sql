@@ -264,4 +264,7 @@ final as (
 
 )
 
+-- Stored in date order: scoring reads one day (or a range) at a time, and DuckDB skips the row
+-- groups of other days by their min/max (an incremental run appends its days in order anyway).
 select * from final
+order by as_of_date, account_id
