@@ -32,7 +32,7 @@ def _dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text("telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n")
     return home
 
 

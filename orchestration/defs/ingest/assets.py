@@ -1,5 +1,7 @@
 """One ingest asset per landing source: landing files -> raw.<source>."""
 
+import datetime as dt
+
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
@@ -15,13 +17,21 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         tags={"layer": "raw"},
         retry_policy=dg.RetryPolicy(max_retries=2, delay=2),
+        # Freshness in the UI (asset page, asset health): ingestion of this source must have run
+        # within the contract's staleness limit. How old the newest *record* is shows in the
+        # materialization metadata below and is gated by the `staleness` quality check.
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(days=contract.stale_after_days),
+            warn_window=dt.timedelta(hours=contract.stale_after_days * 12),
+        ),
     )
     def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         try:
             with warehouse.connect() as con:
                 result = load_source(con, contract.name, warehouse.landing, log=context.log.info)
                 totals = con.execute(
-                    f"select count(*), count(distinct _batch_id) from {contract.raw_table}"
+                    f"select count(*), count(distinct _batch_id), max({contract.freshness_column}) "
+                    f"from {contract.raw_table}"
                 ).fetchone()
         except IngestError as exc:
             # Whole-file problems are not transient: fail at once, naming the file.
@@ -36,6 +46,9 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
                 "batch_ids": dg.MetadataValue.json(result.batch_ids),
                 "dagster/row_count": totals[0],
                 "batches_total": totals[1],
+                # data freshness: the newest record, and the contract's limit for it
+                f"newest_{contract.freshness_column}": str(totals[2]) if totals[2] is not None else "none",
+                "stale_after_days": contract.stale_after_days,
                 "seconds": round(result.seconds, 3),
             }
         )
