@@ -3,11 +3,15 @@
 DuckDB allows one writer process per file and a reader of the live file takes its lock, so BI
 clients read copies instead (STACK.md, "DuckDB concurrency"):
 
-- a read-only DuckDB snapshot, `data/published/healthscore_published.duckdb`, copied from the
-  live warehouse in one read transaction into a temp file that is then renamed over the old one
-  (`os.replace`: a reader opens either the old complete file or the new complete file);
-- one Parquet file per table, `data/published/parquet/<schema>.<table>.parquet`, exported from that
-  snapshot, each written to a temp file and renamed;
+- a read-only DuckDB snapshot, `data/published/healthscore_published.duckdb`, written to a temp
+  file in one read transaction of the live warehouse and then renamed over the old one
+  (`os.replace`: a reader opens either the old complete file or the new complete file). The temp
+  file starts as a copy of the previous snapshot, and only the rows of score versions it does
+  not have yet are added (restated dates replaced, small tables replaced whole); without a
+  previous snapshot of the same tables and columns, every table is copied;
+- Parquet exported from that snapshot: one file per small table, `<schema>.<table>.parquet`, and
+  for the history tables a folder with one file per score version or per as_of_date, written
+  when new (or restated); every file is written to a temp name and renamed;
 - optionally the same tables in PostgreSQL (`export_postgres`), replaced in one transaction.
 """
 
@@ -17,6 +21,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -77,6 +82,9 @@ class PublishResult:
     parquet_files: list[Path] = field(default_factory=list)
     score_version: int | None = None
     seconds: float = 0.0
+    snapshot_seconds: float = 0.0
+    incremental: bool = False  # the snapshot was updated from the previous one, not copied whole
+    rows_written: dict[str, int] = field(default_factory=dict)  # rows inserted per table (non-zero)
 
 
 def published_dir(settings: Settings | None = None) -> Path:
@@ -108,13 +116,114 @@ def _relation(name: str, database: str | None = None) -> str:
     return ".".join(quote_ident(p) for p in parts)
 
 
-def write_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshot_path: Path, tables: Iterable[str] = PUBLISHED_TABLES
-) -> dict[str, int]:
-    """Copy `tables` (those that exist) from the warehouse `con` into a new DuckDB file, atomically.
+# How the snapshot and the Parquet files follow a new score version without copying the history.
+# Append-only history, keyed by score_version: rows of versions newer than the snapshot's are
+# appended; one Parquet file per score version.
+APPEND_BY_VERSION: tuple[str, ...] = (
+    "scores.score_runs",
+    "scores.health_scores",
+    "scores.health_score_factors",
+    "scores.health_score_rollups",
+)
+# Newest version per as_of_date (a backfill restates older dates): the dates scored by newer
+# versions are replaced; one Parquet file per as_of_date.
+RESTATE_BY_DATE: tuple[str, ...] = ("bi.fct_health_scores", "bi.fct_health_score_factors")
+# Every other published table is small (current scores, accounts, lineage, quality, quarantine)
+# and is replaced whole, in the snapshot and as one Parquet file.
+PARQUET_PARTITION = {
+    **dict.fromkeys(APPEND_BY_VERSION, "score_version"),
+    **dict.fromkeys(RESTATE_BY_DATE, "as_of_date"),
+}
+PARQUET_UNPARTITIONED = ("scores.score_runs",)  # one row per version: a single small file
 
-    The copy reads in one transaction, so the snapshot is one consistent state of the warehouse.
-    Returns the row count of every table copied.
+
+@dataclass
+class SnapshotUpdate:
+    """What write_snapshot did: the row count of every table, and how it got there."""
+
+    row_counts: dict[str, int] = field(default_factory=dict)
+    incremental: bool = False  # False: every table copied whole (no usable previous snapshot)
+    reason: str = ""  # why the snapshot was copied whole
+    rows_written: dict[str, int] = field(default_factory=dict)  # rows inserted per table
+    restated_dates: dict[str, list[dt.date]] = field(default_factory=dict)  # RESTATE_BY_DATE tables
+    new_versions: dict[str, list[int]] = field(default_factory=dict)  # APPEND_BY_VERSION tables
+    previous_version: int | None = None  # newest score version in the previous snapshot
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str | None, names: Iterable[str]) -> dict[str, list]:
+    where = f"table_catalog = {quote_literal(database)}" if database else "table_catalog = current_database()"
+    rows = con.execute(
+        f"""select table_schema || '.' || table_name, column_name, data_type from information_schema.columns
+        where {where} order by table_schema, table_name, ordinal_position"""
+    ).fetchall()
+    wanted = set(names)
+    out: dict[str, list] = {}
+    for name, column, dtype in rows:
+        if name in wanted:
+            out.setdefault(name, []).append((column, dtype))
+    return out
+
+
+def _snapshot_differs(con: duckdb.DuckDBPyConnection, alias: str, wanted: list[str]) -> str:
+    """Why the attached previous snapshot cannot be updated in place ('' when it can)."""
+    present = existing_tables(con, alias) - {QUARANTINE_SUMMARY_VIEW}
+    if present != set(wanted):
+        return f"tables differ (+{sorted(set(wanted) - present)} -{sorted(present - set(wanted))})"
+    if _columns(con, alias, wanted) != _columns(con, None, wanted):
+        return "columns differ"
+    return ""
+
+
+def _update_table(con: duckdb.DuckDBPyConnection, name: str, alias: str, update: SnapshotUpdate) -> None:
+    """Bring one table of the attached snapshot up to date with the warehouse."""
+    src, dst = _relation(name), _relation(name, alias)
+    if name in APPEND_BY_VERSION or name in RESTATE_BY_DATE:
+        newest = int(con.execute(f"select coalesce(max(score_version), -1) from {dst}").fetchone()[0])
+        newer = f"select distinct {{column}} from {src} where score_version > {newest}"
+    if name in APPEND_BY_VERSION:
+        update.new_versions[name] = [
+            v for (v,) in con.execute(newer.format(column="score_version") + " order by 1").fetchall()
+        ]
+        (written,) = con.execute(
+            f"insert into {dst} select * from {src} where score_version > {newest}"
+        ).fetchone()
+    elif name in RESTATE_BY_DATE:
+        dates = newer.format(column="as_of_date")
+        update.restated_dates[name] = [d for (d,) in con.execute(dates + " order by 1").fetchall()]
+        con.execute(f"delete from {dst} where as_of_date in ({dates})")
+        (written,) = con.execute(
+            f"insert into {dst} select * from {src} where as_of_date in ({dates})"
+        ).fetchone()
+    else:
+        con.execute(f"delete from {dst}")
+        (written,) = con.execute(f"insert into {dst} select * from {src}").fetchone()
+    (count,) = con.execute(f"select count(*) from {dst}").fetchone()
+    (expected,) = con.execute(f"select count(*) from {src}").fetchone()
+    if count != expected:
+        # History pruned or rewritten in the warehouse (not append-only any more): copy it whole.
+        con.execute(f"delete from {dst}")
+        (written,) = con.execute(f"insert into {dst} select * from {src}").fetchone()
+        update.new_versions.pop(name, None)
+        update.restated_dates.pop(name, None)
+    update.rows_written[name] = written
+    update.row_counts[name] = expected
+
+
+def write_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_path: Path,
+    tables: Iterable[str] = PUBLISHED_TABLES,
+    *,
+    incremental: bool = True,
+) -> SnapshotUpdate:
+    """Write the published snapshot of `tables` (those that exist) from the warehouse `con`, atomically.
+
+    With `incremental` and a previous snapshot of the same tables and columns, the previous file
+    is copied (a file copy, fast) and brought up to date: rows of new score versions appended,
+    restated dates replaced, small tables replaced whole. Otherwise every table is copied. Either
+    way the work happens in a temp file, in one transaction that reads one consistent state of
+    the warehouse, and the temp file is then renamed over the snapshot (`os.replace`): a reader
+    opens either the previous complete file or the new one.
     """
     snapshot_path = Path(snapshot_path)
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,46 +231,199 @@ def write_snapshot(
     present = existing_tables(con)
     wanted = [t for t in tables if t in present]
     alias = "published_snapshot"
-    counts: dict[str, int] = {}
-    con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
+    update = SnapshotUpdate()
     try:
+        if not incremental:
+            update.reason = "full publish requested"
+        elif not snapshot_path.exists():
+            update.reason = "no previous snapshot"
+        else:
+            shutil.copyfile(snapshot_path, tmp)
+            con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
+            update.reason = _snapshot_differs(con, alias, wanted)
+            update.incremental = not update.reason
+            if update.incremental and "scores.score_runs" in wanted:
+                update.previous_version = con.execute(
+                    f"select max(score_version) from {_relation('scores.score_runs', alias)}"
+                ).fetchone()[0]
+            if not update.incremental:  # start from an empty file
+                con.execute(f"detach {alias}")
+                tmp.unlink()
+        if not update.incremental:
+            con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
         con.execute("begin transaction")
         try:
-            for schema in sorted({t.split(".")[0] for t in wanted}):
-                con.execute(f"create schema if not exists {alias}.{quote_ident(schema)}")
-            for name in wanted:
-                con.execute(f"create table {_relation(name, alias)} as select * from {_relation(name)}")
-                counts[name] = con.execute(f"select count(*) from {_relation(name, alias)}").fetchone()[0]
-            if "raw._quarantine" in counts:
-                con.execute(f"create schema if not exists {alias}.quality")
-                con.execute(f"create view {alias}.{QUARANTINE_SUMMARY_VIEW} as {QUARANTINE_SUMMARY_SQL}")
+            if update.incremental:
+                for name in wanted:
+                    _update_table(con, name, alias, update)
+            else:
+                for schema in sorted({t.split(".")[0] for t in wanted}):
+                    con.execute(f"create schema if not exists {alias}.{quote_ident(schema)}")
+                for name in wanted:
+                    con.execute(f"create table {_relation(name, alias)} as select * from {_relation(name)}")
+                    count = con.execute(f"select count(*) from {_relation(name, alias)}").fetchone()[0]
+                    update.row_counts[name] = update.rows_written[name] = count
+                if "raw._quarantine" in update.row_counts:
+                    con.execute(f"create schema if not exists {alias}.quality")
+                    con.execute(f"create view {alias}.{QUARANTINE_SUMMARY_VIEW} as {QUARANTINE_SUMMARY_SQL}")
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         con.execute(f"checkpoint {alias}")
-    finally:
-        con.execute(f"detach {alias}")
+    except BaseException:
+        _detach(con, alias)
+        tmp.unlink(missing_ok=True)
+        raise
+    _detach(con, alias)
     wal = Path(str(tmp) + ".wal")
     if wal.exists():  # checkpointed above; a leftover WAL would belong to the temp name only
         wal.unlink()
     os.replace(tmp, snapshot_path)
-    return counts
+    return update
 
 
-def write_parquet(snapshot_path: Path, parquet_dir: Path) -> list[Path]:
-    """Export every table of the snapshot to <schema>.<table>.parquet (temp file, then rename)."""
+def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
+    if alias in {r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()}:
+        con.execute(f"detach {alias}")
+
+
+def _partition_file(table_dir: Path, column: str, value: object) -> Path:
+    label = f"{int(value):06d}" if column == "score_version" else str(value)
+    return table_dir / f"{column}_{label}.parquet"
+
+
+def _copy_parquet(
+    snap: duckdb.DuckDBPyConnection, query: str, target: Path, params: list | None = None
+) -> None:
+    """One Parquet file, written to a temp name and renamed: readers see whole files only."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    snap.execute(
+        f"copy ({query}) to {quote_literal(str(tmp))} (format parquet, compression zstd)", params or []
+    )
+    os.replace(tmp, target)
+
+
+PARTITIONED_COPY_MIN = 5  # from this many partitions to write, one partitioned COPY instead of one each
+
+
+def _literal(value: object) -> str:
+    return f"date '{value}'" if isinstance(value, dt.date) else str(int(value))
+
+
+def _write_partitions(
+    snap: duckdb.DuckDBPyConnection,
+    name: str,
+    column: str,
+    table_dir: Path,
+    todo: dict[Path, object],
+    every: bool,
+) -> list[Path]:
+    """Write one Parquet file per partition value in `todo` ({target path: value}).
+
+    A few partitions: one COPY each. Many (a first export, a full rewrite): one partitioned COPY,
+    a single scan of the table, into a temp folder, then every file renamed into place."""
+    if len(todo) < PARTITIONED_COPY_MIN:
+        for path, value in todo.items():
+            _copy_parquet(snap, f"select * from {_relation(name)} where {column} = {_literal(value)}", path)
+        return list(todo)
+    staging = table_dir / f".partitioned.{uuid.uuid4().hex[:8]}.tmp"
+    where = "" if every else f" where {column} in ({', '.join(_literal(v) for v in todo.values())})"
+    written: list[Path] = []
+    try:
+        snap.execute(
+            f"copy (select * from {_relation(name)}{where}) to {quote_literal(str(staging))} "
+            f"(format parquet, compression zstd, partition_by ({quote_ident(column)}), write_partition_columns true)"
+        )
+        by_value = {str(v): path for path, v in todo.items()}
+        for part in staging.iterdir():
+            files = list(part.glob("*.parquet"))
+            target = by_value.get(part.name.split("=", 1)[1])
+            if target is not None and len(files) == 1:
+                os.replace(files[0], target)
+                written.append(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for path, value in todo.items():  # a partition written as several files: one COPY of its own
+        if path not in written:
+            _copy_parquet(snap, f"select * from {_relation(name)} where {column} = {_literal(value)}", path)
+            written.append(path)
+    return written
+
+
+PARQUET_STATE = "_published.json"  # in the Parquet folder: the score version its files match
+
+
+def write_parquet(snapshot_path: Path, parquet_dir: Path, update: SnapshotUpdate | None = None) -> list[Path]:
+    """Export the snapshot's tables as Parquet. Returns the files written.
+
+    Small tables: one file each, `<schema>.<table>.parquet`, rewritten every time. The history
+    tables: a folder `<schema>.<table>/` with one file per score version
+    (`score_version_000012.parquet`, written once) or per as_of_date
+    (`as_of_date_2026-11-20.parquet`, rewritten when a newer version restates that date). A file
+    is removed when its version or date is no longer in the table. Every file is written to a
+    temp name and renamed: readers see whole files only.
+
+    With `update` (an incremental snapshot update) and Parquet files that match the previous
+    snapshot (`_published.json`), only new versions and restated dates are written; otherwise
+    every partition is rewritten.
+    """
     parquet_dir.mkdir(parents=True, exist_ok=True)
+    state_path = parquet_dir / PARQUET_STATE
+    try:
+        synced = json.loads(state_path.read_text()).get("score_version") if state_path.exists() else None
+    except (OSError, json.JSONDecodeError):
+        synced = None
+    in_sync = update is not None and update.incremental and synced == update.previous_version
     written: list[Path] = []
     with connect(snapshot_path, read_only=True) as snap:
-        for name in sorted(existing_tables(snap) - {QUARANTINE_SUMMARY_VIEW}):
-            target = parquet_dir / f"{name}.parquet"
-            tmp = parquet_dir / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-            snap.execute(
-                f"copy (select * from {_relation(name)}) to {quote_literal(str(tmp))} (format parquet, compression zstd)"
-            )
-            os.replace(tmp, target)
-            written.append(target)
+        tables = sorted(existing_tables(snap) - {QUARANTINE_SUMMARY_VIEW})
+        for name in tables:
+            column = PARQUET_PARTITION.get(name)
+            if column is None or name in PARQUET_UNPARTITIONED:
+                target = parquet_dir / f"{name}.parquet"
+                _copy_parquet(snap, f"select * from {_relation(name)}", target)
+                written.append(target)
+                continue
+            table_dir = parquet_dir / name
+            table_dir.mkdir(exist_ok=True)
+            (parquet_dir / f"{name}.parquet").unlink(missing_ok=True)  # the single-file layout of old
+            values = [
+                v
+                for (v,) in snap.execute(
+                    f"select distinct {column} from {_relation(name)} order by 1"
+                ).fetchall()
+            ]
+            wanted = {_partition_file(table_dir, column, v): v for v in values}
+            # None: rewrite every partition (first export, full snapshot copy, history pruned or
+            # rewritten, or files out of step with the previous snapshot).
+            changed: set | None = None
+            if update is not None and update.incremental and name in update.new_versions:
+                changed = set(update.new_versions[name])  # versions are immutable: missing files too
+            elif in_sync and name in update.restated_dates:
+                changed = set(update.restated_dates[name])
+            if not wanted:  # an empty table: one empty file keeps the columns (and the glob) readable
+                empty = table_dir / "empty.parquet"
+                _copy_parquet(snap, f"select * from {_relation(name)}", empty)
+                written.append(empty)
+                wanted = {empty: None}
+                changed = set()
+            todo = {
+                path: value
+                for path, value in wanted.items()
+                if changed is None or value in changed or not path.exists()
+            }
+            written += _write_partitions(snap, name, column, table_dir, todo, every=len(todo) == len(values))
+            for stale in set(table_dir.glob("*.parquet")) - set(wanted):
+                stale.unlink()
+        version = (
+            snap.execute("select max(score_version) from scores.score_runs").fetchone()[0]
+            if "scores.score_runs" in tables
+            else None
+        )
+    tmp = parquet_dir / f".{PARQUET_STATE}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps({"score_version": version}))
+    os.replace(tmp, state_path)
     return written
 
 
@@ -170,18 +432,33 @@ def publish(
     out_dir: Path | None = None,
     *,
     parquet: bool = True,
+    incremental: bool = True,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> PublishResult:
-    """Snapshot + Parquet export of the warehouse behind `con` into `out_dir`."""
+    """Snapshot + Parquet export of the warehouse behind `con` into `out_dir`.
+
+    Incremental by default: only the rows of score versions not yet published are written (see
+    write_snapshot / write_parquet); `incremental=False` rewrites everything."""
     started = time.perf_counter()
     out_dir = Path(out_dir or published_dir())
     result = PublishResult(snapshot_path=out_dir / SNAPSHOT_NAME, parquet_dir=out_dir / "parquet")
     ensure_quality_views(con)
-    result.row_counts = write_snapshot(con, result.snapshot_path)
-    log(f"snapshot {result.snapshot_path}: {len(result.row_counts)} tables")
+    update = write_snapshot(con, result.snapshot_path, incremental=incremental)
+    result.row_counts, result.incremental = update.row_counts, update.incremental
+    result.rows_written = {k: v for k, v in update.rows_written.items() if v}
+    result.snapshot_seconds = time.perf_counter() - started
+    log(
+        f"snapshot {result.snapshot_path}: {len(result.row_counts)} tables, "
+        + (
+            f"updated in place from the previous one: {sum(result.rows_written.values()):,} rows written"
+            if update.incremental
+            else f"copied whole ({update.reason})"
+        )
+        + f" ({result.snapshot_seconds:.1f} s)"
+    )
     if parquet:
-        result.parquet_files = write_parquet(result.snapshot_path, result.parquet_dir)
-        log(f"parquet: {len(result.parquet_files)} files in {result.parquet_dir}")
+        result.parquet_files = write_parquet(result.snapshot_path, result.parquet_dir, update)
+        log(f"parquet: {len(result.parquet_files)} files written in {result.parquet_dir}")
     if "scores.score_runs" in result.row_counts:
         with connect(result.snapshot_path, read_only=True) as snap:
             result.score_version = snap.execute(
@@ -191,6 +468,11 @@ def publish(
         "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "score_version": result.score_version,
         "row_counts": result.row_counts,
+        "parquet_partitioned_by": {
+            name: column
+            for name, column in PARQUET_PARTITION.items()
+            if name in result.row_counts and name not in PARQUET_UNPARTITIONED
+        },
     }
     tmp = out_dir / f".manifest.{uuid.uuid4().hex[:8]}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))

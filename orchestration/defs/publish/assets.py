@@ -26,6 +26,7 @@ POSTGRES_DSN_ENV = "HEALTHSCORE_POSTGRES_DSN"
 class PublishConfig(dg.Config):
     out_dir: str = ""  # empty: $HEALTHSCORE_PUBLISHED_DIR or <data dir>/published
     parquet: bool = True
+    full: bool = False  # rewrite the snapshot and every Parquet file instead of adding new versions
     report: bool = True
     data_docs: bool = True
 
@@ -40,7 +41,8 @@ class PublishConfig(dg.Config):
     kinds={"duckdb", "parquet"},
     description=(
         "Read-only DuckDB snapshot (healthscore_published.duckdb) and Parquet files of the BI marts, "
-        "score, quality and quarantine tables, written atomically; plus report.html and GX Data Docs. "
+        "score, quality and quarantine tables, written atomically and incrementally (new score versions "
+        "only); plus report.html and GX Data Docs. "
         f"Also replaces the tables in PostgreSQL when ${POSTGRES_DSN_ENV} is set."
     ),
 )
@@ -54,7 +56,9 @@ def published_snapshot(
 
     out_dir = Path(config.out_dir) if config.out_dir else published_dir()
     with warehouse.connect() as con:
-        result = publish(con, out_dir, parquet=config.parquet, log=context.log.info)
+        result = publish(
+            con, out_dir, parquet=config.parquet, incremental=not config.full, log=context.log.info
+        )
     metadata: dict = {
         "snapshot": dg.MetadataValue.path(str(result.snapshot_path)),
         "parquet_dir": dg.MetadataValue.path(str(result.parquet_dir)),
@@ -65,6 +69,10 @@ def published_snapshot(
         ),
         "dagster/row_count": result.row_counts.get("bi.health_scores_current", 0),
         "publish_seconds": round(result.seconds, 3),
+        "snapshot_seconds": round(result.snapshot_seconds, 3),
+        "incremental": result.incremental,
+        "rows_written": sum(result.rows_written.values()),
+        "parquet_files_written": len(result.parquet_files),
     }
     grades = grade_distribution(result.snapshot_path)
     metadata["grade_distribution"] = dg.MetadataValue.json(grades)
