@@ -1040,7 +1040,8 @@ def _context() -> Any:
 def _validate_gx(
     context: Any, datasource: Any, plan: _SourcePlan, cutoff: dt.datetime
 ) -> list[ExpectationOutcome]:
-    """GX validation of the plan's new rows (row-level rules) and of the whole table (staleness)."""
+    """GX validation of the plan's rows to validate (row-level rules), plus staleness of the whole
+    table: by GX too when every batch is new (one validation), else from the plan's SQL."""
     contract = get_contract(plan.source)
     result_format = {
         "result_format": "COMPLETE",  # row samples of UnexpectedRowsExpectation need it
@@ -1048,43 +1049,39 @@ def _validate_gx(
         "unexpected_index_column_names": [contract.primary_key],
         "return_unexpected_index_query": False,
     }
-    whole = (
-        datasource.add_table_asset(name=plan.source, table_name=plan.source, schema_name="raw")
-        .add_batch_definition_whole_table("whole_table")
-        .get_batch()
-    )
     if plan.whole_table:  # every batch is new: one validation of the whole table, as before
-        runs = [(whole, plan.rules, suite_name(plan.source))]
-    else:
-        rows = (
+        batch = (
+            datasource.add_table_asset(name=plan.source, table_name=plan.source, schema_name="raw")
+            .add_batch_definition_whole_table("whole_table")
+            .get_batch()
+        )
+        rules, staleness = plan.rules, []
+    else:  # the new rows through GX; staleness of the whole table from the plan's SQL (same rules)
+        batch = (
             datasource.add_query_asset(name=f"{plan.source}__new_rows", query=plan.rows_query())
             .add_batch_definition_whole_table("new_rows")
             .get_batch()
         )
-        runs = [
-            (rows, plan.row_rules, suite_name(plan.source)),
-            (whole, plan.table_rules, f"{suite_name(plan.source)}.staleness"),
-        ]
+        rules, staleness = plan.row_rules, _staleness_outcomes(plan, cutoff)
     by_name = {r.check_name: r for r in plan.rules}
+    suite = context.suites.add_or_update(_suite(suite_name(plan.source), plan.source, rules))
+    validation = batch.validate(
+        suite, result_format=result_format, expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff}
+    )
     outcomes = []
-    for batch, rules, name in runs:
-        suite = context.suites.add_or_update(_suite(name, plan.source, rules))
-        validation = batch.validate(
-            suite, result_format=result_format, expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff}
-        )
-        for res in validation.results:
-            rule = by_name[res.expectation_config.meta["check_name"]]
-            outcome = _outcome(rule, res)
-            if rule.category == STALENESS:
-                outcome.scope, outcome.rows_checked = SCOPE_TABLE, plan.rows
-                if rule.column and not outcome.success:
-                    outcome.failing_sample = [
-                        {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
-                    ]
-            else:
-                outcome.scope, outcome.rows_checked = SCOPE_ROWS, sum(b.rows for b in plan.to_validate)
-            outcomes.append(outcome)
-    return outcomes
+    for res in validation.results:
+        rule = by_name[res.expectation_config.meta["check_name"]]
+        outcome = _outcome(rule, res)
+        if rule.category == STALENESS:
+            outcome.scope, outcome.rows_checked = SCOPE_TABLE, plan.rows
+            if rule.column and not outcome.success:
+                outcome.failing_sample = [
+                    {"newest": outcome.observed_value, "stale_before": cutoff.isoformat()}
+                ]
+        else:
+            outcome.scope, outcome.rows_checked = SCOPE_ROWS, sum(b.rows for b in plan.to_validate)
+        outcomes.append(outcome)
+    return outcomes + staleness
 
 
 def validate_sources(
