@@ -22,16 +22,47 @@ source as (
 
 ),
 
--- Re-exports repeat a key: keep the row from the latest load.
+-- Re-exports repeat a key: keep the row from the latest load. Repeats are rare, so only the
+-- repeated keys go through the (expensive) ranking window; the rest pass straight through.
+repeated_keys as (
+
+    select event_id
+    from source
+    group by event_id
+    having count(*) > 1
+
+),
+
+single_rows as (
+
+    select event_id, account_id, user_id, feature, event_at, quantity, received_at, _batch_id, _loaded_at
+    from source
+    where not exists (select 1 from repeated_keys where repeated_keys.event_id = source.event_id)
+
+),
+
+latest_of_repeated as (
+
+    select event_id, account_id, user_id, feature, event_at, quantity, received_at, _batch_id, _loaded_at
+    from (
+        select
+            source.*,
+            row_number() over (
+                partition by source.event_id
+                order by source._loaded_at desc nulls last, source._row_number desc nulls last
+            ) as load_rank
+        from source
+        inner join repeated_keys on source.event_id = repeated_keys.event_id
+    ) as ranked
+    where load_rank = 1
+
+),
+
 deduplicated as (
 
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by _loaded_at desc nulls last, _row_number desc nulls last
-        ) as load_rank
-    from source
+    select * from single_rows
+    union all
+    select * from latest_of_repeated
 
 ),
 
@@ -49,7 +80,6 @@ final as (
         _batch_id as batch_id,
         _loaded_at as loaded_at
     from deduplicated
-    where load_rank = 1
 
 )
 
