@@ -155,3 +155,25 @@ def test_rerun_without_new_data_keeps_an_error_blocking_and_repeats_a_pass(
     accounts = _check_evaluations(rerun)[("accounts", "uniqueness")]
     assert accounts.passed and "no new batches since run " + first.run_id in accounts.description
     assert accounts.metadata["carried_from_run"].value == first.run_id
+
+
+def test_an_error_blocks_only_downstream_of_its_own_source(warehouse: Path) -> None:
+    # usage_events is stale (error); an asset that reads only raw/accounts still materializes.
+    # (Why the checks stay one op per source: one op for all sources fails as a whole.)
+    with connect(warehouse) as con:
+        _create_raw(con, "usage_events", [_event(1, 10)])
+
+    @dg.asset(key="accounts_downstream", deps=[dg.AssetKey(["raw", "accounts"])])
+    def accounts_downstream() -> int:
+        return 1
+
+    resource = WarehouseResource(warehouse_path=str(warehouse), landing_dir=str(warehouse.parent))
+    result = dg.materialize(
+        [*_defs(warehouse, ["accounts", "usage_events"]), accounts_downstream],
+        resources={"warehouse": resource},
+        raise_on_error=False,
+    )
+    assert not _check_evaluations(result)[("usage_events", "staleness")].passed
+    planned = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert dg.AssetKey("accounts_downstream") in planned
+    assert dg.AssetKey("downstream") not in planned
