@@ -46,7 +46,8 @@ select 1 as score_version, 'ACC-' || lpad(cast(i as varchar), 2, '0') as account
 from range(1, 13) a(i), range(0, 3) b(d);
 insert into scores.health_scores_current by name
 select * from scores.health_scores where as_of_date = date '2026-03-03';
-insert into quality.check_results values
+insert into quality.check_results (check_name, source, category, expectation, column_name, severity, passed,
+        observed_value, unexpected_count, failing_sample, run_id, checked_at) values
     ('usage_events.completeness.not_null.account_id', 'usage_events', 'completeness',
      'expect_column_values_to_not_be_null', 'account_id', 'error', false, '0.01', 4, '[{"event_id": "E1"}]',
      'qrun-1', timestamp '2026-03-03 05:00:00'),
