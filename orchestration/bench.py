@@ -127,6 +127,7 @@ def _generate(name: str, accounts: int, days: int, landing: Path, env: dict) -> 
 
 def run_size(name: str, args: argparse.Namespace, root: Path) -> dict:
     accounts, days = SIZES[name]
+    days = args.days or days
     work = root / name
     landing = work / "landing"
     warehouse = work / "warehouse" / "healthscore.duckdb"
@@ -305,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--pandas-minutes", type=float, default=20)
     parser.add_argument("--pandas-gib", type=float, default=16)
+    parser.add_argument(
+        "--days", type=int, default=0, help="days of history instead of the size's 365 (a shorter scale run)"
+    )
     args = parser.parse_args(argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
