@@ -42,11 +42,16 @@ summary: install
 dev: install manifest
 	env --default-signal=INT $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-# Headless Chromium renders the health report in the tests (Debian package; installed when root).
+# Debian packages the tests use (installed when root): headless Chromium renders the health
+# report; the PostgreSQL 15 server and a Java runtime (local Spark) run the cross-engine tests.
 test-deps:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium could not be installed: the report rendering test will be skipped"
+	@{ test -x /usr/lib/postgresql/15/bin/initdb && command -v java >/dev/null; } || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql-15 openjdk-17-jre-headless >/dev/null) || \
+		echo "postgresql-15 / Java could not be installed: the engine tests will be skipped"
 
 # Two workers (the machine has 2 cores); --dist loadfile keeps each test module, whose
 # end-to-end tests share one warehouse and run in order, on one worker.

@@ -205,12 +205,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable_warehouse(settings: Settings) -> Path:
+    """The DuckDB file to summarise: the warehouse itself, or on PostgreSQL / Spark the snapshot
+    that every run publishes from the engine (docs/scale-out.md)."""
+    from orchestration.lib.engines import engine_name
+
+    if engine_name() == "duckdb":
+        return settings.warehouse_path
+    from orchestration.lib.publish import SNAPSHOT_NAME, published_dir
+
+    return published_dir(settings) / SNAPSHOT_NAME
+
+
 def _has_published_scores(settings: Settings) -> bool:
-    if not settings.warehouse_path.exists():
+    path = _readable_warehouse(settings)
+    if not path.exists():
         return False
     from orchestration.lib.warehouse import connect
 
-    with connect(settings.warehouse_path, read_only=True) as con:
+    with connect(path, read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'scores' and table_name = 'score_runs'"
         ).fetchone()[0]
@@ -220,7 +233,7 @@ def _has_published_scores(settings: Settings) -> bool:
 def print_summary(settings: Settings, run_id: str | None = None, dagster_home: Path | None = None) -> None:
     from orchestration.lib.warehouse import connect
 
-    path = settings.warehouse_path
+    path = _readable_warehouse(settings)
     _say("")
     _say("=" * 78)
     if not path.exists():

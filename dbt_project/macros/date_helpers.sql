@@ -14,17 +14,17 @@
 
 {#- a / b as a float, null when b is 0 or null. -#}
 {% macro safe_divide(numerator, denominator) -%}
-    cast({{ numerator }} as {{ dbt.type_float() }})
-        / nullif(cast({{ denominator }} as {{ dbt.type_float() }}), 0)
+    cast({{ numerator }} as {{ type_double() }})
+        / nullif(cast({{ denominator }} as {{ type_double() }}), 0)
 {%- endmacro %}
 
 {#- Percent change from previous to current, null when previous is 0 or null. -#}
 {% macro pct_change(current, previous) -%}
-    100.0 * (cast({{ current }} as {{ dbt.type_float() }}) - cast({{ previous }} as {{ dbt.type_float() }}))
-        / nullif(cast({{ previous }} as {{ dbt.type_float() }}), 0)
+    100.0 * (cast({{ current }} as {{ type_double() }}) - cast({{ previous }} as {{ type_double() }}))
+        / nullif(cast({{ previous }} as {{ type_double() }}), 0)
 {%- endmacro %}
 
 {#- Money from a running float sum: rounded to cents, so +x then -x nets to exactly 0. -#}
 {% macro round_money(amount) -%}
-    cast(round(cast({{ amount }} as decimal(18, 4)), 2) as {{ dbt.type_float() }})
+    cast(round(cast({{ amount }} as decimal(18, 4)), 2) as {{ type_double() }})
 {%- endmacro %}

@@ -18,7 +18,7 @@
         account_id,
         measure,
         valid_from as delta_date,
-        cast(amount as {{ dbt.type_float() }}) as delta
+        cast(amount as {{ type_double() }}) as delta
     from {{ intervals }}
     where valid_until is null or valid_from < valid_until
 
@@ -28,7 +28,7 @@
         account_id,
         measure,
         valid_until as delta_date,
-        -1.0 * cast(amount as {{ dbt.type_float() }}) as delta
+        -1.0 * cast(amount as {{ type_double() }}) as delta
     from {{ intervals }}
     where valid_until is not null and valid_from < valid_until
 

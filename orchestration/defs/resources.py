@@ -5,25 +5,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
+from orchestration.lib.engines import Engine, engine_name, open_engine
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file and the landing zone it loads from.
+    """The warehouse (DuckDB file by default, or PostgreSQL / Spark) and the landing zone it loads from.
 
-    Connections are opened per unit of work and closed straight after, because dbt runs
-    in its own process and DuckDB allows one writer per file.
+    `engine`: duckdb, postgres or spark; empty: $HEALTHSCORE_ENGINE (default duckdb). PostgreSQL
+    and Spark read their settings from the environment (docs/scale-out.md); `warehouse_path` is
+    the DuckDB file. Connections are opened per unit of work and closed straight after, because
+    dbt runs in its own process and DuckDB allows one writer per file.
     """
 
     warehouse_path: str
     landing_dir: str
+    engine: str = ""
+
+    @property
+    def engine_kind(self) -> str:
+        return self.engine or engine_name()
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.warehouse_path, read_only=read_only) as con:
+    def connect(self, read_only: bool = False) -> Iterator[Engine]:
+        """An Engine (orchestration/lib/engines.py); on DuckDB it also answers every method of
+        the DuckDB connection it wraps."""
+        with open_engine(self.engine_kind, duckdb_path=self.warehouse_path, read_only=read_only) as con:
             yield con
 
     @property

@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from .contracts import CONTRACTS, FORMATS, LOAD_METADATA_COLUMNS, SourceContract
+from .engines import DuckDBEngine, Engine, as_engine, create_table_sql
 from .mapping import (
     LoadedMapping,
     MappedBatch,
@@ -96,56 +97,54 @@ class SourceLoad:
         return [f.batch_id for f in self.new_files]
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema, its bookkeeping tables and one table per contract."""
-    con.execute("create schema if not exists raw")
-    con.execute(
-        """
-        create table if not exists raw._load_batches (
-            batch_id varchar primary key,
-            source varchar not null,
-            source_file varchar not null,
-            file_checksum varchar not null,
-            file_format varchar not null,
-            rows_landed bigint not null,
-            rows_loaded bigint not null,
-            rows_quarantined bigint not null,
-            ignored_columns varchar,
-            loaded_at timestamp not null
-        )
-        """
-    )
-    con.execute(
-        """
-        create table if not exists raw._quarantine (
-            batch_id varchar not null,
-            source varchar not null,
-            source_file varchar not null,
-            row_number bigint not null,
-            column_name varchar not null,
-            reason varchar not null,
-            raw_values varchar,
-            quarantined_at timestamp not null
-        )
-        """
-    )
+RAW_BOOKKEEPING_DDL = {
+    "raw._load_batches": """
+        batch_id varchar primary key,
+        source varchar not null,
+        source_file varchar not null,
+        file_checksum varchar not null,
+        file_format varchar not null,
+        rows_landed bigint not null,
+        rows_loaded bigint not null,
+        rows_quarantined bigint not null,
+        ignored_columns varchar,
+        loaded_at timestamp not null
+    """,
+    "raw._quarantine": """
+        batch_id varchar not null,
+        source varchar not null,
+        source_file varchar not null,
+        row_number bigint not null,
+        column_name varchar not null,
+        reason varchar not null,
+        raw_values varchar,
+        quarantined_at timestamp not null
+    """,
     # Columns outside the contracts that a mapping keeps for cross-source quality rules.
-    con.execute(
-        """
-        create table if not exists raw._mapped_extras (
-            batch_id varchar not null,
-            source varchar not null,
-            row_number bigint not null,
-            record_id varchar,
-            name varchar not null,
-            value varchar
-        )
-        """
-    )
+    "raw._mapped_extras": """
+        batch_id varchar not null,
+        source varchar not null,
+        row_number bigint not null,
+        record_id varchar,
+        name varchar not null,
+        value varchar
+    """,
+}
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection | Engine) -> None:
+    """Create the raw schema, its bookkeeping tables and one table per contract (on any engine)."""
+    engine = as_engine(con)
+    engine.create_schema("raw")
+    for table, body in RAW_BOOKKEEPING_DDL.items():
+        engine.execute(create_table_sql(engine.dialect, table, body))
     for contract in CONTRACTS.values():
         cols = [f"{quote_ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in contract.columns]
         cols += [f"{name} {DUCKDB_TYPES[typ]}" for name, typ, _ in LOAD_METADATA_COLUMNS]
-        con.execute(f"create table if not exists {contract.raw_table} ({', '.join(cols)})")
+        body = ", ".join(cols)
+        if engine.name == "spark":
+            body = body.replace('"', "`")
+        engine.execute(create_table_sql(engine.dialect, contract.raw_table, body))
 
 
 def discover_files(landing_dir: Path, source: str) -> list[Path]:
@@ -459,3 +458,56 @@ def load_source(
         raise
     result.seconds = time.perf_counter() - started
     return result
+
+
+def load_source_into(
+    engine: Engine,
+    source: str,
+    landing_dir: Path,
+    *,
+    log: Callable[[str], None] | None = None,
+    mappings_dir: Path | None = None,
+) -> SourceLoad:
+    """`load_source` on any engine.
+
+    On DuckDB the files load straight into the warehouse. Elsewhere DuckDB (in memory) still
+    parses and validates the files with the same rules, then the new rows, quarantined rows and
+    batch records are shipped to the engine's raw tables in Arrow batches, inside one transaction
+    where the engine has them (PostgreSQL). Spark has none: the batch records go last, so a failed
+    load leaves no batch record and its file is loaded again next time (stray rows of a failed
+    load are then visible until a rerun; docs/scale-out.md)."""
+    if isinstance(engine, DuckDBEngine):
+        return load_source(engine.con, source, landing_dir, log=log, mappings_dir=mappings_dir)
+    ensure_raw_schema(engine)
+    contract = CONTRACTS[source]
+    with duckdb.connect(":memory:") as mem:
+        mem.execute("set autoinstall_known_extensions = false")
+        mem.execute("set autoload_known_extensions = false")
+        ensure_raw_schema(mem)
+        known = engine.execute("select * from raw._load_batches where source = ?", [source]).fetchall()
+        if known:
+            mem.executemany(
+                "insert into raw._load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [list(r) for r in known],
+            )
+        result = load_source(mem, source, landing_dir, log=log, mappings_dir=mappings_dir)
+        if not result.batch_ids:
+            return result
+        started = time.perf_counter()
+        batches = ", ".join(quote_literal(b) for b in result.batch_ids)
+        engine.begin()
+        try:
+            for table, key in (
+                (contract.raw_table, "_batch_id"),
+                ("raw._quarantine", "batch_id"),
+                ("raw._mapped_extras", "batch_id"),
+                ("raw._load_batches", "batch_id"),
+            ):
+                reader = mem.sql(f"select * from {table} where {key} in ({batches})").to_arrow_reader(100_000)
+                engine.append_arrow(table, reader)
+            engine.commit()
+        except BaseException:
+            engine.rollback()
+            raise
+        result.seconds += time.perf_counter() - started
+        return result

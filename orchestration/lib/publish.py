@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from .engines import DuckDBEngine, Engine, as_engine
 from .settings import Settings
 from .warehouse import connect, quote_ident, quote_literal
 
@@ -427,8 +428,48 @@ def write_parquet(snapshot_path: Path, parquet_dir: Path, update: SnapshotUpdate
     return written
 
 
+def write_snapshot_from_engine(
+    engine: Engine, snapshot_path: Path, tables: Iterable[str] = PUBLISHED_TABLES
+) -> SnapshotUpdate:
+    """`write_snapshot` for a warehouse on PostgreSQL or Spark: every table streams as Arrow
+    batches into a new DuckDB file (always whole), renamed into place when complete. Each table
+    is read on its own: one consistent state relies on the run's step order (nothing writes
+    while the publish step runs)."""
+    snapshot_path = Path(snapshot_path)
+    snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = snapshot_path.with_name(f".{snapshot_path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    update = SnapshotUpdate(reason=f"warehouse on {engine.name}")
+    try:
+        with connect(tmp) as snap:
+            for name in tables:
+                schema, table = name.split(".", 1)
+                if not engine.table_exists(schema, table):
+                    continue
+                snap.execute(f"create schema if not exists {quote_ident(schema)}")
+                created = False
+                for batch in engine.arrow_batches(f"select * from {name}"):
+                    snap.register("__batch", batch)
+                    if not created:
+                        snap.execute(f"create table {_relation(name)} as select * from __batch")
+                        created = True
+                    else:
+                        snap.execute(f"insert into {_relation(name)} select * from __batch")
+                    snap.unregister("__batch")
+                count = snap.execute(f"select count(*) from {_relation(name)}").fetchone()[0]
+                update.row_counts[name] = update.rows_written[name] = count
+            if "raw._quarantine" in update.row_counts:
+                snap.execute("create schema if not exists quality")
+                snap.execute(f"create view {QUARANTINE_SUMMARY_VIEW} as {QUARANTINE_SUMMARY_SQL}")
+            snap.execute("checkpoint")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, snapshot_path)
+    return update
+
+
 def publish(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Engine,
     out_dir: Path | None = None,
     *,
     parquet: bool = True,
@@ -442,8 +483,12 @@ def publish(
     started = time.perf_counter()
     out_dir = Path(out_dir or published_dir())
     result = PublishResult(snapshot_path=out_dir / SNAPSHOT_NAME, parquet_dir=out_dir / "parquet")
-    ensure_quality_views(con)
-    update = write_snapshot(con, result.snapshot_path, incremental=incremental)
+    engine = as_engine(con)
+    if isinstance(engine, DuckDBEngine):
+        ensure_quality_views(engine.con)
+        update = write_snapshot(engine.con, result.snapshot_path, incremental=incremental)
+    else:
+        update = write_snapshot_from_engine(engine, result.snapshot_path)
     result.row_counts, result.incremental = update.row_counts, update.incremental
     result.rows_written = {k: v for k, v in update.rows_written.items() if v}
     result.snapshot_seconds = time.perf_counter() - started

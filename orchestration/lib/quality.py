@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib.contracts import CONTRACTS, SourceContract, get_contract
+from orchestration.lib.engines import create_table_sql, engine_name, open_engine
 from orchestration.lib.settings import PROJECT_ROOT
 from orchestration.lib.warehouse import connect, quote_ident, quote_literal
 
@@ -248,14 +249,14 @@ CROSS_SOURCE_RULES: dict[str, tuple[CrossSourceRule, ...]] = {
         CrossSourceRule(
             "churn_flag_without_churn_outcome",
             f"select distinct src.account_id from src join {_CHURN_FLAG} as f on f.account_id = src.account_id "
-            f"where f.flagged and src.account_id not in (select account_id from {_FIRST_CHURN})",
+            f"where f.flagged and src.account_id not in (select account_id from {_FIRST_CHURN} as first_churn)",
             WARN,
             "Accounts the CRM flags as churned have a churn outcome (the two churn labels agree).",
         ),
         CrossSourceRule(
             "churn_outcome_without_churn_flag",
             f"select distinct src.account_id from src join {_CHURN_FLAG} as f on f.account_id = src.account_id "
-            f"where not f.flagged and src.account_id in (select account_id from {_FIRST_CHURN})",
+            f"where not f.flagged and src.account_id in (select account_id from {_FIRST_CHURN} as first_churn)",
             WARN,
             "Accounts with a churn outcome are flagged as churned by the CRM (the two churn labels agree).",
         ),
@@ -331,8 +332,9 @@ def _duplicates_query(contract: SourceContract) -> str:
     return (
         f"with src as (select * from {{batch}}), dups as (select t.{pk} as value, count(*) as count "
         f"from raw.{_q(contract.name)} as t where t.{pk} in (select src.{pk} from src where src.{pk} is not null) "
-        f"group by t.{pk} having count(*) > 1) select dups.value, dups.count from dups, range(dups.count) "
-        "order by dups.value"
+        f"group by t.{pk} having count(*) > 1) select dups.value, dups.count from dups "
+        # one row per duplicated raw row (portable: no range() / generate_series)
+        f"join raw.{_q(contract.name)} as r on r.{pk} = dups.value order by dups.value"
     )
 
 
@@ -838,6 +840,10 @@ class _SourcePlan:
 
 
 def _table_names(con: Any, schema: str) -> set[str]:
+    if getattr(con, "name", "") == "spark":  # no information_schema on Spark's Hive catalog
+        if not con.spark.catalog.databaseExists(schema):
+            return set()
+        return {t.name for t in con.spark.catalog.listTables(schema) if not t.isTemporary}
     return {
         r[0]
         for r in con.execute(
@@ -852,12 +858,7 @@ def _plan_sources(con: Any, sources: Sequence[str], incremental: bool) -> dict[s
     quality_tables = _table_names(con, "quality") if incremental else set()
     has_verdicts = "validated_batches" in quality_tables and "check_results" in quality_tables
     if has_verdicts:  # results written before incremental validation have no scope column
-        has_verdicts = bool(
-            con.execute(
-                "select count(*) from information_schema.columns where table_schema = 'quality' "
-                "and table_name = 'check_results' and column_name = 'scope'"
-            ).fetchone()[0]
-        )
+        has_verdicts = "scope" in con.columns(RESULTS_TABLE)
     plans: dict[str, _SourcePlan] = {}
     for source in sources:
         if source not in raw_tables:
@@ -867,9 +868,10 @@ def _plan_sources(con: Any, sources: Sequence[str], incremental: bool) -> dict[s
         rules = plan_rules(source, raw_tables)
         plan = _SourcePlan(source, True, rules, rules_hash(rules))
         plans[source] = plan
-        table = f"raw.{_q(source)}"
+        q = con.dialect.q  # Spark quotes with backticks
+        table = f"raw.{q(source)}"
         plan.rows, plan.newest = con.execute(
-            f"select count(*), max({_q(contract.freshness_column)}) from {table}"
+            f"select count(*), max({q(contract.freshness_column)}) from {table}"
         ).fetchone()
         for batch_id, n, loaded_at in con.execute(
             f"select coalesce(_batch_id, ''), count(*), min(_loaded_at) from {table} group by 1 order by 1"
@@ -882,9 +884,11 @@ def _plan_sources(con: Any, sources: Sequence[str], incremental: bool) -> dict[s
         latest: dict[tuple[str, Any], str] = {}
         if has_verdicts:
             for batch_id, loaded_at, verdict in con.execute(
-                f"""select batch_id, loaded_at, verdict from {BATCHES_TABLE}
-                where source = ? and rules_hash = ?
-                qualify row_number() over (partition by batch_id, loaded_at order by checked_at desc) = 1""",
+                f"""select batch_id, loaded_at, verdict from (
+                    select batch_id, loaded_at, verdict, row_number() over (
+                        partition by batch_id, loaded_at order by checked_at desc) as newest
+                    from {BATCHES_TABLE} where source = ? and rules_hash = ?
+                ) as verdicts where newest = 1""",
                 [source, plan.rules_hash],
             ).fetchall():
                 latest[(batch_id, loaded_at)] = verdict
@@ -1038,7 +1042,12 @@ def _context() -> Any:
 
 
 def _validate_gx(
-    context: Any, datasource: Any, plan: _SourcePlan, cutoff: dt.datetime
+    context: Any,
+    datasource: Any,
+    plan: _SourcePlan,
+    cutoff: dt.datetime,
+    spark: Any = None,
+    engine: str = "duckdb",
 ) -> list[ExpectationOutcome]:
     """GX validation of the plan's rows to validate (row-level rules), plus staleness of the whole
     table: by GX too when every batch is new (one validation), else from the plan's SQL."""
@@ -1049,22 +1058,38 @@ def _validate_gx(
         "unexpected_index_column_names": [contract.primary_key],
         "return_unexpected_index_query": False,
     }
+    if spark is not None:  # a GX Spark datasource over the raw table (or its new rows)
+
+        def frame(name: str, query: str):
+            return (
+                datasource.add_dataframe_asset(name=name)
+                .add_batch_definition_whole_dataframe(name)
+                .get_batch(batch_parameters={"dataframe": spark.sql(query.replace('"', "`"))})
+            )
+
     if plan.whole_table:  # every batch is new: one validation of the whole table, as before
         batch = (
-            datasource.add_table_asset(name=plan.source, table_name=plan.source, schema_name="raw")
+            frame(plan.source, f"select * from raw.{plan.source}")
+            if spark is not None
+            else datasource.add_table_asset(name=plan.source, table_name=plan.source, schema_name="raw")
             .add_batch_definition_whole_table("whole_table")
             .get_batch()
         )
         rules, staleness = plan.rules, []
     else:  # the new rows through GX; staleness of the whole table from the plan's SQL (same rules)
         batch = (
-            datasource.add_query_asset(name=f"{plan.source}__new_rows", query=plan.rows_query())
+            frame(f"{plan.source}__new_rows", plan.rows_query())
+            if spark is not None
+            else datasource.add_query_asset(name=f"{plan.source}__new_rows", query=plan.rows_query())
             .add_batch_definition_whole_table("new_rows")
             .get_batch()
         )
         rules, staleness = plan.row_rules, _staleness_outcomes(plan, cutoff)
     by_name = {r.check_name: r for r in plan.rules}
-    suite = context.suites.add_or_update(_suite(suite_name(plan.source), plan.source, rules))
+    suite = _suite(suite_name(plan.source), plan.source, rules)
+    if engine != "duckdb":
+        _engine_queries(suite, spark is not None)
+    suite = context.suites.add_or_update(suite)
     validation = batch.validate(
         suite, result_format=result_format, expectation_parameters={FRESHNESS_CUTOFF_PARAM: cutoff}
     )
@@ -1092,6 +1117,7 @@ def validate_sources(
     run_id: str | None = None,
     persist: bool = True,
     incremental: bool = True,
+    engine: str | None = None,
 ) -> dict[str, SourceQualityResult]:
     """Validate the raw tables of `sources` (default: all contracts) inside the warehouse.
 
@@ -1104,7 +1130,12 @@ def validate_sources(
     The DuckDB file must not be held by another process (nor by a connection with another
     configuration in this one) during the call; GX's engines are disposed before it returns,
     so the file lock is free afterwards.
+
+    `engine` (default: $HEALTHSCORE_ENGINE): on DuckDB and PostgreSQL the suites run through a
+    GX SQL datasource, on Spark through a GX Spark datasource over the raw tables (queries in
+    Spark SQL); `warehouse_path` matters on DuckDB only.
     """
+    engine = engine or engine_name()
     sources = list(sources or CONTRACTS)
     for s in sources:
         get_contract(s)
@@ -1112,23 +1143,32 @@ def validate_sources(
     run_id = run_id or f"adhoc-{uuid.uuid4().hex[:12]}"
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     path = Path(warehouse_path).resolve()
-    if not path.exists():
+    if engine == "duckdb" and not path.exists():
         raise FileNotFoundError(f"warehouse not found: {path}")
 
     planning = time.perf_counter()
-    with connect(path, read_only=True) as con:
+    with open_engine(engine, duckdb_path=path, read_only=True) as con:
         plans = _plan_sources(con, sources, incremental)
     planning = (time.perf_counter() - planning) / max(len(sources), 1)
 
     results: dict[str, SourceQualityResult] = {}
     need_gx = [s for s in sources if plans[s].exists and plans[s].to_validate]
-    datasource = None
+    datasource = spark = None
     try:
         if need_gx:
             context = _context()
-            datasource = context.data_sources.add_sql(
-                name=f"warehouse_{uuid.uuid4().hex[:8]}", connection_string=f"duckdb:///{path}"
-            )
+            name = f"warehouse_{uuid.uuid4().hex[:8]}"
+            if engine == "spark":
+                from orchestration.lib.engines import spark_session
+
+                spark = spark_session()
+                datasource = context.data_sources.add_spark(name=name)
+            elif engine == "postgres":
+                from orchestration.lib.engines import postgres_url
+
+                datasource = context.data_sources.add_postgres(name=name, connection_string=postgres_url())
+            else:
+                datasource = context.data_sources.add_sql(name=name, connection_string=f"duckdb:///{path}")
         for source in sources:
             started = time.perf_counter()
             plan = plans[source]
@@ -1139,7 +1179,7 @@ def validate_sources(
                 continue
             cutoff = now - dt.timedelta(days=get_contract(source).stale_after_days)
             if plan.to_validate:
-                out.results = _validate_gx(context, datasource, plan, cutoff)
+                out.results = _validate_gx(context, datasource, plan, cutoff, spark, engine)
                 out.ran_gx = True
             else:
                 out.results = (plan.carried or _nothing_to_check(plan)) + _staleness_outcomes(plan, cutoff)
@@ -1168,7 +1208,9 @@ def validate_sources(
             dispose_datasource(datasource)
             _context().data_sources.delete(datasource.name)
     if persist:
-        write_results(path, results.values(), rules_hashes={s: p.rules_hash for s, p in plans.items()})
+        write_results(
+            path, results.values(), rules_hashes={s: p.rules_hash for s, p in plans.items()}, engine=engine
+        )
     return results
 
 
@@ -1192,10 +1234,26 @@ def dispose_datasource(datasource: Any) -> None:
         if connection is not None:
             connection.close()
             engine._connection = None
-        engine.engine.dispose()
+        if hasattr(engine, "engine"):  # SQL engines; a Spark datasource holds no connection
+            engine.engine.dispose()
     sa_engine = getattr(datasource, "_engine", None)
     if sa_engine is not None:
         sa_engine.dispose()
+
+
+def _engine_queries(suite: Any, spark: bool) -> None:
+    """The rules' SQL for PostgreSQL and Spark. GX substitutes `{batch}` with an unaliased
+    subquery in a query that has a JOIN (DuckDB accepts that, PostgreSQL does not): alias it
+    there. Spark SQL quotes identifiers with backticks ("x" is a string literal there)."""
+    from great_expectations.expectations.metrics.query_metric_provider import _query_has_join_clause
+
+    for expectation in suite.expectations:
+        query = getattr(expectation, "unexpected_rows_query", None)
+        if not isinstance(query, str):
+            continue
+        if _query_has_join_clause(query):
+            query = query.replace("select * from {batch})", "select * from {batch} as batch_rows)")
+        expectation.unexpected_rows_query = query.replace('"', "`") if spark else query
 
 
 def validate_source(warehouse_path: Path | str, source: str, **kwargs: Any) -> SourceQualityResult:
@@ -1240,6 +1298,18 @@ create table if not exists {BATCHES_TABLE} (
     checked_at timestamp not null
 );
 """
+RESULTS_COLUMNS = """
+    check_name varchar not null, source varchar not null, category varchar not null,
+    expectation varchar not null, column_name varchar, severity varchar not null,
+    passed boolean not null, observed_value varchar, unexpected_count bigint,
+    failing_sample varchar, run_id varchar not null, checked_at timestamp not null,
+    scope varchar, rows_checked bigint, carried_from_run varchar
+"""
+BATCHES_COLUMNS = """
+    source varchar not null, batch_id varchar not null, loaded_at timestamp,
+    rows_validated bigint not null, verdict varchar not null, reopened boolean not null,
+    rules_hash varchar not null, run_id varchar not null, checked_at timestamp not null
+"""
 RESULT_COLUMNS = (
     "check_name, source, category, expectation, column_name, severity, passed, observed_value, "
     "unexpected_count, failing_sample, run_id, checked_at, scope, rows_checked, carried_from_run"
@@ -1257,6 +1327,7 @@ def write_results(
     results: Iterable[SourceQualityResult],
     *,
     rules_hashes: dict[str, str] | None = None,
+    engine: str | None = None,
 ) -> int:
     """Append result rows to quality.check_results and the batch verdicts to
     quality.validated_batches (created when missing), in one transaction. Returns result rows written."""
@@ -1297,21 +1368,36 @@ def write_results(
         for r in results
         for b in r.batches
     ]
-    with connect(warehouse_path) as con:
-        con.execute(RESULTS_DDL)
-        con.execute("begin transaction")
+    with open_engine(engine, duckdb_path=warehouse_path) as con:
+        if con.name == "duckdb":
+            con.execute(RESULTS_DDL)
+        else:  # a new warehouse: the current columns (no migration of older layouts)
+            con.create_schema("quality")
+            con.execute(create_table_sql(con.dialect, RESULTS_TABLE, RESULTS_COLUMNS))
+            con.execute(create_table_sql(con.dialect, BATCHES_TABLE, BATCHES_COLUMNS))
+        con.begin()
         try:
-            if rows:
-                con.executemany(
-                    f"insert into {RESULTS_TABLE} ({RESULT_COLUMNS}) values ({', '.join('?' * 15)})", rows
-                )
-            if batches:
-                con.executemany(f"insert into {BATCHES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", batches)
-            con.execute("commit")
+            _append(con, RESULTS_TABLE, RESULT_COLUMNS.split(", "), rows)
+            _append(con, BATCHES_TABLE, con.columns(BATCHES_TABLE), batches)
+            con.commit()
         except BaseException:
-            con.execute("rollback")
+            con.rollback()
             raise
     return len(rows)
+
+
+def _append(con: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if con.name == "spark":
+        import pyarrow as pa
+
+        data = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        con.append_arrow(table, data.to_batches())
+    else:
+        con.executemany(
+            f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})", rows
+        )
 
 
 # =====================================================================================

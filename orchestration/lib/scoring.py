@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import duckdb
 
+from .engines import Engine, as_engine, create_table_sql
 from .scorecard import Scorecard
 from .scoring_sql import compile_scoring, final_grade_sql, grade_sql, lit
 from .settings import PROJECT_ROOT
@@ -213,25 +214,21 @@ def code_version() -> str:
         return base
 
 
-def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists scores")
+def ensure_score_tables(con: duckdb.DuckDBPyConnection | Engine) -> None:
+    engine = as_engine(con)
+    engine.create_schema("scores")
     for name, ddl in SCORE_TABLES_DDL.items():
-        con.execute(f"create table if not exists scores.{name} ({ddl})")
-    con.execute(
-        "create table if not exists scores.health_scores_current as select * from scores.health_scores limit 0"
+        engine.execute(create_table_sql(engine.dialect, f"scores.{name}", ddl))
+    engine.execute(
+        create_table_sql(engine.dialect, "scores.health_scores_current", SCORE_TABLES_DDL["health_scores"])
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
+def _table_exists(con: duckdb.DuckDBPyConnection | Engine, schema: str, name: str) -> bool:
+    return as_engine(con).table_exists(schema, name)
 
 
-def _overrides_relation(con: duckdb.DuckDBPyConnection, overrides_table: str | None) -> str:
+def _overrides_relation(con: duckdb.DuckDBPyConnection | Engine, overrides_table: str | None) -> str:
     if overrides_table:
         return overrides_table
     # Latest loaded version of each override record.
@@ -240,8 +237,16 @@ def _overrides_relation(con: duckdb.DuckDBPyConnection, overrides_table: str | N
         from raw.overrides) as o where rn = 1)"""
 
 
+def insert_select(engine: Engine, table: str, select: str) -> None:
+    """INSERT ... BY NAME on every engine: the select's columns, placed in the table's order
+    (columns the select lacks get NULL)."""
+    have = set(engine.columns(f"({select}) as _cols"))
+    cols = ", ".join(c if c in have else "null" for c in engine.columns(table))
+    engine.execute(f"insert into {table} select {cols} from ({select}) as _by_name")
+
+
 def compute_scores(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Engine,
     card: Scorecard,
     *,
     features_table: str,
@@ -255,20 +260,22 @@ def compute_scores(
     `_sc_final` (one row per account x date x objective, overrides applied) on the connection;
     `drop_score_temp_tables` removes them. Returns seconds per stage.
     """
+    engine = as_engine(con)
+    d = engine.dialect
     stage_seconds: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    for name, select in compile_scoring(card, features_table, as_of_start, as_of_end):
-        con.execute(f"create or replace temp table {name} as {select}")
+    for name, select in compile_scoring(card, features_table, as_of_start, as_of_end, d):
+        engine.create_temp(name, select)
     stage_seconds["compute"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    overrides = _overrides_relation(con, overrides_table)
+    overrides = _overrides_relation(engine, overrides_table)
     # The newest override made on or before the date and not yet expired applies.
-    con.execute(
+    engine.create_temp(
+        "_sc_final",
         f"""
-        create or replace temp table _sc_final as
-        select *, {final_grade_sql(card)} as grade
+        select *, {final_grade_sql(card, d)} as grade
         from (
             select s.*, o.override_id, o.action as override_action, o.grade as override_grade,
                 o.author as override_author, o.reason as override_reason,
@@ -290,25 +297,30 @@ def compute_scores(
                     from {overrides} as ov
                     inner join (select distinct account_id, as_of_date from _sc_scores) as sc
                         on sc.account_id = ov.account_id
-                        and ov.created_at < sc.as_of_date + 1
-                        and (ov.expires_at is null or ov.expires_at >= sc.as_of_date + 1)
+                        and ov.created_at < {d.add_days("sc.as_of_date", 1)}
+                        and (ov.expires_at is null or ov.expires_at >= {d.add_days("sc.as_of_date", 1)})
                 ) as ranked where override_rank = 1
             ) as o
                 on o.account_id = s.account_id and o.objective = s.objective and o.applies_on = s.as_of_date
         ) as with_overrides
-        """
+        """,
     )
     stage_seconds["overrides"] = time.perf_counter() - t0
     return stage_seconds
 
 
-def drop_score_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+def drop_score_temp_tables(con: duckdb.DuckDBPyConnection | Engine) -> None:
+    engine = as_engine(con)
     for name in SCORE_TEMP_TABLES:
-        con.execute(f"drop table if exists {name}")
+        engine.drop_temp(name)
+    if engine.name == "spark":  # the parts of the factor union (scoring_sql.compile_scoring)
+        for view in engine.spark.catalog.listTables():
+            if view.isTemporary and view.name.startswith("_sc_factors_part_"):
+                engine.drop_temp(view.name)
 
 
 def score_and_publish(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Engine,
     card: Scorecard,
     *,
     features_table: str,
@@ -323,14 +335,18 @@ def score_and_publish(
 
     Long ranges are computed in chunks of `chunk_days` so memory stays bounded (the long-form
     factor rows of a year of 20,000 accounts do not fit at once); every chunk is inserted inside
-    the same transaction, so readers still see all of a version or none of it.
+    the same transaction, so readers still see all of a version or none of it (on engines with
+    transactions: DuckDB and PostgreSQL; on Spark the score_runs row, written last, marks a
+    complete version).
     """
+    engine = as_engine(con)
+    d = engine.dialect
     log = log or (lambda _m: None)
     started = time.perf_counter()
-    ensure_score_tables(con)
+    ensure_score_tables(engine)
     stage_seconds: dict[str, float] = {}
 
-    batches = con.execute(
+    batches = engine.execute(
         "select batch_id, source, source_file, loaded_at from raw._load_batches order by batch_id"
     ).fetchall()
     input_batches_id = hashlib.sha256("\n".join(b[0] for b in batches).encode()).hexdigest()[:16]
@@ -342,17 +358,19 @@ def score_and_publish(
         f"{lit(run_id)} as run_id, {lit(input_batches_id)} as input_batches_id, "
         f"cast({lit(computed_at.isoformat(sep=' '))} as timestamp) as computed_at"
     )
+    score_columns = engine.columns("scores.health_scores")
+    current_columns = ", ".join(score_columns)
 
     t0 = time.perf_counter()
-    con.execute("begin transaction")
+    engine.begin()
     try:
-        score_version = con.execute(
+        score_version = engine.execute(
             "select coalesce(max(score_version), 0) + 1 from scores.score_runs"
         ).fetchone()[0]
         for chunk_start, chunk_end in _chunks(as_of_start, as_of_end, chunk_days):
             t1 = time.perf_counter()
             for stage, seconds in compute_scores(
-                con,
+                engine,
                 card,
                 features_table=features_table,
                 as_of_start=chunk_start,
@@ -361,9 +379,10 @@ def score_and_publish(
             ).items():
                 stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
             t2 = time.perf_counter()
-            con.execute(
+            insert_select(
+                engine,
+                "scores.health_scores",
                 f"""
-                insert into scores.health_scores by name
                 select {score_version} as score_version, account_id, as_of_date, objective, segment, industry,
                     owner, parent_account_id, final_score as health_score, grade, computed_score,
                     banded_grade as computed_grade, confidence, coverage, missing_factors, is_churned,
@@ -371,11 +390,12 @@ def score_and_publish(
                     override_id, override_action, override_author, override_reason, override_expires_at,
                     {lineage}
                 from _sc_final
-                """
+                """,
             )
-            con.execute(
+            insert_select(
+                engine,
+                "scores.health_score_factors",
                 f"""
-                insert into scores.health_score_factors by name
                 select {score_version} as score_version, account_id, as_of_date, objective, factor,
                     factor_label, factor_group, owner, feature, raw_value, factor_score, nominal_weight,
                     weight, contribution, impact, reason,
@@ -383,78 +403,71 @@ def score_and_publish(
                 from _sc_factors
                 where as_of_date between cast({lit(chunk_start.isoformat())} as date)
                     and cast({lit(chunk_end.isoformat())} as date)
-                """
+                """,
             )
-            con.execute(
-                f"""
-                insert into scores.health_score_rollups by name
-                with family as (
-                    select parent_account_id as rollup_id, account_id, as_of_date, objective,
-                        final_score, arr
-                    from _sc_final where parent_account_id is not null and final_score is not null
-                    union all
-                    select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
-                    from _sc_final as p
-                    where p.final_score is not null
-                        and p.account_id in (select parent_account_id from _sc_final)
-                ),
-                weighted as (
-                    select *,
-                        sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
-                        row_number() over (
-                            partition by rollup_id, as_of_date, objective order by final_score asc, account_id
-                        ) as worst_rank
-                    from family
-                )
+            rollups = f"""
                 select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
                     case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
                          else avg(final_score) end as rollup_score,
-                    null as rollup_grade,
                     count(*) as accounts_in_rollup,
                     max(total_arr) as total_arr,
                     max(case when worst_rank = 1 then account_id end) as worst_account_id,
                     max(case when worst_rank = 1 then final_score end) as worst_account_score,
                     {lit(run_id)} as run_id
-                from weighted
+                from (
+                    select *,
+                        sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
+                        row_number() over (
+                            partition by rollup_id, as_of_date, objective order by final_score asc, account_id
+                        ) as worst_rank
+                    from (
+                        select parent_account_id as rollup_id, account_id, as_of_date, objective,
+                            final_score, arr
+                        from _sc_final where parent_account_id is not null and final_score is not null
+                        union all
+                        select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
+                        from _sc_final as p
+                        where p.final_score is not null
+                            and p.account_id in (select parent_account_id from _sc_final)
+                    ) as family
+                ) as weighted
                 group by rollup_id, as_of_date, objective
-                """
+            """
+            insert_select(
+                engine,
+                "scores.health_score_rollups",
+                f"select r.*, {grade_sql(card, 'r.rollup_score', d)} as rollup_grade from ({rollups}) as r",
             )
-            drop_score_temp_tables(con)
+            drop_score_temp_tables(engine)
             stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
             if chunk_start != as_of_start or chunk_end != as_of_end:
                 log(f"scored {chunk_start} to {chunk_end} in {time.perf_counter() - t1:.1f}s")
-        con.execute(
-            f"""update scores.health_score_rollups set rollup_grade = {grade_sql(card, "rollup_score")}
-                where score_version = {score_version}"""
-        )
-        known = con.execute(
+        known = engine.execute(
             "select count(*) from scores.input_batches where input_batches_id = ?", [input_batches_id]
         ).fetchone()[0]
         if batches and not known:
-            con.executemany(
-                "insert into scores.input_batches values (?, ?, ?, ?, ?)",
-                [(input_batches_id, *b) for b in batches],
-            )
+            _insert_rows(engine, "scores.input_batches", [(input_batches_id, *b) for b in batches])
         # Current = newest as_of_date per account and objective, newest version within it.
-        con.execute(
+        engine.create_temp(
+            "_sc_current",
             f"""
-            create or replace temp table _sc_current as
-            select * exclude (current_rank) from (
+            select {current_columns} from (
                 select *, row_number() over (
                     partition by account_id, objective order by as_of_date desc, score_version desc
                 ) as current_rank
                 from (
-                    select * from scores.health_scores_current
-                    union all by name
-                    select * from scores.health_scores where score_version = {score_version}
+                    select {current_columns} from scores.health_scores_current
+                    union all
+                    select {current_columns} from scores.health_scores where score_version = {score_version}
                 ) as candidates
             ) as ranked where current_rank = 1
-            """
+            """,
         )
         # Alerts: grades that dropped, and overrides that stopped applying because they expired.
-        con.execute(
+        insert_select(
+            engine,
+            "scores.grade_changes",
             f"""
-            insert into scores.grade_changes by name
             select {score_version} as score_version, n.account_id, n.objective,
                 case when {_grade_rank("n.grade")} < {_grade_rank("o.grade")} then 'grade_drop'
                      else 'override_expired' end as change_kind,
@@ -467,60 +480,62 @@ def score_and_publish(
             where n.score_version = {score_version}
               and ({_grade_rank("n.grade")} < {_grade_rank("o.grade")}
                    or (o.override_id is not null and n.override_id is null
-                       and o.override_expires_at < n.as_of_date + 1))
-            """
+                       and o.override_expires_at < {d.add_days("n.as_of_date", 1)}))
+            """,
         )
-        con.execute("delete from scores.health_scores_current")
-        con.execute("insert into scores.health_scores_current by name select * from _sc_current")
-        counts = con.execute(
+        engine.replace_rows("scores.health_scores_current", f"select {current_columns} from _sc_current")
+        counts = engine.execute(
             f"""select count(*), count(distinct account_id) from scores.health_scores
                 where score_version = {score_version}"""
         ).fetchone()
-        factor_rows = con.execute(
+        factor_rows = engine.execute(
             f"select count(*) from scores.health_score_factors where score_version = {score_version}"
         ).fetchone()[0]
         grade_counts = dict(
-            con.execute(
+            engine.execute(
                 f"""select grade, count(*) from scores.health_scores
                     where score_version = {score_version} and objective = 'retention_risk'
                     and as_of_date = cast({lit(as_of_end.isoformat())} as date)
                     group by grade order by grade"""
             ).fetchall()
         )
-        cursor = con.execute(
+        cursor = engine.execute(
             f"""select account_id, objective, change_kind, old_grade, new_grade,
-                cast(new_as_of_date as varchar) as as_of_date, round(old_score, 1) as old_score,
-                round(new_score, 1) as new_score, top_reasons, change_drivers, override_id, override_reason
+                cast(new_as_of_date as {d.string_type}) as as_of_date, {d.round("old_score", 1)} as old_score,
+                {d.round("new_score", 1)} as new_score, top_reasons, change_drivers, override_id, override_reason
             from scores.grade_changes where score_version = {score_version}
             order by change_kind, account_id, objective"""
         )
-        names = [d[0] for d in cursor.description]
+        names = [d_[0] for d_ in cursor.description]
         changes = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         seconds = time.perf_counter() - started
-        con.execute(
-            "insert into scores.score_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _insert_rows(
+            engine,
+            "scores.score_runs",
             [
-                score_version,
-                run_id,
-                card.name,
-                card.version,
-                card.content_hash,
-                code,
-                input_batches_id,
-                as_of_start,
-                as_of_end,
-                counts[1],
-                counts[0],
-                seconds,
-                computed_at,
+                (
+                    score_version,
+                    run_id,
+                    card.name,
+                    card.version,
+                    card.content_hash,
+                    code,
+                    input_batches_id,
+                    as_of_start,
+                    as_of_end,
+                    counts[1],
+                    counts[0],
+                    seconds,
+                    computed_at,
+                )
             ],
         )
-        con.execute("commit")
+        engine.commit()
     except BaseException:
-        con.execute("rollback")
+        engine.rollback()
         raise
     stage_seconds["publish"] = time.perf_counter() - t0
-    drop_score_temp_tables(con)
+    drop_score_temp_tables(engine)
     log(
         f"score version {score_version}: {counts[0]:,} score rows for {counts[1]:,} accounts, "
         f"{as_of_start} to {as_of_end}, in {seconds:.2f}s"
@@ -538,3 +553,16 @@ def score_and_publish(
         stage_seconds=stage_seconds,
         changes=changes,
     )
+
+
+def _insert_rows(engine: Engine, table: str, rows: list[tuple]) -> None:
+    """A few literal rows (lineage records), in the table's column order."""
+    if engine.name == "spark":
+        import pyarrow as pa
+
+        columns = engine.columns(table)
+        data = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        engine.append_arrow(table, data.to_batches())
+    else:
+        marks = ", ".join("?" for _ in rows[0])
+        engine.executemany(f"insert into {table} values ({marks})", rows)

@@ -19,24 +19,26 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from .engines import DUCKDB, Dialect
 from .scorecard import Factor, Normalisation, Scorecard
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+FACTOR_UNION_PART = 6  # branches per materialised part of the factor union on Spark
 
 
 def lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def num(value: float) -> str:
-    return repr(float(value))
+def num(value: float, d: Dialect = DUCKDB) -> str:
+    return d.float(value)
 
 
 def date_lit(value: dt.date) -> str:
     return f"cast('{value.isoformat()}' as date)"
 
 
-def _variant_case(card: Scorecard, pick, default: str) -> str:
+def _variant_case(card: Scorecard, pick, default: str) -> str:  # pick() renders for its dialect
     """CASE over industry overrides, then segment overrides, then the default.
 
     `pick(variant)` returns the SQL for that variant or None when it does not override.
@@ -55,21 +57,21 @@ def _variant_case(card: Scorecard, pick, default: str) -> str:
     return f"(case {' '.join(whens)} else {default} end)"
 
 
-def _format_value(expr: str, unit: str) -> str:
+def _format_value(expr: str, unit: str, d: Dialect = DUCKDB) -> str:
     """SQL text for a raw value, in words a CS leader reads."""
-    rounded = f"cast(cast(round({expr}, 0) as bigint) as varchar)"
+    rounded = f"cast(cast({d.round(expr, 0)} as bigint) as {d.string_type})"
     if unit == "pct":
         return f"{rounded} || '%'"
     if unit == "ratio":
-        return f"cast(cast(round({expr} * 100, 0) as bigint) as varchar) || '%'"
+        return f"cast(cast({d.round(f'{expr} * 100', 0)} as bigint) as {d.string_type}) || '%'"
     if unit == "currency":
         return f"'$' || {rounded}"
     if unit in ("score", "number", "hours"):
-        return f"cast(round({expr}, 1) as varchar)"
+        return d.round_text(expr, 1)
     return rounded  # count, days
 
 
-def _reason_sql(template: str, unit: str, x: str = "raw_value") -> str:
+def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
     parts: list[str] = []
     pos = 0
     for match in _PLACEHOLDER_RE.finditer(template):
@@ -77,14 +79,14 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value") -> str:
             parts.append(lit(template[pos : match.start()]))
         name = match.group(1)
         if name == "value":
-            parts.append(_format_value(x, unit))
+            parts.append(_format_value(x, unit, d))
         elif name == "abs_value":
-            parts.append(_format_value(f"abs({x})", unit))
+            parts.append(_format_value(f"abs({x})", unit, d))
         else:  # change: rose 12% / fell 42% / held steady
-            amount = _format_value(f"abs({x})", unit)
+            amount = _format_value(f"abs({x})", unit, d)
             parts.append(
-                f"(case when round({x}, 0) > 0 then 'rose ' || {amount} "
-                f"when round({x}, 0) < 0 then 'fell ' || {amount} else 'held steady' end)"
+                f"(case when {d.round(x, 0)} > 0 then 'rose ' || {amount} "
+                f"when {d.round(x, 0)} < 0 then 'fell ' || {amount} else 'held steady' end)"
             )
         pos = match.end()
     if pos < len(template):
@@ -92,7 +94,7 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value") -> str:
     return " || ".join(parts) if parts else "''"
 
 
-def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value") -> str:
+def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
     norm = factor.normalisation
     if norm.method == "percentile":
         peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
@@ -107,9 +109,9 @@ def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value") -> 
     def bound(attr: str):
         def pick(variant):
             override: Normalisation | None = variant.normalisation.get(factor.name)
-            return num(getattr(override, attr)) if override is not None else None
+            return num(getattr(override, attr), d) if override is not None else None
 
-        return _variant_case(card, pick, num(getattr(norm, attr)))
+        return _variant_case(card, pick, num(getattr(norm, attr), d))
 
     low, high = bound("low"), bound("high")
     if factor.direction == "higher_is_better":
@@ -119,8 +121,8 @@ def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value") -> 
     return f"(case when {x} is null then null else 100.0 * greatest(0.0, least(1.0, {frac})) end)"
 
 
-def grade_sql(card: Scorecard, score: str) -> str:
-    whens = [f"when {score} >= {num(b.min)} then {lit(b.grade)}" for b in reversed(card.bands[1:])]
+def grade_sql(card: Scorecard, score: str, d: Dialect = DUCKDB) -> str:
+    whens = [f"when {score} >= {num(b.min, d)} then {lit(b.grade)}" for b in reversed(card.bands[1:])]
     return f"(case when {score} is null then null {' '.join(whens)} else {lit(card.bands[0].grade)} end)"
 
 
@@ -136,12 +138,12 @@ def _objective_plan(card: Scorecard, objective: str) -> tuple[list[str], list[Fa
     return groups, [f for f in card.factors if f.group in groups]
 
 
-def _group_weight_expr(card: Scorecard, objective: str, group: str) -> str:
+def _group_weight_expr(card: Scorecard, objective: str, group: str, d: Dialect = DUCKDB) -> str:
     def pick(variant):
         weights = variant.group_weights.get(objective)
-        return num(weights.get(group, 0.0)) if weights is not None else None
+        return num(weights.get(group, 0.0), d) if weights is not None else None
 
-    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0)))
+    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0), d))
 
 
 def _sum(terms: list[str]) -> str:
@@ -153,6 +155,7 @@ def compile_scoring(
     features_table: str,
     as_of_start: dt.date,
     as_of_end: dt.date,
+    d: Dialect = DUCKDB,
 ) -> list[tuple[str, str]]:
     """(temp table name, select) pairs to run in order.
 
@@ -172,9 +175,9 @@ def compile_scoring(
     factors = card.factors
     plans = {o: _objective_plan(card, o) for o in card.objectives}
 
-    raw = ",\n            ".join(f"cast({f.feature} as double) as raw__{f.name}" for f in factors)
+    raw = ",\n            ".join(f"cast({f.feature} as {d.float_type}) as raw__{f.name}" for f in factors)
     scored = ",\n        ".join(
-        f"{_factor_score_sql(card, f, 'raw__' + f.name)} as s__{f.name}" for f in factors
+        f"{_factor_score_sql(card, f, 'raw__' + f.name, d)} as s__{f.name}" for f in factors
     )
     wide = f"""
     select *,
@@ -194,12 +197,12 @@ def compile_scoring(
     for o, (groups, fs) in plans.items():
         for g in groups:
             members = [f for f in fs if f.group == g]
-            b1.append(f"{_group_weight_expr(card, o, g)} as gw__{o}__{g}")
+            b1.append(f"{_group_weight_expr(card, o, g, d)} as gw__{o}__{g}")
             b1.append(
-                f"{_sum([f'(case when s__{f.name} is not null then {num(card.factor_weight(o, f))} else 0.0 end)' for f in members])} as fw__{o}__{g}"
+                f"{_sum([f'(case when s__{f.name} is not null then {num(card.factor_weight(o, f), d)} else 0.0 end)' for f in members])} as fw__{o}__{g}"
             )
             b1.append(
-                f"{_sum([f'coalesce({num(card.factor_weight(o, f))} * s__{f.name}, 0.0)' for f in members])} as wsum__{o}__{g}"
+                f"{_sum([f'coalesce({num(card.factor_weight(o, f), d)} * s__{f.name}, 0.0)' for f in members])} as wsum__{o}__{g}"
             )
         b2.append(
             f"{_sum([f'(case when fw__{o}__{g} > 0 then gw__{o}__{g} else 0.0 end)' for g in groups])} as tot__{o}"
@@ -207,15 +210,15 @@ def compile_scoring(
         for g in groups:
             b2.append(f"(case when fw__{o}__{g} > 0 then wsum__{o}__{g} / fw__{o}__{g} end) as gs__{o}__{g}")
         for f in fs:
-            w = num(card.factor_weight(o, f))
-            nominal_total = num(sum(card.factor_weight(o, m) for m in fs if m.group == f.group))
+            w = num(card.factor_weight(o, f), d)
+            nominal_total = num(sum(card.factor_weight(o, m) for m in fs if m.group == f.group), d)
             b3.append(
                 f"(case when s__{f.name} is not null and tot__{o} > 0 "
                 f"then gw__{o}__{f.group} / tot__{o} * {w} / fw__{o}__{f.group} else 0.0 end) as w__{o}__{f.name}"
             )
             b3.append(f"gw__{o}__{f.group} / 100.0 * {w} / {nominal_total} as nw__{o}__{f.name}")
         b4.append(
-            f"(case when tot__{o} > 0 then round({_sum([f'w__{o}__{f.name} * coalesce(s__{f.name}, 0.0)' for f in fs])}, 2) end) as score__{o}"
+            f"(case when tot__{o} > 0 then {d.round(_sum([f'w__{o}__{f.name} * coalesce(s__{f.name}, 0.0)' for f in fs]), 2)} end) as score__{o}"
         )
         b4.append(
             f"{_sum([f'(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)' for f in fs])} as cov__{o}"
@@ -238,8 +241,8 @@ def compile_scoring(
             s_col, w_col = f"s__{f.name}", f"w__{o}__{f.name}"
             reason = (
                 f"case when {s_col} is null or as_of_date < {start} then null "
-                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, 'raw__' + f.name)} "
-                f"else {_reason_sql(f.explain.high, f.explain.unit, 'raw__' + f.name)} end"
+                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, 'raw__' + f.name, d)} "
+                f"else {_reason_sql(f.explain.high, f.explain.unit, 'raw__' + f.name, d)} end"
             )
             branches.append(
                 f"""
@@ -254,18 +257,27 @@ def compile_scoring(
     from _sc_wide_scores
     where gw__{o}__{f.group} > 0"""
             )
-    factors_long = "\n    union all".join(branches)
+    # Spark's analyzer is quadratic in the branches of one UNION over the same relation (a minute
+    # for a hundred factor rows): there the union is built from materialised parts.
+    parts: list[tuple[str, str]] = []
+    if d.name == "spark" and len(branches) > FACTOR_UNION_PART:
+        for i in range(0, len(branches), FACTOR_UNION_PART):
+            name = f"_sc_factors_part_{i // FACTOR_UNION_PART}"
+            parts.append((name, "\n    union all".join(branches[i : i + FACTOR_UNION_PART])))
+        factors_long = "\n    union all\n".join(f"    select * from {name}" for name, _ in parts)
+    else:
+        factors_long = "\n    union all".join(branches)
 
     freshness = (
-        f"(case when days_since_last_signal is null then {num(conf.stale_floor)} "
-        f"when days_since_last_signal <= {conf.fresh_days} then 1.0 "
-        f"when days_since_last_signal >= {conf.stale_days} then {num(conf.stale_floor)} "
-        f"else 1.0 - (1.0 - {num(conf.stale_floor)}) * (days_since_last_signal - {conf.fresh_days}) "
-        f"/ {num(conf.stale_days - conf.fresh_days)} end)"
+        f"(case when days_since_last_signal is null then {num(conf.stale_floor, d)} "
+        f"when days_since_last_signal <= {conf.fresh_days} then {num(1.0, d)} "
+        f"when days_since_last_signal >= {conf.stale_days} then {num(conf.stale_floor, d)} "
+        f"else {num(1.0, d)} - ({num(1.0, d)} - {num(conf.stale_floor, d)}) * (days_since_last_signal - {conf.fresh_days}) "
+        f"/ {num(conf.stale_days - conf.fresh_days, d)} end)"
     )
     per_objective = "\n        union all\n".join(
         f"""        select account_id, as_of_date, {lit(o)} as objective, segment, industry, owner, parent_account_id,
-            coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as double) * 12 as arr,
+            coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as {d.float_type}) * 12 as arr,
             score__{o} as computed_score, cov__{o} as coverage, cov__{o} * {freshness} as confidence,
             missing__{o} as missing_factors
         from _sc_wide_scores"""
@@ -277,7 +289,8 @@ def compile_scoring(
         row_number() over (
             partition by account_id, as_of_date, objective
             -- Risks first (most negative impact), then strengths (largest positive impact).
-            order by case when impact < 0 then 0 else 1 end, abs(impact) desc, factor
+            -- Rounded: float noise must not decide between equal impacts (nor differ by engine).
+            order by case when impact < 0 then 0 else 1 end, {d.round("abs(impact)", 6)} desc, factor
         ) as reason_rank
     from _sc_factors
     where factor_score is not null and impact <> 0 and as_of_date >= {start}
@@ -290,7 +303,7 @@ def compile_scoring(
     ) as s
     left join (
         select account_id, as_of_date, objective,
-            string_agg(reason, '; ' order by reason_rank) as top_reasons
+            {d.string_agg("reason", "'; '", "reason_rank")} as top_reasons
         from _sc_ranked_reasons
         where reason_rank <= 3
         group by account_id, as_of_date, objective
@@ -298,31 +311,33 @@ def compile_scoring(
         on r.account_id = s.account_id and r.as_of_date = s.as_of_date and r.objective = s.objective
     """
 
+    # NULL (skipped by the aggregate) below the 0.05 threshold: FILTER is not portable.
+    driver = (
+        "case when abs(cur.contribution - prev.contribution) >= 0.05 then "
+        "cur.factor_label || ' ' || (case when cur.contribution - prev.contribution >= 0 then '+' else '' end)"
+        f" || {d.round_text('cur.contribution - prev.contribution', 1)} end"
+    )
     change_drivers = f"""
     select cur.account_id, cur.as_of_date, cur.objective,
-        string_agg(
-            cur.factor_label || ' ' || (case when cur.contribution - prev.contribution >= 0 then '+' else '' end)
-                || cast(round(cur.contribution - prev.contribution, 1) as varchar),
-            ', ' order by abs(cur.contribution - prev.contribution) desc, cur.factor
-        ) filter (where abs(cur.contribution - prev.contribution) >= 0.05) as change_drivers
+        {d.string_agg(driver, "', '", d.round("abs(cur.contribution - prev.contribution)", 6) + " desc, cur.factor")} as change_drivers
     from _sc_factors as cur
     inner join _sc_factors as prev
         on prev.account_id = cur.account_id and prev.objective = cur.objective and prev.factor = cur.factor
-        and prev.as_of_date = cur.as_of_date - {window}
+        and prev.as_of_date = {d.add_days("cur.as_of_date", -window)}
     where cur.as_of_date between {start} and {end}
     group by cur.account_id, cur.as_of_date, cur.objective
     """
 
     scores = f"""
     select b.*,
-        {grade_sql(card, "b.computed_score")} as banded_grade,
+        {grade_sql(card, "b.computed_score", d)} as banded_grade,
         p.computed_score as previous_score,
         b.computed_score - p.computed_score as score_change,
         d.change_drivers
     from _sc_base_scores as b
     left join _sc_base_scores as p
         on p.account_id = b.account_id and p.objective = b.objective
-        and p.as_of_date = b.as_of_date - {window}
+        and p.as_of_date = {d.add_days("b.as_of_date", -window)}
     left join _sc_change_drivers as d
         on d.account_id = b.account_id and d.as_of_date = b.as_of_date and d.objective = b.objective
     where b.as_of_date between {start} and {end}
@@ -331,6 +346,7 @@ def compile_scoring(
     return [
         ("_sc_wide", wide),
         ("_sc_wide_scores", wide_scores),
+        *parts,
         ("_sc_factors", factors_long),
         ("_sc_ranked_reasons", ranked_reasons),
         ("_sc_base_scores", base_scores),
@@ -339,12 +355,12 @@ def compile_scoring(
     ]
 
 
-def final_grade_sql(card: Scorecard) -> str:
+def final_grade_sql(card: Scorecard, d: Dialect = DUCKDB) -> str:
     """Grade after churn status, human overrides and the confidence gate (columns of the final select)."""
-    band_final = grade_sql(card, "final_score")
+    band_final = grade_sql(card, "final_score", d)
     return f"""(case
         when is_churned then 'churned'
         when override_action = 'set_grade' then override_grade
         when override_action in ('set_score', 'adjust_score') then {band_final}
-        when computed_score is null or confidence < {num(card.confidence.min_for_grade)} then 'insufficient_data'
+        when computed_score is null or confidence < {num(card.confidence.min_for_grade, d)} then 'insufficient_data'
         else banded_grade end)"""

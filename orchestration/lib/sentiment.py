@@ -15,6 +15,7 @@ regenerates it).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import importlib
 import json
@@ -28,6 +29,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from .engines import DUCKDB, Dialect, as_engine, create_table_sql
+from .warehouse import quote_literal
 
 HERE = Path(__file__).parent
 LEXICON_PATH = HERE / "sentiment_lexicon.json"
@@ -251,7 +255,7 @@ SCORES_TABLE = "sentiment.text_scores"
 CACHE_TABLE = "sentiment.text_score_cache"
 
 
-def texts_sql(relations: dict[str, str]) -> str:
+def texts_sql(relations: dict[str, str], dialect: Dialect = DUCKDB) -> str:
     """SQL: channel, record_id, account_id, known_at, text, content_hash of every non-empty text.
 
     relations: channel -> schema.table of its staging view. A survey verbatim is known when the
@@ -272,7 +276,7 @@ def texts_sql(relations: dict[str, str]) -> str:
             select 'social', mention_id, account_id, known_at, nullif(trim(mention_text), '')
             from {relations["social"]}
         )
-        select *, sha256(text) as content_hash
+        select *, {dialect.sha256_hex("text")} as content_hash
         from texts
         where text is not null and text <> ''
     """
@@ -301,58 +305,61 @@ def score_warehouse_texts(
     """Score the texts whose (content hash, model version) is not scored yet, then rebuild
     sentiment.text_scores (one row per record) from the score cache.
 
-    Texts stream from a DuckDB cursor in batches: memory stays flat however many texts there are."""
-    import pandas as pd
+    Texts stream from the warehouse in batches (orchestration/lib/engines.py, any engine):
+    memory stays flat however many texts there are."""
+    import pyarrow as pa
 
+    engine = as_engine(con)
     started = time.perf_counter()
     model = model or load_model()
     version = model.model_version
     topics = _load_json(LEXICON_PATH)["topics"]
-    con.execute("create schema if not exists sentiment")
-    con.execute(
-        f"""create table if not exists {CACHE_TABLE} (
-            content_hash varchar, model_version varchar, compound double, excerpt varchar,
-            topic varchar, scored_at timestamp)"""
-    )
-    source = texts_sql(relations)
-    reader = con.cursor()
-    try:
-        reader.execute(
-            f"""select content_hash, any_value(text) as text from ({source}) as t
-            where not exists (
-                select 1 from {CACHE_TABLE} as c
-                where c.content_hash = t.content_hash and c.model_version = ?
-            )
-            group by content_hash""",
-            [version],
+    engine.create_schema("sentiment")
+    engine.execute(
+        create_table_sql(
+            engine.dialect,
+            CACHE_TABLE,
+            "content_hash varchar, model_version varchar, compound double, excerpt varchar, "
+            "topic varchar, scored_at timestamp",
         )
-        new = 0
-        while rows := reader.fetchmany(batch_size):
+    )
+    source = texts_sql(relations, engine.dialect)
+    new = 0
+    # Read everything first: on Spark the scored batches below are appended to the cache table
+    # this query reads.
+    pending = f"""select content_hash, max(text) as text from ({source}) as t
+        where not exists (
+            select 1 from {CACHE_TABLE} as c
+            where c.content_hash = t.content_hash and c.model_version = {quote_literal(version)}
+        )
+        group by content_hash"""
+    if engine.name == "spark":
+        engine.create_temp("_sentiment_pending", pending)
+        pending = "select content_hash, text from _sentiment_pending"
+    try:
+        for rows in engine.iter_rows(pending, size=batch_size):
             hashes = [r[0] for r in rows]
             texts = [r[1] for r in rows]
             compounds = [max(-1.0, min(1.0, float(c))) for c in model.score(texts)]
-            batch = pd.DataFrame(
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            batch = pa.record_batch(
                 {
                     "content_hash": hashes,
-                    "model_version": version,
-                    "compound": compounds,
+                    "model_version": [version] * len(rows),
+                    "compound": pa.array(compounds, pa.float64()),
                     "excerpt": [excerpt(t) for t in texts],
-                    "topic": [topic_of(t, topics) for t in texts],
+                    "topic": pa.array([topic_of(t, topics) for t in texts], pa.string()),
+                    "scored_at": pa.array([now] * len(rows), pa.timestamp("us")),
                 }
             )
-            con.register("sentiment_batch", batch)
-            con.execute(
-                f"""insert into {CACHE_TABLE}
-                select content_hash, model_version, compound, excerpt, topic, now()::timestamp
-                from sentiment_batch"""
-            )
-            con.unregister("sentiment_batch")
+            engine.append_arrow(CACHE_TABLE, [batch])
             new += len(rows)
             log(f"scored {new:,} new texts")
     finally:
-        reader.close()
-    con.execute(
-        f"""create or replace table {SCORES_TABLE} as
+        engine.drop_temp("_sentiment_pending")
+    engine.replace_table(
+        SCORES_TABLE,
+        f"""
         select t.channel, t.record_id, t.account_id, t.known_at, t.content_hash, c.model_version,
             c.compound,
             case when c.compound <= {NEGATIVE_BELOW} then 'negative'
@@ -362,11 +369,10 @@ def score_warehouse_texts(
             c.excerpt
         from ({source}) as t
         inner join {CACHE_TABLE} as c
-            on c.content_hash = t.content_hash and c.model_version = ?
+            on c.content_hash = t.content_hash and c.model_version = {quote_literal(version)}
         order by t.account_id, t.known_at""",
-        [version],
     )
-    total = con.execute(f"select count(*) from {SCORES_TABLE}").fetchone()[0]
+    total = engine.execute(f"select count(*) from {SCORES_TABLE}").fetchone()[0]
     return ScoringRun(version, total, new, round(time.perf_counter() - started, 2))
 
 

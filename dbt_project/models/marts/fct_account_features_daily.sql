@@ -3,10 +3,8 @@
     A date's features use only records known by that date, so days outside the range do not
     change. `dbt build --full-refresh` (healthscore run --full-refresh) rebuilds the last year. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='sync_all_columns',
+    **incremental_replace('as_of_date')
 ) }}
 
 -- One row per account per as_of_date with every point-in-time feature the scorecards

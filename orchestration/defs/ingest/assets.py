@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts import CONTRACTS, SourceContract
-from orchestration.lib.loader import IngestError, load_source
+from orchestration.lib.loader import IngestError, load_source_into
 
 
 def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
@@ -28,7 +28,7 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
     def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         try:
             with warehouse.connect() as con:
-                result = load_source(con, contract.name, warehouse.landing, log=context.log.info)
+                result = load_source_into(con, contract.name, warehouse.landing, log=context.log.info)
                 totals = con.execute(
                     f"select count(*), count(distinct _batch_id), max({contract.freshness_column}) "
                     f"from {contract.raw_table}"

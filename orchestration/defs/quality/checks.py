@@ -141,7 +141,9 @@ def _build_source_check(source: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.AssetCheckResult]:
-        result = validate_source(warehouse.warehouse_path, source, run_id=context.run.run_id)
+        result = validate_source(
+            warehouse.warehouse_path, source, run_id=context.run.run_id, engine=warehouse.engine_kind
+        )
         failed = [r.check_name for r in result.failures]
         context.log.info(
             f"raw.{source}: {result.scope_summary}; {len(result.results)} expectations, {len(failed)} failed "

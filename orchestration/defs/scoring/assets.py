@@ -40,12 +40,7 @@ def _as_of_range(context: dg.AssetExecutionContext, config: ScoringConfig, lates
 
 
 def _columns(con, relation: str) -> set[str]:
-    schema, table = relation.split(".", 1)
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return {r[0] for r in rows}
+    return set(con.columns(relation))
 
 
 SCORES_KEY = dg.AssetKey(["scores", "health_scores"])
@@ -129,8 +124,8 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             log=context.log.info,
         )
         preview = con.execute(
-            """select account_id, round(health_score, 1) as score, grade, round(confidence, 2) as confidence,
-                   top_reasons
+            f"""select account_id, {con.dialect.round("health_score", 1)} as score, grade,
+                   {con.dialect.round("confidence", 2)} as confidence, top_reasons
             from scores.health_scores
             where score_version = ? and objective = 'retention_risk' and as_of_date = ?
               and grade not in ('churned', 'insufficient_data')

@@ -45,8 +45,11 @@ def healthscore_dbt_models(
     config: DbtBuildConfig,
     warehouse: WarehouseResource,
 ):
-    # The dbt profile reads the warehouse path from the environment: keep it the resource's.
+    # The dbt profile reads the warehouse path and its target (the engine) from the environment:
+    # keep them the resource's.
     os.environ["HEALTHSCORE_WAREHOUSE"] = warehouse.warehouse_path
+    os.environ["HEALTHSCORE_ENGINE"] = warehouse.engine_kind
+    # On Spark, dbt (in process, session method) shares the process's Spark session.
     dbt_vars = {k: v for k, v in (("as_of_start", config.as_of_start), ("as_of_end", config.as_of_end)) if v}
     window = _run_partition_window(context.run.tags)
     if window and not dbt_vars:

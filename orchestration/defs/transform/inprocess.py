@@ -27,7 +27,7 @@ from typing import Any
 
 import dagster as dg
 
-_MANIFESTS: dict[tuple[str, float], Any] = {}
+_MANIFESTS: dict[tuple[str, float, str], Any] = {}
 _LOCK = threading.Lock()
 _DONE = object()
 
@@ -41,7 +41,8 @@ def _manifest(project_dir: Path, manifest_path: Path):
     """
     from dbt.cli.main import dbtRunner
 
-    key = (str(manifest_path), manifest_path.stat().st_mtime)
+    # Parsed per engine too: a manifest holds the macros of the adapter it was parsed for.
+    key = (str(manifest_path), manifest_path.stat().st_mtime, os.environ.get("HEALTHSCORE_ENGINE", "duckdb"))
     with _LOCK:
         if key not in _MANIFESTS:
             _MANIFESTS.clear()

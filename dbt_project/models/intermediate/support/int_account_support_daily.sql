@@ -13,7 +13,7 @@ tickets as (
         csat_score,
         {{ to_date('known_at') }} as opened_date,
         {{ to_date('closed_at') }} as closed_date,
-        cast({{ dbt.datediff('opened_at', 'closed_at', 'second') }} as {{ dbt.type_float() }})
+        cast({{ dbt.datediff('opened_at', 'closed_at', 'second') }} as {{ type_double() }})
             / 3600.0 as resolution_hours
     from {{ ref('stg_support__tickets') }}
 

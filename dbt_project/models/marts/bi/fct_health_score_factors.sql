@@ -1,8 +1,6 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
+    **incremental_replace('as_of_date')
 ) }}
 -- Factor contributions behind every row of fct_health_scores (same score version per date).
 {%- set factors = source('scores', 'health_score_factors') %}
@@ -11,7 +9,7 @@
 -- Nothing published yet (dbt built without the scoring asset): empty, with the contract's columns.
 select
     {%- for column in model.columns.values() %}
-    cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
     {%- endfor %}
 where false
 {%- else %}

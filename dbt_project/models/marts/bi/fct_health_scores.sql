@@ -1,8 +1,6 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     on_schema_change='append_new_columns',
+    **incremental_replace('as_of_date')
 ) }}
 -- Score history for trends: one row per account x as_of_date x objective, from the newest
 -- score version that scored that date (a backfill restates older dates; the full
@@ -12,7 +10,7 @@
 -- Nothing published yet (dbt built without the scoring asset): empty, with the contract's columns.
 select
     {%- for column in model.columns.values() %}
-    cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
     {%- endfor %}
 where false
 {%- else %}

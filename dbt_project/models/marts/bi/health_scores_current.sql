@@ -5,7 +5,7 @@
 -- Nothing published yet (dbt built without the scoring asset): empty, with the contract's columns.
 select
     {%- for column in model.columns.values() %}
-    cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
     {%- endfor %}
 where false
 {%- else %}

@@ -3,10 +3,8 @@
 -- after the newest load already here and replaces the events they repeat (a re-export's
 -- row wins over the earlier load, as in a full build).
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_id',
     on_schema_change='sync_all_columns',
+    **incremental_replace('event_id')
 ) }}
 
 with
