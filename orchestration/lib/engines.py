@@ -504,6 +504,17 @@ def _is_command(sql: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+def guard_pyspark_import() -> None:
+    """pyspark.sql.connect (which Great Expectations imports once pyspark is installed) calls
+    sys.exit(0) when `__main__` has no file, taking it for a doctest run: `python -c` and
+    pytest-xdist workers look like that. Give such a `__main__` a placeholder file name."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        main.__file__ = "<healthscore>"
+
+
 def engine_name() -> str:
     name = os.environ.get("HEALTHSCORE_ENGINE", "duckdb").strip().lower() or "duckdb"
     if name not in ENGINES:
@@ -562,6 +573,7 @@ def spark_conf() -> dict[str, str]:
 
 def spark_session() -> Any:
     """The process's Spark session (local, Hive catalog on a Derby metastore under HEALTHSCORE_SPARK_DIR)."""
+    guard_pyspark_import()
     from pyspark.sql import SparkSession
 
     spark_dir().mkdir(parents=True, exist_ok=True)

@@ -500,6 +500,9 @@ _GX_SEVERITY = {ERROR: "critical", WARN: "warning"}
 
 def _gx():
     """Import Great Expectations lazily (about 3 s) and apply the DuckDB fix once."""
+    from orchestration.lib.engines import guard_pyspark_import
+
+    guard_pyspark_import()
     import great_expectations as gx
     from great_expectations.execution_engine import sqlalchemy_execution_engine as sae
 
