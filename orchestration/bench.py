@@ -2,7 +2,7 @@
 
     python -m orchestration.bench                      # S and M
     python -m orchestration.bench --sizes L            # L: 100,000 accounts (about 50M usage events)
-    python -m orchestration.bench --sizes XL           # the scale run: 1,000,000 accounts
+    python -m orchestration.bench --sizes XL           # the scale run: 999,999 accounts (6-digit demo ids)
     python -m orchestration.bench --sizes S --skip-pandas
 
 Per size, under .bench/<size>/ (landing files are generated once and cached; warehouses rebuilt):
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from orchestration.lib.settings import PROJECT_ROOT
 
-SIZES = {"S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (1_000_000, 365)}
+SIZES = {"S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (999_999, 365)}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
