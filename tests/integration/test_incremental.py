@@ -35,7 +35,7 @@ insert into raw.usage_events values
 def _dbt(tmp_path: Path, *extra: str) -> None:
     from dbt.cli.main import dbtRunner
 
-    from orchestration.defs.transform.inprocess import _release_duckdb
+    from orchestration.defs.transform.inprocess import release_duckdb
 
     args = [
         "run",
@@ -48,7 +48,7 @@ def _dbt(tmp_path: Path, *extra: str) -> None:
         *extra,
     ]  # fmt: skip
     result = dbtRunner().invoke(args)
-    _release_duckdb()
+    release_duckdb()
     failed = [
         f"{r.node.name}: {r.status} {r.message}"
         for r in getattr(result.result, "results", None) or []

@@ -155,14 +155,11 @@ def _dbt(command: str, tmp_path: Path, *extra: str) -> None:
 
 
 def _release_dbt_connection() -> None:
-    # dbt-duckdb keeps its DuckDB connection open for the life of the process; close it so
-    # that this process can open the warehouse file itself between dbt invocations.
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    # dbt-duckdb keeps its DuckDB connection open after a build; the pipeline's own release
+    # lets this process open the warehouse file itself between dbt invocations.
+    from orchestration.defs.transform.inprocess import release_duckdb
 
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
+    release_duckdb()
 
 
 def _rows(warehouse: Path, sql: str) -> list[tuple]:

@@ -73,7 +73,7 @@ def _manifest(project_dir: Path, manifest_path: Path):
         return _MANIFESTS[key]
 
 
-def _release_duckdb() -> None:
+def release_duckdb() -> None:
     """dbt-duckdb keeps its database open in a class-level environment after a build; in
     process that would hold the warehouse with dbt's configuration, so the next connection
     (scoring, a read-only summary) could not open it. Close it: the next build reopens it."""
@@ -168,7 +168,7 @@ def run_dbt(
         except BaseException as error:  # reported in the step, never lost in the thread
             outcome["error"] = error
         finally:
-            _release_duckdb()
+            release_duckdb()
             results.put(_DONE)
 
     # dbt's callbacks arrive on its own threads: a worker thread runs dbt, this generator
