@@ -54,8 +54,9 @@ test-deps:
 		echo "postgresql-15 / Java could not be installed: the engine tests will be skipped"
 
 # Two workers (the machine has 2 cores); --dist loadfile keeps each test module, whose
-# end-to-end tests share one warehouse and run in order, on one worker.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# end-to-end tests share one warehouse and run in order, on one worker; the 15 slowest tests are
+# listed at the end so a slow-down shows in CI output.
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 test: install manifest test-deps
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

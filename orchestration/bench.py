@@ -4,6 +4,9 @@
     python -m orchestration.bench --sizes L            # L: 100,000 accounts (about 50M usage events)
     python -m orchestration.bench --sizes XL           # the scale run: 999,999 accounts (6-digit demo ids)
     python -m orchestration.bench --sizes S --skip-pandas
+    python -m orchestration.bench --sizes M --engine postgres --skip-bound --skip-pandas
+                                                       # the pipeline on PostgreSQL (a throwaway
+                                                       # server) or a local Spark session
 
 Per size, under .bench/<size>/ (landing files are generated once and cached; warehouses rebuilt):
 1. pipeline: `healthscore run` in a child process, exactly as a user runs it; stage times from its
@@ -27,11 +30,12 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from orchestration.lib.settings import PROJECT_ROOT
 
-SIZES = {"S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (999_999, 365)}
+SIZES = {"demo": (500, 365), "S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (999_999, 365)}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -125,48 +129,103 @@ def _generate(name: str, accounts: int, days: int, landing: Path, env: dict) -> 
     marker.write_text("ok")
 
 
+def _engine_env(engine: str, work: Path, stack: ExitStack) -> dict:
+    """Settings for a pipeline on `engine`; PostgreSQL gets a throwaway server (stopped by `stack`)."""
+    if engine == "duckdb":
+        return {}
+    if engine == "spark":
+        shutil.rmtree(work / "spark", ignore_errors=True)
+        return {"HEALTHSCORE_ENGINE": "spark", "HEALTHSCORE_SPARK_DIR": str(work / "spark")}
+    import psycopg2
+
+    from orchestration.lib import pg_server
+
+    why_not = pg_server.available()
+    if why_not:
+        raise SystemExit(f"cannot start PostgreSQL for the benchmark: {why_not}")
+    server = stack.enter_context(pg_server.postgres_server())
+    con = psycopg2.connect(server.dsn)
+    con.autocommit = True
+    con.cursor().execute("create database healthscore")
+    con.close()
+    return {
+        "HEALTHSCORE_ENGINE": "postgres",
+        "HEALTHSCORE_PG_HOST": server.host,
+        "HEALTHSCORE_PG_PORT": str(server.port),
+        "HEALTHSCORE_PG_USER": server.user,
+        "HEALTHSCORE_PG_DBNAME": "healthscore",
+    }
+
+
+def _counts(engine: str, env: dict, warehouse: Path) -> tuple[int, int]:
+    """Usage events loaded and feature rows built, read from the engine the pipeline ran on."""
+    sql = (
+        "select (select count(*) from raw.usage_events),"
+        " (select count(*) from marts.fct_account_features_daily)"
+    )
+    if engine == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(sql).fetchone()
+    # In a child process: the engine's settings live in env, and Spark's JVM ends with it.
+    code = (
+        "from orchestration.lib.engines import open_engine\n"
+        f"with open_engine() as e: print(*e.execute({sql!r}).fetchone())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    events, rows = out.stdout.split()[-2:]
+    return int(events), int(rows)
+
+
 def run_size(name: str, args: argparse.Namespace, root: Path) -> dict:
+    with ExitStack() as stack:
+        return _run_size(name, args, root, stack)
+
+
+def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack) -> dict:
     accounts, days = SIZES[name]
     days = args.days or days
     work = root / name
     landing = work / "landing"
-    warehouse = work / "warehouse" / "healthscore.duckdb"
+    # Other engines keep their run's files apart, so a DuckDB result and its warehouse stay put.
+    run_dir = work if args.engine == "duckdb" else work / args.engine
+    warehouse = run_dir / "warehouse" / "healthscore.duckdb"
     env = {
         **os.environ,
         "HEALTHSCORE_LANDING_DIR": str(landing),
         "HEALTHSCORE_WAREHOUSE": str(warehouse),
-        "DAGSTER_HOME": str(work / "dagster_home"),
+        "DAGSTER_HOME": str(run_dir / "dagster_home"),
     }
     _generate(name, accounts, days, landing, env)
     result: dict = {
         "size": name,
+        "engine": args.engine,
         "accounts": accounts,
         "days": days,
         "landing_mib": round(_dir_size(landing) / 2**20, 1),
     }
 
-    shutil.rmtree(work / "warehouse", ignore_errors=True)
-    shutil.rmtree(work / "dagster_home", ignore_errors=True)
-    print(f"[{name}] pipeline (healthscore run) ...", flush=True)
-    run = run_measured([str(Path(sys.executable).parent / "healthscore"), "run"], env, work / "pipeline.log")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(run_dir / "warehouse", ignore_errors=True)
+    shutil.rmtree(run_dir / "dagster_home", ignore_errors=True)
+    env.update(_engine_env(args.engine, run_dir, stack))
+    print(f"[{name}] pipeline (healthscore run, engine {args.engine}) ...", flush=True)
+    run = run_measured(
+        [str(Path(sys.executable).parent / "healthscore"), "run"], env, run_dir / "pipeline.log"
+    )
     if run["returncode"] != 0:
-        raise SystemExit(f"[{name}] pipeline failed; see {work / 'pipeline.log'}")
+        raise SystemExit(f"[{name}] pipeline failed; see {run_dir / 'pipeline.log'}")
     stages = {
         m.group(1).strip(): float(m.group(2))
         for m in re.finditer(r"^\s{2,4}(\S[\w .]+?)\s+([\d.]+) s$", run["output"], re.M)
     }
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        result["usage_events"] = con.execute("select count(*) from raw.usage_events").fetchone()[0]
-        result["feature_rows"] = con.execute(
-            "select count(*) from marts.fct_account_features_daily"
-        ).fetchone()[0]
+    result["usage_events"], result["feature_rows"] = _counts(args.engine, env, warehouse)
     result["pipeline"] = {
         "seconds": run["seconds"],
         "peak_rss_mib": run["peak_rss_mib"],
         "stages": stages,
-        "warehouse_mib": round(_dir_size(work / "warehouse") / 2**20, 1),
+        "warehouse_mib": round(_dir_size(run_dir / "warehouse") / 2**20, 1),
     }
     print(f"[{name}] pipeline {run['seconds']} s, peak {run['peak_rss_mib']} MiB", flush=True)
 
@@ -302,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", nargs="+", default=["S", "M"], choices=list(SIZES))
     parser.add_argument("--root", default=str(PROJECT_ROOT / ".bench"))
+    parser.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=["duckdb", "postgres", "spark"],
+        help="the warehouse the pipeline runs on (the bound and the peer are DuckDB and pandas)",
+    )
     parser.add_argument("--skip-bound", action="store_true")
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--pandas-minutes", type=float, default=20)
@@ -320,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m orchestration.bench " + " ".join(argv or sys.argv[1:]),
         "results": results,
     }
-    (root / "results.json").write_text(json.dumps(summary, indent=2, default=str))
-    print(f"\nresults: {root / 'results.json'}")
+    out = root / ("results.json" if args.engine == "duckdb" else f"results-{args.engine}.json")
+    out.write_text(json.dumps(summary, indent=2, default=str))
+    print(f"\nresults: {out}")
     return 0
 
 
