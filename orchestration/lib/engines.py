@@ -309,36 +309,42 @@ class PostgresEngine(Engine):
         self.execute(f"analyze {name}")
 
     def arrow_batches(self, sql: str, size: int = 100_000) -> Iterator[Any]:
-        import psycopg2
-        import pyarrow as pa
+        """The result as Arrow batches: `COPY ... TO STDOUT` (csv) into a temporary file, read back
+        by Arrow's streaming CSV reader with the result's types. Neither side holds the result in
+        memory, and no value passes through Python objects (row-by-row fetching was ~10x slower)."""
+        import tempfile
 
-        reader = psycopg2.connect(self.dsn or self.con.dsn)
-        try:
-            with reader.cursor(name="healthscore_arrow") as cur:
-                cur.itersize = size
-                cur.execute(sql)
-                schema = None
-                types = _pg_arrow_types()
-                while True:
-                    rows = cur.fetchmany(size)
-                    if schema is None:
-                        schema = pa.schema(
-                            [(d.name, types.get(d.type_code, pa.string())) for d in cur.description]
-                        )
-                    if not rows:
-                        break
-                    columns = list(zip(*rows, strict=True))
-                    yield pa.record_batch(
-                        [
-                            pa.array(_pg_values(c, f.type), f.type)
-                            for c, f in zip(columns, schema, strict=True)
-                        ],
-                        schema=schema,
-                    )
-                if schema is not None:
-                    yield pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
-        finally:
-            reader.close()
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        types = _pg_arrow_types()
+        with self.con.cursor() as cur:  # the result's columns and types, without running it
+            cur.execute(f"select * from ({sql}) as q limit 0")
+            schema = pa.schema([(d.name, types.get(d.type_code, pa.string())) for d in cur.description])
+        with tempfile.TemporaryFile(prefix="healthscore-copy-") as buf:
+            with self.con.cursor() as cur:
+                cur.copy_expert(f"copy ({sql}) to stdout with (format csv)", buf)
+            if buf.tell() == 0:  # no rows
+                yield pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
+                return
+            buf.seek(0)
+            # COPY's csv: NULL is an unquoted empty field, an empty string is "" (kept as a string).
+            reader = pacsv.open_csv(
+                buf,
+                read_options=pacsv.ReadOptions(column_names=schema.names, block_size=16 << 20),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=schema,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["t"],
+                    false_values=["f"],
+                ),
+            )
+            for batch in reader:
+                yield batch.cast(schema) if batch.schema != schema else batch
+        yield pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [list(r) for r in rows]
@@ -383,16 +389,6 @@ def _pg_arrow_types() -> dict[int, Any]:
         25: pa.string(),
         1043: pa.string(),
     }
-
-
-def _pg_values(values: Sequence[Any], arrow_type: Any) -> list[Any]:
-    import pyarrow as pa
-
-    if pa.types.is_floating(arrow_type):
-        return [None if v is None else float(v) for v in values]
-    if pa.types.is_string(arrow_type):
-        return [None if v is None else str(v) for v in values]
-    return list(values)
 
 
 class SparkEngine(Engine):
