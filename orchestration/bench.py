@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -77,18 +78,21 @@ def run_measured(
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         peak, killed = 0, ""
-        while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
-            elapsed = time.perf_counter() - t0
-            if timeout and elapsed > timeout:
-                killed = f"time cap {timeout / 60:.0f} min"
-            elif max_rss and peak > max_rss:
-                killed = f"memory cap {max_rss / 2**30:.0f} GiB"
-            if killed:
+        try:
+            while proc.poll() is None:
+                peak = max(peak, tree_rss(proc.pid))
+                elapsed = time.perf_counter() - t0
+                if timeout and elapsed > timeout:
+                    killed = f"time cap {timeout / 60:.0f} min"
+                elif max_rss and peak > max_rss:
+                    killed = f"memory cap {max_rss / 2**30:.0f} GiB"
+                if killed:
+                    break
+                time.sleep(0.2)
+        finally:  # capped, or the benchmark itself interrupted: the child's whole session goes too
+            if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
-                break
-            time.sleep(0.2)
         seconds = time.perf_counter() - t0
     return {
         "seconds": round(seconds, 1),
@@ -375,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         "--days", type=int, default=0, help="days of history instead of the size's 365 (a shorter scale run)"
     )
     args = parser.parse_args(argv)
+    # `kill` (SIGTERM) unwinds like Ctrl-C: the running child and a throwaway PostgreSQL stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
     results = [run_size(name, args, root) for name in args.sizes]
