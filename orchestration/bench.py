@@ -219,7 +219,10 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
         [str(Path(sys.executable).parent / "healthscore"), "run"], env, run_dir / "pipeline.log"
     )
     if run["returncode"] != 0:
-        raise SystemExit(f"[{name}] pipeline failed; see {run_dir / 'pipeline.log'}")
+        raise SystemExit(
+            f"[{name}] pipeline failed after {run['seconds']} s (peak {run['peak_rss_mib']} MiB); "
+            f"see {run_dir / 'pipeline.log'}"
+        )
     stages = {
         m.group(1).strip(): float(m.group(2))
         for m in re.finditer(r"^\s{2,4}(\S[\w .]+?)\s+([\d.]+) s$", run["output"], re.M)
@@ -252,7 +255,10 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
             work / "bound.log",
         )
         if run["returncode"] != 0:
-            raise SystemExit(f"[{name}] bound failed; see {work / 'bound.log'}")
+            raise SystemExit(
+                f"[{name}] bound failed after {run['seconds']} s (peak {run['peak_rss_mib']} MiB); "
+                f"see {work / 'bound.log'}"
+            )
         out = run["output"]
         result["bound"] = {
             "seconds": run["seconds"],
