@@ -81,6 +81,13 @@ class Dialect:
             return f"sha2({expr}, 256)"
         return f"sha256({expr})"
 
+    def cte(self, name: str, body: str) -> str:
+        """One `with` entry. PostgreSQL gets `as materialized`: its planner otherwise folds a CTE
+        used once into the next and copies each computed column's expression into every place
+        that uses it. The scorecard's stages use each other's columns dozens of times, so the
+        expressions grew multiplicatively (5 days x 20,000 accounts: over 12 minutes)."""
+        return f"{name} as {'materialized ' if self.name == 'postgres' else ''}({body})"
+
     def string_agg(self, expr: str, sep: str, order_by: str) -> str:
         """Ordered string aggregation (NULLs skipped)."""
         if self.name == "spark":

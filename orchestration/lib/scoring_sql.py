@@ -229,9 +229,9 @@ def compile_scoring(
             + f"), '') as missing__{o}"
         )
     wide_scores = f"""
-    with b1 as (select *, {", ".join(b1)} from _sc_wide),
-    b2 as (select *, {", ".join(b2)} from b1),
-    b3 as (select *, {", ".join(b3)} from b2)
+    with {d.cte("b1", f"select *, {', '.join(b1)} from _sc_wide")},
+    {d.cte("b2", f"select *, {', '.join(b2)} from b1")},
+    {d.cte("b3", f"select *, {', '.join(b3)} from b2")}
     select *, {", ".join(b4)} from b3
     """
 
