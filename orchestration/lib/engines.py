@@ -448,8 +448,25 @@ class SparkEngine(Engine):
         if batch:
             yield batch
 
+    # Rows collected into the driver at a time by arrow_batches.
+    rows_per_fetch = 500_000
+
     def arrow_batches(self, sql: str, size: int = 100_000) -> Iterator[Any]:
-        yield from self.spark.sql(sql).toArrow().to_batches(size)
+        """The result as Arrow batches, at most `rows_per_fetch` rows in the driver at a time.
+
+        `toArrow()` collects the whole result into the driver: the demo's factor table (about 2M
+        rows with reason texts) lost its task result that way. Larger results are fetched in
+        parts by a hash of the whole row (each row lands in exactly one part; a scan per part)."""
+        import pyarrow as pa
+
+        df = self.spark.sql(sql)
+        parts = max(1, -(-df.count() // self.rows_per_fetch))
+        cols = ", ".join(self.dialect.q(c) for c in df.columns)
+        for part in range(parts):
+            piece = df if parts == 1 else df.where(f"pmod(hash({cols}), {parts}) = {part}")
+            table = piece.toArrow()
+            yield from table.to_batches(size)
+        yield pa.RecordBatch.from_pylist([], schema=table.schema)
 
     def replace_table(self, table: str, select: str) -> None:
         self.spark.sql(f"drop table if exists {table}")
