@@ -331,26 +331,22 @@ class PostgresEngine(Engine):
         with tempfile.TemporaryFile(prefix="healthscore-copy-") as buf:
             with self.con.cursor() as cur:
                 cur.copy_expert(f"copy ({sql}) to stdout with (format csv)", buf)
-            if buf.tell() == 0:  # no rows
-                yield pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
-                return
-            buf.seek(0)
-            # COPY's csv: NULL is an unquoted empty field, an empty string is "" (kept as a string).
-            reader = pacsv.open_csv(
-                buf,
-                read_options=pacsv.ReadOptions(column_names=schema.names, block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=schema,
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                    true_values=["t"],
-                    false_values=["f"],
-                ),
-            )
-            for batch in reader:
-                yield batch.cast(schema) if batch.schema != schema else batch
+            if buf.tell():  # Arrow's reader refuses an empty file: no rows, only the schema below
+                buf.seek(0)
+                # COPY's csv: NULL is an unquoted empty field, an empty string is "" (kept as is).
+                yield from pacsv.open_csv(
+                    buf,
+                    read_options=pacsv.ReadOptions(column_names=schema.names, block_size=16 << 20),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=schema,
+                        null_values=[""],
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                        true_values=["t"],
+                        false_values=["f"],
+                    ),
+                )
         yield pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:

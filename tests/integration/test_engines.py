@@ -2,7 +2,7 @@
 
 One small demo landing zone; the Dagster job `healthscore_all` runs on each engine in turn
 (ingest -> quality gates -> dbt -> sentiment -> scoring -> publish), each in its own warehouse:
-a DuckDB file, a throwaway PostgreSQL 15 server (tests/support/postgres.py) and a local Spark
+a DuckDB file, a throwaway PostgreSQL 15 server (orchestration/lib/pg_server.py) and a local Spark
 session with its own warehouse dir and Derby metastore. Then features, scores, grades,
 explanations and quality results are compared with DuckDB's:
 
@@ -25,9 +25,9 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib import pg_server as pg
 from orchestration.lib.demo_data import generate_demo_data
 from orchestration.lib.engines import open_engine, release_spark
-from tests.support import postgres as pg
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from tests.support import postgres as pg
+from orchestration.lib import pg_server as pg
 
 pytestmark = pytest.mark.skipif(pg.available() is not None, reason=str(pg.available()))
 
