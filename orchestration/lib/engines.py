@@ -484,7 +484,6 @@ class SparkEngine(Engine):
         tasks: the driver's heap ran out on M's 9.7M usage events. Here Python streams the
         batches to a Parquet file (memory bounded by one batch) and Spark reads it in splits.
         The staging directory sits under HEALTHSCORE_SPARK_DIR, which the local session sees."""
-        import shutil
         import tempfile
 
         import pyarrow.parquet as pq
@@ -493,9 +492,9 @@ class SparkEngine(Engine):
         types = {f.name: f.dataType for f in self.spark.table(table).schema.fields}
         stage_root = spark_dir() / "staging"
         stage_root.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix="append-", dir=stage_root))
         total = 0
-        try:
+        with tempfile.TemporaryDirectory(prefix="append-", dir=stage_root) as tmp:
+            stage = Path(tmp)
             writer = None
             for batch in batches:
                 if writer is None:
@@ -512,8 +511,6 @@ class SparkEngine(Engine):
                 (df[c].cast(types[c]) if c in df.columns else _null_col(types[c])).alias(c) for c in target
             ]
             df.select(*select).write.insertInto(table)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
         return total
 
 

@@ -42,7 +42,7 @@ from .mapping import (
     mapping_select,
     mappings_dir_from_env,
 )
-from .warehouse import memory_limit, quote_ident, quote_literal
+from .warehouse import connect, quote_ident, quote_literal
 
 DUCKDB_TYPES = {
     "varchar": "varchar",
@@ -483,12 +483,9 @@ def load_source_into(
     contract = CONTRACTS[source]
     # A temporary file, not ":memory:": an in-memory database holds every parsed row in this
     # process (6.5 GB RSS for M's 9.7M usage events); a file under the same cap spills instead.
-    with tempfile.TemporaryDirectory(prefix="healthscore-load-") as tmp, duckdb.connect(
-        str(Path(tmp) / "staging.duckdb")
+    with tempfile.TemporaryDirectory(prefix="healthscore-load-") as tmp, connect(
+        Path(tmp) / "staging.duckdb"
     ) as mem:
-        mem.execute("set autoinstall_known_extensions = false")
-        mem.execute("set autoload_known_extensions = false")
-        mem.execute(f"set memory_limit = '{memory_limit()}'")
         ensure_raw_schema(mem)
         known = engine.execute("select * from raw._load_batches where source = ?", [source]).fetchall()
         if known:
