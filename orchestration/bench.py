@@ -35,6 +35,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from orchestration.lib.settings import PROJECT_ROOT
+from orchestration.lib.warehouse import memory_limit
 
 SIZES = {"demo": (500, 365), "S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (999_999, 365)}
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -59,29 +60,62 @@ def _children(pid: int) -> list[int]:
     return tree
 
 
-def tree_rss(pid: int) -> int:
-    """Bytes resident in pid and all its descendants."""
-    total = 0
+def _name(pid: int) -> str:
+    """A short label for a process: its command line's first words (`python -m x` -> `x`)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if "-m" in words[:-1]:
+        return words[words.index("-m") + 1]
+    return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:2]))[:40] or "?"
+
+
+def tree_rss_by_process(pid: int) -> dict[int, int]:
+    """Bytes resident per process, for pid and all its descendants."""
+    sizes = {}
     for p in _children(pid):
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+            sizes[p] = int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return sizes
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in pid and all its descendants."""
+    return sum(tree_rss_by_process(pid).values())
 
 
 def run_measured(
     cmd: list[str], env: dict, log: Path, timeout: float | None = None, max_rss: int | None = None
 ) -> dict:
-    """Run cmd, sampling its process tree's RSS every 0.2 s; kill it past timeout or max_rss."""
-    with log.open("w") as out:
+    """Run cmd, sampling its process tree's RSS every 0.2 s; kill it past timeout or max_rss.
+
+    Beside the log, `<log>.rss.tsv` records the tree's RSS every 5 s (wall clock, so it lines up
+    with the log's timestamps) and at every new peak; the result names the processes at the peak.
+    """
+    timeline = log.with_suffix(".rss.tsv")
+    with log.open("w") as out, timeline.open("w") as tl:
+        tl.write("time\telapsed_s\trss_mib\tprocesses (name:MiB)\n")
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        peak, killed = 0, ""
+        peak, at_peak, killed, written = 0, {}, "", -10.0
         try:
             while proc.poll() is None:
-                peak = max(peak, tree_rss(proc.pid))
+                sizes = tree_rss_by_process(proc.pid)
+                total = sum(sizes.values())
                 elapsed = time.perf_counter() - t0
+                new_peak = total > peak + 64 * 2**20
+                if total > peak:
+                    peak = total
+                    at_peak = {f"{_name(p)} [{p}]": round(b / 2**20) for p, b in sizes.items()}
+                if new_peak or elapsed - written >= 5:
+                    written = elapsed
+                    procs = " ".join(f"{_name(p)}:{round(b / 2**20)}" for p, b in sizes.items() if b > 32 * 2**20)
+                    tl.write(f"{time.strftime('%H:%M:%S')}\t{elapsed:.1f}\t{round(total / 2**20)}\t{procs}\n")
+                    tl.flush()
                 if timeout and elapsed > timeout:
                     killed = f"time cap {timeout / 60:.0f} min"
                 elif max_rss and peak > max_rss:
@@ -97,6 +131,7 @@ def run_measured(
     return {
         "seconds": round(seconds, 1),
         "peak_rss_mib": round(peak / 2**20),
+        "peak_processes_mib": at_peak,
         "returncode": proc.returncode,
         "killed": killed,
         "output": log.read_text(),
@@ -231,10 +266,16 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     result["pipeline"] = {
         "seconds": run["seconds"],
         "peak_rss_mib": run["peak_rss_mib"],
+        "peak_processes_mib": run["peak_processes_mib"],
         "stages": stages,
         "warehouse_mib": round(_dir_size(run_dir / "warehouse") / 2**20, 1),
     }
-    print(f"[{name}] pipeline {run['seconds']} s, peak {run['peak_rss_mib']} MiB", flush=True)
+    print(
+        f"[{name}] pipeline {run['seconds']} s, peak {run['peak_rss_mib']} MiB "
+        f"({', '.join(f'{k} {v}' for k, v in run['peak_processes_mib'].items())}); "
+        f"RSS over time: {run_dir / 'pipeline.rss.tsv'}",
+        flush=True,
+    )
 
     if not args.skip_bound:
         print(f"[{name}] bound (one DuckDB connection) ...", flush=True)
@@ -395,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "machine": machine(),
         "command": "python -m orchestration.bench " + " ".join(argv or sys.argv[1:]),
+        # the settings that change speed and memory, as this run had them
+        "settings": {
+            "HEALTHSCORE_DUCKDB_MEMORY_LIMIT": memory_limit(),
+            "HEALTHSCORE_DBT_THREADS": os.environ.get("HEALTHSCORE_DBT_THREADS", "2"),
+        },
         "results": results,
     }
     out = root / ("results.json" if args.engine == "duckdb" else f"results-{args.engine}.json")

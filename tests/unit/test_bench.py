@@ -12,7 +12,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.bench import ratio_table, tree_rss
+from orchestration.bench import ratio_table, run_measured, tree_rss
 from orchestration.bench_bound import run_bound
 from orchestration.bench_pandas import compute_features
 from orchestration.lib.demo_data import generate_demo_data
@@ -80,6 +80,23 @@ def test_tree_rss_counts_this_process():
     import os
 
     assert tree_rss(os.getpid()) > 10 * 2**20
+
+
+def test_run_measured_names_the_processes_at_the_peak_and_writes_a_timeline(tmp_path):
+    import os
+    import sys
+
+    # a child that holds ~200 MiB for a moment, under a parent that holds little
+    child = "import time; b = bytearray(200 * 2**20); time.sleep(1.5)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    run = run_measured([sys.executable, "-c", parent], dict(os.environ), tmp_path / "x.log")
+    assert run["returncode"] == 0 and run["peak_rss_mib"] >= 200
+    # the peak names both processes, and the big one is the child
+    assert len(run["peak_processes_mib"]) == 2
+    assert max(run["peak_processes_mib"].values()) >= 200
+    rows = (tmp_path / "x.rss.tsv").read_text().splitlines()
+    assert rows[0].startswith("time\telapsed_s\trss_mib")
+    assert max(int(r.split("\t")[2]) for r in rows[1:]) >= 200
 
 
 def test_ratio_table_reports_a_pandas_run_that_did_not_finish():
