@@ -113,7 +113,9 @@ def run_measured(
                     at_peak = {f"{_name(p)} [{p}]": round(b / 2**20) for p, b in sizes.items()}
                 if new_peak or elapsed - written >= 5:
                     written = elapsed
-                    procs = " ".join(f"{_name(p)}:{round(b / 2**20)}" for p, b in sizes.items() if b > 32 * 2**20)
+                    procs = " ".join(
+                        f"{_name(p)}:{round(b / 2**20)}" for p, b in sizes.items() if b > 32 * 2**20
+                    )
                     tl.write(f"{time.strftime('%H:%M:%S')}\t{elapsed:.1f}\t{round(total / 2**20)}\t{procs}\n")
                     tl.flush()
                 if timeout and elapsed > timeout:
