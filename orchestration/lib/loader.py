@@ -483,9 +483,10 @@ def load_source_into(
     contract = CONTRACTS[source]
     # A temporary file, not ":memory:": an in-memory database holds every parsed row in this
     # process (6.5 GB RSS for M's 9.7M usage events); a file under the same cap spills instead.
-    with tempfile.TemporaryDirectory(prefix="healthscore-load-") as tmp, connect(
-        Path(tmp) / "staging.duckdb"
-    ) as mem:
+    with (
+        tempfile.TemporaryDirectory(prefix="healthscore-load-") as tmp,
+        connect(Path(tmp) / "staging.duckdb") as mem,
+    ):
         ensure_raw_schema(mem)
         known = engine.execute("select * from raw._load_batches where source = ?", [source]).fetchall()
         if known:

@@ -40,7 +40,7 @@ from typing import Any
 from orchestration.lib.contracts import CONTRACTS, SourceContract, get_contract
 from orchestration.lib.engines import create_table_sql, engine_name, open_engine
 from orchestration.lib.settings import PROJECT_ROOT
-from orchestration.lib.warehouse import connect, quote_ident, quote_literal
+from orchestration.lib.warehouse import connect, quote_ident, quote_literal, warehouse_settings
 
 ERROR = "error"
 WARN = "warn"
@@ -1200,6 +1200,7 @@ def validate_sources(
 
                 datasource = context.data_sources.add_postgres(name=name, connection_string=postgres_url())
             else:
+                cap_gx_duckdb_connections()
                 datasource = context.data_sources.add_sql(name=name, connection_string=f"duckdb:///{path}")
         for source in sources:
             started = time.perf_counter()
@@ -1256,6 +1257,28 @@ def reference_time() -> dt.datetime | None:
     except ValueError:
         raise ValueError(f"{REFERENCE_DATE_ENV}={value!r} is not an ISO date (YYYY-MM-DD)") from None
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
+def _cap_duckdb(dbapi_connection: Any, _record: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("duckdb_engine"):
+        for statement in warehouse_settings():
+            dbapi_connection.execute(statement)
+
+
+def cap_gx_duckdb_connections() -> None:
+    """Give GX's own DuckDB connections the pipeline's memory cap and offline flags.
+
+    GX opens the warehouse through SQLAlchemy (duckdb_engine), a DuckDB instance of its own that
+    would otherwise take DuckDB's default of 80 % of RAM: at L (48.5M usage events) the
+    uniqueness and referential checks of one source took the process past 6 GiB with a 3 GB cap
+    set everywhere else. A SET on connect (not a connect-time config) so the connection never
+    differs in configuration from another one the process holds on the same file.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _cap_duckdb):
+        event.listen(Engine, "connect", _cap_duckdb)
 
 
 def dispose_datasource(datasource: Any) -> None:

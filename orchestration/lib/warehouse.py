@@ -23,6 +23,20 @@ def memory_limit() -> str:
     return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
 
 
+def warehouse_settings() -> list[str]:
+    """What every connection to the warehouse runs first (ours, GX's through SQLAlchemy).
+
+    SETs, not a connect() config: other connections of this process to the same file (GX's,
+    dbt's) must not differ in configuration.
+    """
+    return [
+        # Only built-in extensions exist offline; never try to download one.
+        "set autoinstall_known_extensions = false",
+        "set autoload_known_extensions = false",
+        f"set memory_limit = '{memory_limit()}'",
+    ]
+
+
 @contextmanager
 def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path)
@@ -30,12 +44,8 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
-        # Only built-in extensions exist offline; never try to download one.
-        con.execute("set autoinstall_known_extensions = false")
-        con.execute("set autoload_known_extensions = false")
-        # a SET, not a connect() config: other connections of this process to the same file
-        # (GX's, dbt's) must not differ in configuration
-        con.execute(f"set memory_limit = '{memory_limit()}'")
+        for statement in warehouse_settings():
+            con.execute(statement)
         yield con
     finally:
         con.close()
