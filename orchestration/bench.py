@@ -69,7 +69,7 @@ def _name(pid: int) -> str:
     words = [a.decode(errors="replace") for a in argv if a]
     if "-m" in words[:-1]:
         return words[words.index("-m") + 1]
-    return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:2]))[:40] or "?"
+    return " ".join(Path(w).name if "/" in w else w for w in words[:2])[:40] or "?"
 
 
 def tree_rss_by_process(pid: int) -> dict[int, int]:
@@ -351,19 +351,20 @@ def ratio_table(results: list[dict]) -> str:
         b, pd_ = r.get("bound"), r.get("pandas")
         gates = p["stages"].get("quality checks", 0.0)
         pandas_s = "-" if not pd_ else (f"{pd_['seconds']:.0f}" if pd_["finished"] else "DNF")
-        speedup = (
-            "-"
-            if not pd_
-            else (
-                f"{pd_['seconds'] / p['seconds']:.1f}x"
-                if pd_["finished"]
-                else f">{pd_['seconds'] / p['seconds']:.1f}x"
-            )
-        )
+        if not pd_:
+            speedup = "-"
+        elif pd_["finished"]:
+            speedup = f"{pd_['seconds'] / p['seconds']:.1f}x"
+        elif "time cap" in pd_["why_not"]:  # it was still running: at least this much slower
+            speedup = f">{pd_['seconds'] / p['seconds']:.1f}x"
+        else:  # out of memory: no time to compare
+            speedup = "no (mem)"
+        pipe_bound = f"{p['seconds'] / b['seconds']:.2f}x" if b else "-"
+        bound_s = f"{b['seconds']:.1f}" if b else "-"
         lines.append(
             f"{r['size']:<5}{r['accounts']:>10,}{r['usage_events']:>12,}{p['seconds']:>11.1f}"
-            f"{(b['seconds'] if b else float('nan')):>9.1f}"
-            f"{(p['seconds'] / b['seconds'] if b else float('nan')):>10.2f}x"
+            f"{bound_s:>9}"
+            f"{pipe_bound:>11}"
             f"{pandas_s:>10}{speedup:>12}{p['peak_rss_mib']:>9,}"
             f"{(b['peak_rss_mib'] if b else 0):>10,}{(pd_['peak_rss_mib'] if pd_ else 0):>11,}"
             f"{100 * gates / p['seconds']:>7.0f}%"

@@ -108,3 +108,14 @@ def test_ratio_table_reports_a_pandas_run_that_did_not_finish():
     }  # fmt: skip
     table = ratio_table([result])
     assert "2.00x" in table and "DNF" in table and ">12.0x" in table and "10%" in table
+
+
+def test_ratio_table_gives_no_speed_ratio_when_pandas_ran_out_of_memory_and_no_bound_ran():
+    result = {
+        "size": "L", "accounts": 100_000, "usage_events": 48_000_000,
+        "pipeline": {"seconds": 1900.0, "peak_rss_mib": 3900, "stages": {"quality checks": 130.0}},
+        "pandas": {"seconds": 80.0, "peak_rss_mib": 16600, "finished": False, "why_not": "memory cap 16 GiB"},
+    }  # fmt: skip
+    row = ratio_table([result]).splitlines()[1]
+    assert "no (mem)" in row and ">0.0x" not in row and "nan" not in row
+    assert row.split()[5] == "-"  # no bound: neither seconds nor ratio
