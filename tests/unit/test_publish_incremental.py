@@ -201,3 +201,30 @@ def test_schema_change_falls_back_to_a_full_copy(warehouse: Path, tmp_path: Path
     assert not _publish(warehouse, out).incremental  # a new table: full copy too
     assert _publish(warehouse, out).incremental
     _assert_same_as_full(warehouse, out, tmp_path)
+
+
+def test_publish_reads_the_snapshot_back_through_the_warehouse_connection(
+    warehouse: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """No second DuckDB instance on the snapshot: it would have a memory cap of its own beside the
+    warehouse's (at 1,000,000 accounts the publish step reached 5.9 GiB that way, 4.1 GiB without)."""
+    opened: list[str] = []
+    real_connect = publish_module.connect
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(publish_module, "connect", spy)
+    out = tmp_path / "published"
+    with connect(warehouse) as con:
+        result = publish(con, out)
+        # the connection is left as it was: default catalog, nothing attached
+        assert con.execute("select current_database()").fetchone()[0] == "wh"
+        assert {
+            r[0]
+            for r in con.execute("select database_name from duckdb_databases() where not internal").fetchall()
+        } == {"wh"}
+    assert SNAPSHOT_NAME not in opened
+    assert result.score_version == 1 and result.parquet_files
+    assert _parquet(out)["scores.health_scores"] == _tables(out / SNAPSHOT_NAME)["scores.health_scores"]
