@@ -83,11 +83,6 @@ def tree_rss_by_process(pid: int) -> dict[int, int]:
     return sizes
 
 
-def tree_rss(pid: int) -> int:
-    """Bytes resident in pid and all its descendants."""
-    return sum(tree_rss_by_process(pid).values())
-
-
 def run_measured(
     cmd: list[str], env: dict, log: Path, timeout: float | None = None, max_rss: int | None = None
 ) -> dict:

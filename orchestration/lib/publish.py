@@ -526,9 +526,9 @@ def publish(
     engine = as_engine(con)
     # DuckDB: the snapshot is read back through the warehouse's connection (one instance, one cap)
     duck = engine.con if isinstance(engine, DuckDBEngine) else None
-    if isinstance(engine, DuckDBEngine):
-        ensure_quality_views(engine.con)
-        update = write_snapshot(engine.con, result.snapshot_path, incremental=incremental)
+    if duck is not None:
+        ensure_quality_views(duck)
+        update = write_snapshot(duck, result.snapshot_path, incremental=incremental)
     else:
         update = write_snapshot_from_engine(engine, result.snapshot_path)
     result.row_counts, result.incremental = update.row_counts, update.incremental

@@ -12,7 +12,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.bench import ratio_table, run_measured, tree_rss
+from orchestration.bench import ratio_table, run_measured, tree_rss_by_process
 from orchestration.bench_bound import run_bound
 from orchestration.bench_pandas import compute_features
 from orchestration.lib.demo_data import generate_demo_data
@@ -79,7 +79,7 @@ def test_bound_scores_every_account_for_the_history(tiny):
 def test_tree_rss_counts_this_process():
     import os
 
-    assert tree_rss(os.getpid()) > 10 * 2**20
+    assert sum(tree_rss_by_process(os.getpid()).values()) > 10 * 2**20
 
 
 def test_run_measured_names_the_processes_at_the_peak_and_writes_a_timeline(tmp_path):

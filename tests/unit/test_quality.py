@@ -277,6 +277,9 @@ def test_results_table_and_lock_released(warehouse: Path, results) -> None:
 
 def test_gx_connections_get_the_pipeline_memory_cap(warehouse: Path, monkeypatch) -> None:
     """GX's own SQLAlchemy connections run under HEALTHSCORE_DUCKDB_MEMORY_LIMIT, not DuckDB's 80 % of RAM."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     monkeypatch.setenv("HEALTHSCORE_DUCKDB_MEMORY_LIMIT", "123MB")
     seen: list[str] = []
     original = quality._cap_duckdb
@@ -286,11 +289,11 @@ def test_gx_connections_get_the_pipeline_memory_cap(warehouse: Path, monkeypatch
         seen.append(dbapi_connection.execute("select current_setting('memory_limit')").fetchone()[0])
 
     monkeypatch.setattr(quality, "_cap_duckdb", recording)
-    res = quality.validate_source(warehouse, "usage_events", now=NOW, persist=False, incremental=False)
+    try:
+        res = quality.validate_source(warehouse, "usage_events", now=NOW, persist=False, incremental=False)
+    finally:  # the hook is process-wide: do not leave the recording one behind for other tests
+        if event.contains(Engine, "connect", recording):
+            event.remove(Engine, "connect", recording)
     assert res.ran_gx
     assert seen, "GX opened no DuckDB connection through SQLAlchemy"
     assert set(seen) == {"117.3 MiB"}  # 123 MB as DuckDB reports it
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    event.remove(Engine, "connect", recording)
