@@ -89,7 +89,8 @@ def run_measured(
     """Run cmd, sampling its process tree's RSS every 0.2 s; kill it past timeout or max_rss.
 
     Beside the log, `<log>.rss.tsv` records the tree's RSS every 5 s (wall clock, so it lines up
-    with the log's timestamps) and at every new peak; the result names the processes at the peak.
+    with the log's timestamps) and at every new peak (so the file's largest value is the peak);
+    the result names the processes at the peak.
     """
     timeline = log.with_suffix(".rss.tsv")
     with log.open("w") as out, timeline.open("w") as tl:
@@ -102,8 +103,8 @@ def run_measured(
                 sizes = tree_rss_by_process(proc.pid)
                 total = sum(sizes.values())
                 elapsed = time.perf_counter() - t0
-                new_peak = total > peak + 64 * 2**20
-                if total > peak:
+                new_peak = total > peak
+                if new_peak:
                     peak = total
                     at_peak = {f"{_name(p)} [{p}]": round(b / 2**20) for p, b in sizes.items()}
                 if new_peak or elapsed - written >= 5:
