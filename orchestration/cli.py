@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accounts", type=int, default=500)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--end-date", help="last day of data (default: today, UTC)")
+    p.add_argument("--end-date", help="last day of data (default: today, UTC, or $HEALTHSCORE_TODAY)")
     p.add_argument("--landing", help="landing folder (default: $HEALTHSCORE_LANDING_DIR or data/landing)")
     p.set_defaults(func=cmd_demo_data)
 

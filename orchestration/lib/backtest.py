@@ -32,6 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import clock
 from .scorecard import Scorecard, load_scorecard, parse_scorecard
 from .scoring import compute_scores, drop_score_temp_tables
 
@@ -561,7 +562,7 @@ def suggest_weights(
             + ", ".join(dropped)
             + "): the fit is over all segments"
         )
-    when = suggested_on or dt.date.today()
+    when = suggested_on or clock.today()
     data["version"] = f"{card.version}-suggested.{when.isoformat()}"
     data["description"] = (
         f"SUGGESTED by `healthscore backtest` on {when}: weights of '{objective}' fitted by "

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from . import clock
 from .settings import PROJECT_ROOT, Settings
 
 
@@ -31,7 +32,7 @@ def run_backtest_command(args: argparse.Namespace, say: Callable[[str], None]) -
         suggest_out = (
             _path(args.suggest_out)
             if args.suggest_out
-            else settings.scorecards_dir / f"suggested-{dt.date.today()}.yml"
+            else settings.scorecards_dir / f"suggested-{clock.today()}.yml"
         )
     guard = (
         dbt_leakage_check(settings.warehouse_path, n_dates=args.leakage_dates)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import clock
 from orchestration.lib.contracts import CONTRACTS
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def generate_demo_data(
         raise ValueError("accounts must be below 1,000,000")
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
-    end = end_date or dt.datetime.now(dt.UTC).date()
+    end = end_date or clock.today()
     start = end - dt.timedelta(days=days - 1)
     landing_dir = Path(landing_dir)
     r = _Sql(seed)

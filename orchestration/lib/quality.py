@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib import clock
 from orchestration.lib.contracts import CONTRACTS, SourceContract, get_contract
 from orchestration.lib.engines import create_table_sql, engine_name, open_engine
 from orchestration.lib.settings import PROJECT_ROOT
@@ -187,7 +188,7 @@ CROSS_FIELD_RULES: dict[str, tuple[CrossFieldRule, ...]] = {
 # reference time, and the table must not be empty. Severity: the contract's stale_severity.
 # A source that was never provided (no rows, no load batch) is a warning, "source not provided":
 # scoring goes on without its factors (they show in missing_factors and lower the confidence).
-# The reference time is now, or the day after HEALTHSCORE_REFERENCE_DATE (for data exported in
+# The reference time is now (orchestration.lib.clock: HEALTHSCORE_TODAY moves it), or the day after HEALTHSCORE_REFERENCE_DATE (for data exported in
 # the past, e.g. the RavenStack example).
 REFERENCE_DATE_ENV = "HEALTHSCORE_REFERENCE_DATE"
 NOT_PROVIDED = "source not provided"
@@ -795,7 +796,7 @@ NO_BATCH = ""  # rows without a _batch_id (not written by the loader) count as o
 
 def _utc_naive(ts: dt.datetime | None) -> dt.datetime:
     if ts is None:
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return clock.now()
     if ts.tzinfo is not None:
         return ts.astimezone(dt.UTC).replace(tzinfo=None)
     return ts  # naive timestamps are taken as UTC, like the warehouse's
@@ -1156,7 +1157,7 @@ def validate_sources(
     Row-level rules run on the rows of load batches not validated before (and of batches whose
     latest verdict is error); staleness on the whole table; a source with nothing new repeats its
     latest verdict without running GX. `incremental=False` validates every row. `now` is the
-    reference time for staleness (default: the current UTC time; naive datetimes are UTC). With
+    reference time for staleness (default: the current UTC time, moved by HEALTHSCORE_TODAY; naive datetimes are UTC). With
     `persist`, result rows are appended to quality.check_results and batch verdicts to
     quality.validated_batches (without it, the next run validates the same batches again).
     The DuckDB file must not be held by another process (nor by a connection with another

@@ -11,7 +11,7 @@ score is the weighted mean of its available factors; the overall score is the we
 mean of the available groups. A missing factor (NULL feature) is excluded and the weights
 re-normalised, so every factor's contribution = effective weight x factor score and the
 contributions add up to the score. Coverage is the share of nominal weight that had data;
-confidence = coverage x freshness of the account's newest signal.
+confidence = coverage x freshness of the account's newest signal; both are clamped to [0, 1].
 """
 
 from __future__ import annotations
@@ -146,6 +146,10 @@ def _group_weight_expr(card: Scorecard, objective: str, group: str, d: Dialect =
     return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0), d))
 
 
+def _clamp01(expr: str, d: Dialect = DUCKDB) -> str:
+    return f"least(greatest({expr}, {num(0.0, d)}), {num(1.0, d)})"
+
+
 def _sum(terms: list[str]) -> str:
     return "(" + " + ".join(terms) + ")" if terms else "0.0"
 
@@ -220,9 +224,12 @@ def compile_scoring(
         b4.append(
             f"(case when tot__{o} > 0 then {d.round(_sum([f'w__{o}__{f.name} * coalesce(s__{f.name}, 0.0)' for f in fs]), 2)} end) as score__{o}"
         )
-        b4.append(
-            f"{_sum([f'(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)' for f in fs])} as cov__{o}"
+        # Nominal weights are fractions that can add up to 1.0000000000000002 in floating point:
+        # coverage (and so confidence) is clamped to [0, 1] where it is computed.
+        coverage = _sum(
+            [f"(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)" for f in fs]
         )
+        b4.append(f"{_clamp01(coverage, d)} as cov__{o}")
         b4.append(
             "nullif(concat_ws(', ', "
             + ", ".join(f"(case when s__{f.name} is null then {lit(f.name)} end)" for f in fs)
@@ -278,7 +285,7 @@ def compile_scoring(
     per_objective = "\n        union all\n".join(
         f"""        select account_id, as_of_date, {lit(o)} as objective, segment, industry, owner, parent_account_id,
             coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as {d.float_type}) * 12 as arr,
-            score__{o} as computed_score, cov__{o} as coverage, cov__{o} * {freshness} as confidence,
+            score__{o} as computed_score, cov__{o} as coverage, {_clamp01(f"cov__{o} * {freshness}", d)} as confidence,
             missing__{o} as missing_factors
         from _sc_wide_scores"""
         for o in plans

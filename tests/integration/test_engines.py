@@ -28,6 +28,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.lib import pg_server as pg
 from orchestration.lib.demo_data import generate_demo_data
 from orchestration.lib.engines import open_engine, release_spark
+from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ QUERIES = {
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("engines")
-    generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=11)
+    generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=11, end_date=DEMO_END_DATE)
     return root
 
 
@@ -104,6 +105,8 @@ def run_pipeline(engine: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     from orchestration.definitions import build_definitions
 
     monkeypatch.setenv("HEALTHSCORE_ENGINE", engine)
+    for name, value in pinned_env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HEALTHSCORE_LANDING_DIR", str(root / "landing"))
     monkeypatch.setenv("HEALTHSCORE_PUBLISHED_DIR", str(root / f"published-{engine}"))
     warehouse = root / "duckdb" / "healthscore.duckdb"

@@ -15,6 +15,7 @@ import pytest
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.demo_data import generate_demo_data
+from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,11 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     warehouse = root / "warehouse" / "healthscore.duckdb"
     mp.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
     mp.setenv("HEALTHSCORE_LANDING_DIR", str(root / "landing"))
-    summary = generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=7)
+    for name, value in pinned_env().items():
+        mp.setenv(name, value)
+    summary = generate_demo_data(
+        root / "landing", accounts=ACCOUNTS, days=DAYS, seed=7, end_date=DEMO_END_DATE
+    )
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(

@@ -18,6 +18,7 @@ import pytest
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.demo_data import generate_demo_data
 from orchestration.lib.publish import SNAPSHOT_NAME
+from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,9 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("HEALTHSCORE_LANDING_DIR", str(root / "landing"))
     mp.setenv("HEALTHSCORE_PUBLISHED_DIR", str(root / "published"))
     mp.delenv("HEALTHSCORE_POSTGRES_DSN", raising=False)
-    generate_demo_data(root / "landing", accounts=80, days=150, seed=11)
+    for name, value in pinned_env().items():
+        mp.setenv(name, value)
+    generate_demo_data(root / "landing", accounts=80, days=150, seed=11, end_date=DEMO_END_DATE)
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(

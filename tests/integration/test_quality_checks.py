@@ -10,11 +10,12 @@ import pytest
 
 from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib import clock
 from orchestration.lib.contracts import CONTRACTS, LOAD_METADATA_COLUMNS
 from orchestration.lib.quality import CATEGORIES
 from orchestration.lib.warehouse import connect, quote_ident
 
-NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+NOW = clock.now()  # the staleness checks' reference time (HEALTHSCORE_TODAY moves both)
 
 
 def _create_raw(con, source: str, rows: list[dict]) -> None:

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from orchestration.lib.demo_data import generate_demo_data
+from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,7 @@ HEALTHSCORE = str(Path(sys.executable).parent / "healthscore")
 def _env(root: Path) -> dict[str, str]:
     return {
         **os.environ,
+        **pinned_env(),
         "HEALTHSCORE_LANDING_DIR": str(root / "landing"),
         "HEALTHSCORE_WAREHOUSE": str(root / "warehouse" / "healthscore.duckdb"),
         "DAGSTER_HOME": str(root / "dagster_home"),
@@ -40,7 +42,7 @@ def _published(root: Path) -> list[tuple]:
 
 def test_sigkill_mid_run_then_rerun_publishes_the_same_scores(tmp_path):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    generate_demo_data(clean / "landing", accounts=120, days=150, seed=11)
+    generate_demo_data(clean / "landing", accounts=120, days=150, seed=11, end_date=DEMO_END_DATE)
     shutil.copytree(clean / "landing", killed / "landing")
 
     done = subprocess.run([HEALTHSCORE, "run"], env=_env(clean), capture_output=True, text=True)

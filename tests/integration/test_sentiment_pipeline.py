@@ -11,6 +11,7 @@ import pytest
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.demo_data import FATE_RATES, _Sql, generate_demo_data
+from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory):
     path = root / "warehouse" / "healthscore.duckdb"
     mp.setenv("HEALTHSCORE_WAREHOUSE", str(path))
     mp.setenv("HEALTHSCORE_LANDING_DIR", str(root / "landing"))
-    generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=SEED)
+    for name, value in pinned_env().items():
+        mp.setenv(name, value)
+    generate_demo_data(root / "landing", accounts=ACCOUNTS, days=DAYS, seed=SEED, end_date=DEMO_END_DATE)
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(WarehouseResource(warehouse_path=str(path), landing_dir=str(root / "landing")))

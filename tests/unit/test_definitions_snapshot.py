@@ -33,10 +33,17 @@ def _describe() -> str:
     return "\n".join(lines) + "\n"
 
 
+REGENERATE = f"UPDATE_SNAPSHOTS=1 .venv/bin/pytest {Path(__file__).relative_to(Path(__file__).parents[2])}"
+
+
 def test_definitions_match_the_snapshot():
     current = _describe()
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(current)
+    # A missing snapshot is a failure, never written silently: the test could not fail otherwise.
+    assert SNAPSHOT.exists(), (
+        f"{SNAPSHOT.name} is missing; write it on purpose with `{REGENERATE}`, review and commit it"
+    )
     assert current == SNAPSHOT.read_text(), (
-        "Dagster definitions changed; if intended, rerun with UPDATE_SNAPSHOTS=1 and commit the snapshot"
+        f"Dagster definitions changed; if intended, regenerate with `{REGENERATE}` and commit the snapshot"
     )

@@ -318,3 +318,15 @@ def test_overrides_cover_active_and_expired(con):
     assert any(a == "set_grade" and (exp is None or exp > end) for a, _, _, _, _, exp in rows)
     assert any(a == "adjust_score" for a, *_ in rows)
     assert any(exp is not None and exp < end for *_, exp in rows)
+
+
+def test_without_an_end_date_the_data_ends_today_as_the_clock_says(tmp_path, monkeypatch):
+    """`healthscore demo-data` / `make run` end the data on clock.today(): HEALTHSCORE_TODAY moves it."""
+    monkeypatch.setenv("HEALTHSCORE_TODAY", "2027-01-15")
+    summary = generate_demo_data(tmp_path, accounts=10, days=30, seed=1)
+    assert summary["window"] == {"start": "2026-12-17", "end": "2027-01-15", "days": 30}
+    with duckdb.connect() as c:
+        newest = c.execute(
+            f"select max(event_at) from '{tmp_path}/usage_events/demo_usage_events.parquet'"
+        ).fetchone()[0]
+    assert newest.date() <= dt.date(2027, 1, 15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import dagster as dg
@@ -11,6 +12,7 @@ from orchestration.defs.ops.sensors import landing_files_sensor
 
 def test_sensor_fires_on_new_and_changed_files_only(tmp_path, monkeypatch):
     monkeypatch.setenv("HEALTHSCORE_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("HEALTHSCORE_TODAY", "2026-06-30")
     instance = dg.DagsterInstance.ephemeral()
     empty = landing_files_sensor(dg.build_sensor_context(instance=instance))
     assert "no new or changed files" in empty.skip_message
@@ -23,7 +25,7 @@ def test_sensor_fires_on_new_and_changed_files_only(tmp_path, monkeypatch):
     request = landing_files_sensor(context)
     assert isinstance(request, dg.RunRequest)
     assert request.tags["healthscore/new_files"] == "accounts/crm.csv"
-    assert request.partition_key  # today's as_of partition
+    assert request.partition_key == "2026-06-30"  # today's as_of partition, as the clock says
 
     again = landing_files_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
     assert isinstance(again, dg.SkipReason)
@@ -32,3 +34,16 @@ def test_sensor_fires_on_new_and_changed_files_only(tmp_path, monkeypatch):
     os.utime(export, (1, 2_000_000_000))
     changed = landing_files_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
     assert isinstance(changed, dg.RunRequest) and changed.run_key != request.run_key
+
+
+def test_daily_schedule_scores_the_day_of_its_tick_moved_by_the_clock(monkeypatch):
+    from orchestration.defs.ops.schedules import daily_refresh
+
+    tick = dt.datetime.now(dt.UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    monkeypatch.delenv("HEALTHSCORE_TODAY", raising=False)
+    request = daily_refresh(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert request.partition_key == tick.date().isoformat()
+    monkeypatch.setenv("HEALTHSCORE_TODAY", (tick.date() + dt.timedelta(days=23)).isoformat())
+    moved = daily_refresh(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert moved.partition_key == (tick.date() + dt.timedelta(days=23)).isoformat()
+    assert moved.run_key == f"daily-{moved.partition_key}"

@@ -305,3 +305,34 @@ def test_chunked_scoring_publishes_the_same_version_as_one_pass():
         con.close()
     assert results[0] == results[1]
     assert len(results[0]) == len(ROWS) * len(days)
+
+
+def _many_factor_card() -> str:
+    """Groups 70/30 with five equal factors each: the nominal weights 0.14 x 5 + 0.06 x 5 add up to
+    1.0000000000000002 in floating point, so an unclamped coverage (and confidence) exceeds 1."""
+    factors = "".join(
+        f"""
+  - name: f{group}{i}
+    label: F{group}{i}
+    feature: a
+    group: {group}
+    owner: product
+    direction: higher_is_better
+    normalisation: {{method: thresholds, low: 0, high: 100}}
+    explain: {{unit: count, low: "{{value}}", high: "{{value}}"}}"""
+        for group in ("usage", "money")
+        for i in range(5)
+    )
+    head = CARD.split("factors:")[0].replace("{usage: 60, money: 40}", "{usage: 70, money: 30}")
+    return head + "factors:" + factors + "\n"
+
+
+def test_coverage_and_confidence_stay_within_0_and_1(con):
+    _score(con, card_text=_many_factor_card())
+    rows = con.execute("select account_id, coverage, confidence from scores.health_scores").fetchall()
+    assert len(rows) == len(ROWS)
+    for account, coverage, confidence in rows:
+        assert 0.0 <= coverage <= 1.0, (account, coverage)
+        assert 0.0 <= confidence <= 1.0, (account, confidence)
+    fresh = {account: (coverage, confidence) for account, coverage, confidence in rows}["A1"]
+    assert fresh == (1.0, 1.0)

@@ -4,6 +4,8 @@ import os
 
 import dagster as dg
 
+from orchestration.lib import clock
+
 
 @dg.schedule(
     name="daily_refresh",
@@ -13,6 +15,7 @@ import dagster as dg
     description="Ingest new landing files, gate quality, rebuild features and publish the day's scores.",
 )
 def daily_refresh(context: dg.ScheduleEvaluationContext):
-    day = context.scheduled_execution_time.date().isoformat()
+    # HEALTHSCORE_TODAY moves "today" for the data; the tick itself stays on the real clock.
+    day = (context.scheduled_execution_time + clock.offset()).date().isoformat()
     # run_key: one run per day, however often the daemon evaluates the schedule.
     return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)

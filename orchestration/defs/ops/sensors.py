@@ -1,6 +1,5 @@
 """Sensors: new landing files start ingestion; grade drops and expired overrides notify a webhook."""
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.lib import clock
 from orchestration.lib.alerts import AlertDeliveryError, deliver
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.loader import FORMATS
@@ -46,7 +46,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     signature = hashlib.sha256(json.dumps([[n, now[n]] for n in new]).encode()).hexdigest()[:16]
     return dg.RunRequest(
         run_key=f"landing-{signature}",
-        partition_key=dt.datetime.now(dt.UTC).date().isoformat(),
+        partition_key=clock.today().isoformat(),
         tags={"healthscore/trigger": "landing_files", "healthscore/new_files": ",".join(new)[:1000]},
     )
 
