@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 install: $(VENV)/.installed
 
 manifest: install
-	$(PY) -c "from orchestration.cli import ensure_manifest; ensure_manifest(force=True)"
+	$(PY) -c "from orchestration.cli.common import ensure_manifest; ensure_manifest(force=True)"
 
 run: install
 	DEMO_ACCOUNTS=$(DEMO_ACCOUNTS) DEMO_DAYS=$(DEMO_DAYS) $(VENV)/bin/healthscore run
@@ -79,12 +79,12 @@ test-shifted: install
 	HEALTHSCORE_TODAY=$(SHIFTED_TODAY) $(VENV)/bin/pytest -q $(PYTEST_ARGS) $(SHIFTED_TESTS) $(NO_TESTS_OK)
 
 lint: install
-	$(VENV)/bin/ruff check orchestration tests
-	$(VENV)/bin/ruff format --check orchestration tests
+	$(VENV)/bin/ruff check orchestration benchmarks tests
+	$(VENV)/bin/ruff format --check orchestration benchmarks tests
 
 fix: install
-	$(VENV)/bin/ruff check --fix orchestration tests
-	$(VENV)/bin/ruff format orchestration tests
+	$(VENV)/bin/ruff check --fix orchestration benchmarks tests
+	$(VENV)/bin/ruff format orchestration benchmarks tests
 
 docs: install
 	$(VENV)/bin/healthscore gen-docs
@@ -93,12 +93,12 @@ lock: install
 	$(UV) pip compile requirements.in -o requirements.lock -p 3.11 --quiet
 
 bench: install manifest
-	$(PY) -m orchestration.bench $(BENCH_ARGS)
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 # Daily run vs full rebuild at a year of history (docs/benchmarks.md): DAILY_SIZE=S|M|L
 DAILY_SIZE ?= S
 bench-daily: install manifest
-	$(PY) -m orchestration.bench_daily --size $(DAILY_SIZE)
+	$(PY) -m benchmarks.bench_daily --size $(DAILY_SIZE)
 
 clean:
 	rm -rf data/warehouse dbt_project/target dbt_project/logs .dagster_home/storage .dagster_home/history .dagster_home/schedules

@@ -12,7 +12,7 @@ from orchestration.defs.resources import WarehouseResource, default_warehouse
 from orchestration.defs.scoring.assets import health_scores
 from orchestration.defs.sentiment.assets import text_scores
 from orchestration.defs.transform.assets import healthscore_dbt_models
-from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.contracts.sources import CONTRACTS
 
 # Steps run in one process: a process per step costs 2-4 s each (STACK.md), and DuckDB allows
 # one writer per file, so parallel steps would only queue on the lock.

@@ -15,6 +15,6 @@ os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="healthscore-test-dagster-"
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest():
     """dagster-dbt reads target/manifest.json at import: parse when the dbt project changed."""
-    from orchestration.cli import ensure_manifest
+    from orchestration.cli.common import ensure_manifest
 
     return ensure_manifest()

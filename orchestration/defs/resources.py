@@ -6,7 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.lib.engines import Engine, engine_name, open_engine
+from orchestration.lib.engines.base import Engine
+from orchestration.lib.engines.factory import engine_name, open_engine
 from orchestration.lib.settings import Settings
 
 
@@ -29,7 +30,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[Engine]:
-        """An Engine (orchestration/lib/engines.py); on DuckDB it also answers every method of
+        """An Engine (orchestration/lib/engines/); on DuckDB it also answers every method of
         the DuckDB connection it wraps."""
         with open_engine(self.engine_kind, duckdb_path=self.warehouse_path, read_only=read_only) as con:
             yield con

@@ -6,7 +6,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from orchestration.lib.pg_server import available, postgres_server
+from tests.support.pg_server import available, postgres_server
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 

@@ -2,7 +2,7 @@
 
 One small demo landing zone; the Dagster job `healthscore_all` runs on each engine in turn
 (ingest -> quality gates -> dbt -> sentiment -> scoring -> publish), each in its own warehouse:
-a DuckDB file, a throwaway PostgreSQL 15 server (orchestration/lib/pg_server.py) and a local Spark
+a DuckDB file, a throwaway PostgreSQL 15 server (tests/support/pg_server.py) and a local Spark
 session with its own warehouse dir and Derby metastore. Then features, scores, grades,
 explanations and quality results are compared with DuckDB's:
 
@@ -25,10 +25,11 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib import pg_server as pg
-from orchestration.lib.demo_data import generate_demo_data
-from orchestration.lib.engines import open_engine, release_spark
+from orchestration.lib.demo.generate import generate_demo_data
+from orchestration.lib.engines.factory import open_engine
+from orchestration.lib.engines.spark import release_spark
 from tests.dates import DEMO_END_DATE, pinned_env
+from tests.support import pg_server as pg
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.loader import ensure_raw_schema
+from orchestration.lib.ingest.loader import ensure_raw_schema
 from tests.integration.test_point_in_time import AFTER_D_SQL, FIXTURE_SQL
 
 DBT_PROJECT_DIR = Path(__file__).parents[2] / "dbt_project"

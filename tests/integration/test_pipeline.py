@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.demo_data import generate_demo_data
+from orchestration.lib.demo.generate import generate_demo_data
 from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow

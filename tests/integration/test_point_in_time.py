@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.loader import ensure_raw_schema
+from orchestration.lib.ingest.loader import ensure_raw_schema
 from orchestration.lib.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from orchestration.lib import pg_server as pg
+from tests.support import pg_server as pg
 
 pytestmark = pytest.mark.skipif(pg.available() is not None, reason=str(pg.available()))
 
@@ -16,7 +16,7 @@ def test_arrow_batches_round_trip_every_type():
     import psycopg2
     import pyarrow as pa
 
-    from orchestration.lib.engines import PostgresEngine
+    from orchestration.lib.engines.postgres import PostgresEngine
 
     with pg.postgres_server() as server:
         con = psycopg2.connect(server.dsn)

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.cli import main
-from orchestration.lib.publish import export_postgres
+from orchestration.cli.main import main
+from orchestration.lib.publish.postgres import export_postgres
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.demo_data import generate_demo_data
-from orchestration.lib.publish import SNAPSHOT_NAME
+from orchestration.lib.demo.generate import generate_demo_data
+from orchestration.lib.publish.tables import SNAPSHOT_NAME
 from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
@@ -135,7 +135,7 @@ def test_publish_asset_metadata(env):
 
 
 def test_dq_lists_the_planted_flaws_by_source(env, capsys):
-    from orchestration.cli import main
+    from orchestration.cli.main import main
 
     code = main(["dq", "--db", str(env["snapshot"])])
     out = capsys.readouterr().out
@@ -158,7 +158,7 @@ def test_dq_lists_the_planted_flaws_by_source(env, capsys):
 
 
 def test_dq_exits_1_on_an_error_severity_failure(env, tmp_path, capsys):
-    from orchestration.cli import main
+    from orchestration.cli.main import main
 
     copy = tmp_path / "snap.duckdb"
     copy.write_bytes(env["snapshot"].read_bytes())
@@ -173,7 +173,7 @@ def test_dq_exits_1_on_an_error_severity_failure(env, tmp_path, capsys):
 
 
 def test_report_and_data_docs_are_published_offline(env, capsys):
-    from orchestration.cli import main
+    from orchestration.cli.main import main
 
     report = (env["published"] / "report.html").read_text()
     with duckdb.connect(str(env["snapshot"]), read_only=True) as con:

@@ -11,31 +11,11 @@ import pytest
 from orchestration.defs.quality.checks import build_quality_checks
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib import clock
-from orchestration.lib.contracts import CONTRACTS, LOAD_METADATA_COLUMNS
-from orchestration.lib.quality import CATEGORIES
-from orchestration.lib.warehouse import connect, quote_ident
+from orchestration.lib.engines.warehouse import connect
+from orchestration.lib.quality.policy import CATEGORIES
+from tests.support.raw_tables import create_raw
 
 NOW = clock.now()  # the staleness checks' reference time (HEALTHSCORE_TODAY moves both)
-
-
-def _create_raw(con, source: str, rows: list[dict]) -> None:
-    contract = CONTRACTS[source]
-    cols = [(c.name, c.type) for c in contract.columns] + [(n, t) for n, t, _ in LOAD_METADATA_COLUMNS]
-    con.execute("create schema if not exists raw")
-    ddl = ", ".join(f"{quote_ident(n)} {t}" for n, t in cols)
-    con.execute(f"create or replace table raw.{quote_ident(source)} ({ddl})")
-    for i, row in enumerate(rows, start=1):
-        row = dict(
-            row,
-            _batch_id="b1",
-            _source_file=f"{source}/f.csv",
-            _file_checksum="0" * 64,
-            _row_number=i,
-            _loaded_at=NOW,
-        )
-        names = ", ".join(quote_ident(k) for k in row)
-        marks = ", ".join("?" for _ in row)
-        con.execute(f"insert into raw.{quote_ident(source)} ({names}) values ({marks})", list(row.values()))
 
 
 def _account(i: int) -> dict:
@@ -93,14 +73,14 @@ def _check_evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str
 def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "wh.duckdb"
     with connect(path) as con:
-        _create_raw(con, "accounts", [_account(1), _account(2)])
+        create_raw(con, "accounts", [_account(1), _account(2)], loaded_at=NOW)
     return path
 
 
 def test_error_failure_blocks_downstream(warehouse: Path, monkeypatch) -> None:
     # usage_events is stale (newest event 10 days old, limit 3 days, severity error).
     with connect(warehouse) as con:
-        _create_raw(con, "usage_events", [_event(1, 10), _event(2, 12)])
+        create_raw(con, "usage_events", [_event(1, 10), _event(2, 12)], loaded_at=NOW)
     result = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
 
     assert not result.success
@@ -124,7 +104,7 @@ def test_error_failure_blocks_downstream(warehouse: Path, monkeypatch) -> None:
 def test_warn_failure_does_not_block(warehouse: Path, monkeypatch) -> None:
     # Fresh events, but a duplicate event_id: uniqueness fails with WARN severity.
     with connect(warehouse) as con:
-        _create_raw(con, "usage_events", [_event(1, 0.5), _event(1, 1)])
+        create_raw(con, "usage_events", [_event(1, 0.5), _event(1, 1)], loaded_at=NOW)
     result = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
 
     assert result.success
@@ -143,7 +123,7 @@ def test_rerun_without_new_data_keeps_an_error_blocking_and_repeats_a_pass(
 ) -> None:
     # Every event references an account that is not in raw.accounts: orphan rate above 1%, an error.
     with connect(warehouse) as con:
-        _create_raw(con, "usage_events", [dict(_event(1, 0.5), account_id="ghost")])
+        create_raw(con, "usage_events", [dict(_event(1, 0.5), account_id="ghost")], loaded_at=NOW)
     first = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
     rerun = _run(warehouse, monkeypatch, ["accounts", "usage_events"])
     for result in (first, rerun):
@@ -162,7 +142,7 @@ def test_an_error_blocks_only_downstream_of_its_own_source(warehouse: Path) -> N
     # usage_events is stale (error); an asset that reads only raw/accounts still materializes.
     # (Why the checks stay one op per source: one op for all sources fails as a whole.)
     with connect(warehouse) as con:
-        _create_raw(con, "usage_events", [_event(1, 10)])
+        create_raw(con, "usage_events", [_event(1, 10)], loaded_at=NOW)
 
     @dg.asset(key="accounts_downstream", deps=[dg.AssetKey(["raw", "accounts"])])
     def accounts_downstream() -> int:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"RavenStack data not 
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory) -> tuple[int, str, Path]:
-    from orchestration import cli
+    from orchestration.cli.main import main
 
     tmp = tmp_path_factory.mktemp("ravenstack")
     out = io.StringIO()
@@ -40,7 +40,7 @@ def example_run(tmp_path_factory) -> tuple[int, str, Path]:
         mp.setenv("HEALTHSCORE_EXAMPLE_DATA_DIR", str(tmp / "data"))
         mp.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
         with contextlib.redirect_stdout(out):
-            code = cli.main(["run", "--example", "ravenstack", "--log-level", "WARNING"])
+            code = main(["run", "--example", "ravenstack", "--log-level", "WARNING"])
     return code, out.getvalue(), tmp / "data" / "warehouse" / "healthscore.duckdb"
 
 

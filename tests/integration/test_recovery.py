@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.demo_data import generate_demo_data
+from orchestration.lib.demo.generate import generate_demo_data
 from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow

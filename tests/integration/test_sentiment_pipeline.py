@@ -1,5 +1,5 @@
 """Sentiment on a small demo run: planted "silent sufferers" (normal usage, strongly negative
-text; see orchestration/lib/demo_data.py) score lower, with sentiment named in their reasons,
+text; see orchestration/lib/demo/) score lower, with sentiment named in their reasons,
 and no e-mail address or phone number reaches a published table.
 """
 
@@ -10,7 +10,9 @@ import duckdb
 import pytest
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.demo_data import FATE_RATES, _Sql, generate_demo_data
+from orchestration.lib.demo.generate import generate_demo_data
+from orchestration.lib.demo.params import FATE_RATES
+from orchestration.lib.demo.sql import _Sql
 from tests.dates import DEMO_END_DATE, pinned_env
 
 pytestmark = pytest.mark.slow
@@ -132,7 +134,7 @@ def test_no_personal_data_in_published_sentiment(warehouse):
 def test_rescoring_scores_nothing_new(warehouse):
     from orchestration.defs.sentiment.assets import STAGING_MODELS
     from orchestration.defs.transform.assets import relation_for
-    from orchestration.lib.sentiment import score_warehouse_texts
+    from orchestration.lib.sentiment.score import score_warehouse_texts
 
     before = warehouse.execute("select count(*) from sentiment.text_score_cache").fetchone()[0]
     run = score_warehouse_texts(warehouse, {c: relation_for(m) for c, m in STAGING_MODELS.items()})

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.ops.sensors import SCORES_KEY, WEBHOOK_ENV, grade_drop_alerts
-from orchestration.lib.alerts import AlertDeliveryError, deliver, post_json
+from orchestration.lib.reporting.alerts import AlertDeliveryError, deliver, post_json
 
 DROP = {
     "account_id": "ACC-1",

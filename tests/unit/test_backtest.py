@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.lib import backtest as bt
-from orchestration.lib.backtest_leakage import check_point_in_time, sql_recompute
+from orchestration.lib.backtest.history import label_history
+from orchestration.lib.backtest.leakage import check_point_in_time, sql_recompute
+from orchestration.lib.backtest.metrics import PSI_WARN, auc_weighted, compare_auc, evaluate, psi, verdict
+from orchestration.lib.backtest.weights import _round_to_total, time_split
 
 
 # ------------------------------------------------------------------ metrics
@@ -21,8 +23,8 @@ def test_auc_matches_sklearn_with_ties_and_weights():
     risk = rng.integers(0, 20, 400).astype(float)  # many ties
     y = rng.random(400) < 0.2 + risk / 40
     w = rng.integers(1, 4, 400).astype(float)
-    assert bt.auc_weighted(risk, y) == pytest.approx(roc_auc_score(y, risk))
-    assert bt.auc_weighted(risk, y, w) == pytest.approx(roc_auc_score(y, risk, sample_weight=w))
+    assert auc_weighted(risk, y) == pytest.approx(roc_auc_score(y, risk))
+    assert auc_weighted(risk, y, w) == pytest.approx(roc_auc_score(y, risk, sample_weight=w))
 
 
 def test_evaluate_top_decile_and_labels():
@@ -43,13 +45,13 @@ def test_evaluate_top_decile_and_labels():
     con.execute("create table outcomes (account_id varchar, outcome_type varchar, outcome_date date)")
     con.execute("""insert into outcomes values ('A00', 'churn', date '2026-02-01'), ('A01', 'churn', date '2026-06-01'),
                    ('A02', 'renewal', date '2026-01-15'), ('A03', 'churn', date '2026-01-01')""")
-    lab = bt.label_history(con, scores, outcomes_table="outcomes", horizon_days=90)
+    lab = label_history(con, scores, outcomes_table="outcomes", horizon_days=90)
     assert len(lab) == 19  # A19 already churned on the date: excluded
     churned = set(lab.loc[lab["churned"], "account_id"])
     assert churned == {
         "A00"
     }  # A01 after the horizon, A02 not a churn, A03 churned on the date itself (not after)
-    m = bt.evaluate(lab)
+    m = evaluate(lab)
     assert m["roc_auc"] == pytest.approx(1.0)
     assert m["top_decile_recall"] == 1.0 and m["top_decile_lift"] == pytest.approx((1 / 2) / (1 / 19))
 
@@ -65,20 +67,20 @@ def _synthetic(n_acc=300, n_dates=6, seed=0):
 
 def test_identical_scorecards_give_zero_difference_and_ci_containing_zero():
     acc, y, strong, _ = _synthetic()
-    cmp = bt.compare_auc(y, strong, strong.copy(), acc, n_boot=300)
+    cmp = compare_auc(y, strong, strong.copy(), acc, n_boot=300)
     assert cmp["auc_diff"] == 0.0
     assert cmp["ci_low"] <= 0.0 <= cmp["ci_high"]
-    assert bt.verdict(cmp).startswith("no significant")
+    assert verdict(cmp).startswith("no significant")
 
 
 def test_champion_plus_noise_challenger_is_significantly_worse():
     acc, y, strong, rng = _synthetic()
     noisy = strong + rng.normal(0, 3, len(strong))
-    cmp = bt.compare_auc(y, strong, noisy, acc, n_boot=500)
+    cmp = compare_auc(y, strong, noisy, acc, n_boot=500)
     assert cmp["auc_champion"] > 0.85 and cmp["auc_challenger"] < cmp["auc_champion"]
     assert cmp["ci_high"] < 0, cmp
     # And the other way round: the stronger model as challenger is better.
-    assert bt.compare_auc(y, noisy, strong, acc, n_boot=500)["ci_low"] > 0
+    assert compare_auc(y, noisy, strong, acc, n_boot=500)["ci_low"] > 0
 
 
 def test_bootstrap_resamples_accounts_not_rows():
@@ -86,9 +88,9 @@ def test_bootstrap_resamples_accounts_not_rows():
     per account, a row-level one would be much narrower."""
     acc, y, strong, rng = _synthetic(n_acc=200, n_dates=1, seed=3)
     noisy = strong + rng.normal(0, 1.5, len(strong))
-    one = bt.compare_auc(y, strong, noisy, acc, n_boot=800, seed=1)
+    one = compare_auc(y, strong, noisy, acc, n_boot=800, seed=1)
     rep = 10
-    many = bt.compare_auc(
+    many = compare_auc(
         np.repeat(y, rep),
         np.repeat(strong, rep),
         np.repeat(noisy, rep),
@@ -104,16 +106,16 @@ def test_bootstrap_resamples_accounts_not_rows():
 def test_psi_zero_for_same_distribution_and_large_for_a_shift():
     rng = np.random.default_rng(0)
     a = rng.uniform(0, 100, 5000)
-    assert bt.psi(a, rng.uniform(0, 100, 5000)) < 0.02
-    assert bt.psi(a, np.clip(rng.normal(85, 5, 5000), 0, 100)) > bt.PSI_WARN
-    assert bt.psi(a, np.where(rng.random(5000) < 0.5, np.nan, a)) > bt.PSI_WARN  # missing data counts
+    assert psi(a, rng.uniform(0, 100, 5000)) < 0.02
+    assert psi(a, np.clip(rng.normal(85, 5, 5000), 0, 100)) > PSI_WARN
+    assert psi(a, np.where(rng.random(5000) < 0.5, np.nan, a)) > PSI_WARN  # missing data counts
 
 
 def test_time_split_leaves_a_horizon_gap():
     dates = [dt.date(2026, 1, 1) + dt.timedelta(days=7 * i) for i in range(30)]
-    train, test = bt.time_split(dates, 90)
+    train, test = time_split(dates, 90)
     assert (min(test) - max(train)).days >= 90
-    assert bt._round_to_total({"a": 33.3, "b": 33.3, "c": 33.4}, 100) == {"a": 33, "b": 33, "c": 34}
+    assert _round_to_total({"a": 33.3, "b": 33.3, "c": 33.4}, 100) == {"a": 33, "b": 33, "c": 34}
 
 
 # ------------------------------------------------------------------ leakage guard

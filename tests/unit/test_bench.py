@@ -12,10 +12,10 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.bench import ratio_table, run_measured, tree_rss_by_process
-from orchestration.bench_bound import run_bound
-from orchestration.bench_pandas import compute_features
-from orchestration.lib.demo_data import generate_demo_data
+from benchmarks.bench import ratio_table, run_measured, tree_rss_by_process
+from benchmarks.bench_bound import run_bound
+from benchmarks.bench_pandas import compute_features
+from orchestration.lib.demo.generate import generate_demo_data
 
 SHARED_FEATURES = [
     "events_30d", "events_prev_30d", "active_users_30d", "active_users_prev_30d", "features_used_30d",

@@ -12,8 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.demo_data import FLAW_RATES, generate_demo_data
+from orchestration.lib.contracts.sources import CONTRACTS
+from orchestration.lib.demo.generate import generate_demo_data
+from orchestration.lib.demo.params import FLAW_RATES
 
 ACCOUNTS, DAYS, SEED = 300, 200, 7
 END = dt.date(2026, 6, 30)

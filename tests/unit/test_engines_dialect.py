@@ -1,12 +1,13 @@
-"""The dialect hooks the scorecard compiler and the loader use (orchestration/lib/engines.py)."""
+"""The dialect hooks the scorecard compiler and the loader use (orchestration/lib/engines/)."""
 
 import datetime as dt
 
 import duckdb
 
-from orchestration.lib.engines import DIALECTS, DuckDBEngine, create_table_sql
-from orchestration.lib.scorecard import load_scorecard
-from orchestration.lib.scoring_sql import FACTOR_UNION_PART, compile_scoring
+from orchestration.lib.engines.dialect import DIALECTS, create_table_sql
+from orchestration.lib.engines.duckdb import DuckDBEngine
+from orchestration.lib.scoring.compile import FACTOR_UNION_PART, compile_scoring
+from orchestration.lib.scoring.scorecard import load_scorecard
 from orchestration.lib.settings import PROJECT_ROOT
 
 

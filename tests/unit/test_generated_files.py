@@ -1,15 +1,13 @@
 """The generated dbt sources file and docs/sources.md must match the source contracts."""
 
-from orchestration.lib.docgen import (
+from orchestration.lib.contracts.docgen import (
     DBT_SOURCES_PATH,
     SOURCES_DOC_PATH,
     render_dbt_sources,
     render_sources_doc,
 )
 
-REGENERATE = (
-    "regenerate with: python -c 'from orchestration.lib.docgen import write_generated_files as w; w()'"
-)
+REGENERATE = "regenerate with: python -c 'from orchestration.lib.contracts.docgen import write_generated_files as w; w()'"
 
 
 def test_dbt_sources_file_matches_contracts() -> None:
@@ -23,7 +21,7 @@ def test_sources_doc_matches_contracts() -> None:
 def test_every_contract_is_a_dbt_source_table() -> None:
     import yaml
 
-    from orchestration.lib.contracts import CONTRACTS
+    from orchestration.lib.contracts.sources import CONTRACTS
 
     document = yaml.safe_load(render_dbt_sources())
     (source,) = document["sources"]

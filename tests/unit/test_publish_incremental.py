@@ -10,9 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib import publish as publish_module
-from orchestration.lib.publish import SNAPSHOT_NAME, existing_tables, publish
-from orchestration.lib.warehouse import connect
+from orchestration.lib.engines.warehouse import connect
+from orchestration.lib.publish import parquet as publish_parquet
+from orchestration.lib.publish import snapshot as publish_snapshot
+from orchestration.lib.publish.snapshot import publish
+from orchestration.lib.publish.tables import SNAPSHOT_NAME, existing_tables
 
 DAY = dt.date(2026, 11, 1)
 ACCOUNTS = ("a1", "a2", "a3")
@@ -134,7 +136,7 @@ def warehouse(tmp_path: Path) -> Path:
 def test_incremental_publishes_equal_a_full_publish(
     warehouse: Path, tmp_path: Path, monkeypatch, partitioned_copy_min: int
 ) -> None:
-    monkeypatch.setattr(publish_module, "PARTITIONED_COPY_MIN", partitioned_copy_min)
+    monkeypatch.setattr(publish_parquet, "PARTITIONED_COPY_MIN", partitioned_copy_min)
     out = tmp_path / "published"
     first = _publish(warehouse, out)
     assert not first.incremental  # nothing to start from
@@ -209,13 +211,14 @@ def test_publish_reads_the_snapshot_back_through_the_warehouse_connection(
     """No second DuckDB instance on the snapshot: it would have a memory cap of its own beside the
     warehouse's (at 1,000,000 accounts the publish step reached 5.9 GiB that way, 4.1 GiB without)."""
     opened: list[str] = []
-    real_connect = publish_module.connect
+    real_connect = connect
 
     def spy(path, *args, **kwargs):
         opened.append(Path(path).name)
         return real_connect(path, *args, **kwargs)
 
-    monkeypatch.setattr(publish_module, "connect", spy)
+    for module in (publish_parquet, publish_snapshot):  # every publish module that opens a DuckDB file
+        monkeypatch.setattr(module, "connect", spy)
     out = tmp_path / "published"
     with connect(warehouse) as con:
         result = publish(con, out)

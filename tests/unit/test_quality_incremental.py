@@ -9,34 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib import quality
-from orchestration.lib.contracts import CONTRACTS, LOAD_METADATA_COLUMNS
-from orchestration.lib.warehouse import connect, quote_ident
+from orchestration.lib.engines.warehouse import connect
+from orchestration.lib.quality.outcomes import (
+    SCOPE_CARRIED,
+    SCOPE_ROWS,
+    SCOPE_TABLE,
+    ExpectationOutcome,
+    SourceQualityResult,
+)
+from orchestration.lib.quality.policy import ERROR, REFERENTIAL_INTEGRITY, STALENESS, UNIQUENESS
+from orchestration.lib.quality.validate import validate_sources
+from tests.support.raw_tables import create_raw_table, insert_raw_rows
 
 NOW = dt.datetime(2026, 11, 10, 12, 0)
-
-
-def _create(con, source: str) -> None:
-    cols = [(c.name, c.type) for c in CONTRACTS[source].columns] + [
-        (n, t) for n, t, _ in LOAD_METADATA_COLUMNS
-    ]
-    con.execute("create schema if not exists raw")
-    ddl = ", ".join(f"{quote_ident(n)} {t}" for n, t in cols)
-    con.execute(f"create table if not exists raw.{quote_ident(source)} ({ddl})")
 
 
 def _load(path: Path, source: str, batch: str, rows: list[dict], loaded_at: dt.datetime = NOW) -> None:
     """Append one load batch to a raw table, as the loader does."""
     with connect(path) as con:
-        _create(con, source)
-        for i, row in enumerate(rows, start=1):
-            row = dict(row, _batch_id=batch, _source_file=f"{source}/{batch}.csv", _file_checksum="0" * 64)
-            row |= {"_row_number": i, "_loaded_at": loaded_at}
-            names = ", ".join(quote_ident(k) for k in row)
-            marks = ", ".join("?" for _ in row)
-            con.execute(
-                f"insert into raw.{quote_ident(source)} ({names}) values ({marks})", list(row.values())
-            )
+        create_raw_table(con, source, replace=False)
+        insert_raw_rows(
+            con, source, rows, loaded_at=loaded_at, batch=batch, source_file=f"{source}/{batch}.csv"
+        )
 
 
 def _account(i: int | str, **kw) -> dict:
@@ -79,12 +73,12 @@ def _ticket(ticket_id: str, account_id: str) -> dict:
     }
 
 
-def _get(result: quality.SourceQualityResult, check_name: str) -> quality.ExpectationOutcome:
+def _get(result: SourceQualityResult, check_name: str) -> ExpectationOutcome:
     return next(r for r in result.results if r.check_name == check_name)
 
 
-def _validate(path: Path, sources: list[str], run_id: str, **kw) -> dict[str, quality.SourceQualityResult]:
-    return quality.validate_sources(path, sources, now=NOW, run_id=run_id, **kw)
+def _validate(path: Path, sources: list[str], run_id: str, **kw) -> dict[str, SourceQualityResult]:
+    return validate_sources(path, sources, now=NOW, run_id=run_id, **kw)
 
 
 @pytest.fixture
@@ -104,8 +98,8 @@ def test_only_new_batches_are_validated_and_new_keys_meet_all_old_keys(warehouse
     _load(warehouse, "usage_events", "ev-2", [_event("e4"), _event("e2"), _event("e5", "ghost")])
     second = _validate(warehouse, ["usage_events"], "r2")["usage_events"]
     assert [b.batch_id for b in second.batches] == ["ev-2"]
-    rows = [r for r in second.results if r.category != quality.STALENESS]
-    assert {r.scope for r in rows} == {quality.SCOPE_ROWS} and {r.rows_checked for r in rows} == {3}
+    rows = [r for r in second.results if r.category != STALENESS]
+    assert {r.scope for r in rows} == {SCOPE_ROWS} and {r.rows_checked for r in rows} == {3}
     dup = _get(second, "usage_events.uniqueness.unique.event_id")
     assert not dup.success and dup.unexpected_count == 2  # the old and the new e2
     assert dup.failing_sample == [{"value": "e2", "count": 2}]
@@ -114,11 +108,11 @@ def test_only_new_batches_are_validated_and_new_keys_meet_all_old_keys(warehouse
         {"event_id": "e5", "account_id": "ghost"}
     ]
     # 1 orphan in 3 new rows is above 1%: the rate is judged on the new rows, an error.
-    assert second.category_outcome(quality.REFERENTIAL_INTEGRITY) == (False, quality.ERROR)
-    assert second.batches[0].verdict == quality.ERROR
+    assert second.category_outcome(REFERENTIAL_INTEGRITY) == (False, ERROR)
+    assert second.batches[0].verdict == ERROR
     # Staleness is a fact of the whole table.
     fresh = _get(second, "usage_events.staleness.fresh.event_at")
-    assert fresh.scope == quality.SCOPE_TABLE and fresh.rows_checked == 6
+    assert fresh.scope == SCOPE_TABLE and fresh.rows_checked == 6
 
     with connect(warehouse, read_only=True) as con:
         verdicts = con.execute(
@@ -140,7 +134,7 @@ def test_no_new_batch_repeats_the_last_verdict_without_gx(warehouse: Path) -> No
         after = {(r.check_name, r.success, r.severity, r.unexpected_count) for r in again[source].results}
         assert after == before
     dup = _get(again["usage_events"], "usage_events.uniqueness.unique.event_id")
-    assert dup.scope == quality.SCOPE_CARRIED and dup.failing_sample == [{"value": "e1", "count": 2}]
+    assert dup.scope == SCOPE_CARRIED and dup.failing_sample == [{"value": "e1", "count": 2}]
     assert "last verdict failed" in again["usage_events"].scope_summary
     # A third run still carries from r1 (the last run that validated rows), not from r2.
     third = _validate(warehouse, ["usage_events"], "r3")["usage_events"]
@@ -156,7 +150,7 @@ def test_no_new_batch_repeats_the_last_verdict_without_gx(warehouse: Path) -> No
 def test_an_unresolved_error_keeps_blocking_until_the_rows_are_fixed(warehouse: Path) -> None:
     _load(warehouse, "accounts", "acc-2", [_account(2, account_name="Acme again")])  # duplicate key: error
     first = _validate(warehouse, ["accounts"], "r1")["accounts"]
-    assert first.category_outcome(quality.UNIQUENESS) == (False, quality.ERROR)
+    assert first.category_outcome(UNIQUENESS) == (False, ERROR)
 
     # Nothing new arrived, but the error is not forgotten: the batches validated with it (an error
     # is not traced to one batch) are checked again.
@@ -165,14 +159,14 @@ def test_an_unresolved_error_keeps_blocking_until_the_rows_are_fixed(warehouse: 
         ("acc-1", True),
         ("acc-2", True),
     ]
-    assert rerun.category_outcome(quality.UNIQUENESS) == (False, quality.ERROR)
+    assert rerun.category_outcome(UNIQUENESS) == (False, ERROR)
     assert rerun.carried_from_run is None
 
     # A clean new batch does not hide it either: both are validated.
     _load(warehouse, "accounts", "acc-3", [_account(3)])
     third = _validate(warehouse, ["accounts"], "r3")["accounts"]
     assert sorted(b.batch_id for b in third.batches) == ["acc-1", "acc-2", "acc-3"]
-    assert third.category_outcome(quality.UNIQUENESS) == (False, quality.ERROR)
+    assert third.category_outcome(UNIQUENESS) == (False, ERROR)
 
     # The bad row is removed from raw: the re-check passes and the batches are closed.
     with connect(warehouse) as con:
@@ -186,12 +180,12 @@ def test_an_unresolved_error_keeps_blocking_until_the_rows_are_fixed(warehouse: 
 def test_referential_error_clears_when_the_referenced_rows_arrive(warehouse: Path) -> None:
     _load(warehouse, "support_tickets", "t-1", [_ticket("t1", "a1"), _ticket("t2", "a9")])
     first = _validate(warehouse, ["accounts", "support_tickets"], "r1")["support_tickets"]
-    assert first.category_outcome(quality.REFERENTIAL_INTEGRITY) == (False, quality.ERROR)
+    assert first.category_outcome(REFERENTIAL_INTEGRITY) == (False, ERROR)
     _load(warehouse, "accounts", "acc-2", [_account(9)])
     second = _validate(warehouse, ["accounts", "support_tickets"], "r2")
     assert [b.batch_id for b in second["accounts"].batches] == ["acc-2"]
     assert second["support_tickets"].batches[0].reopened
-    assert second["support_tickets"].category_outcome(quality.REFERENTIAL_INTEGRITY)[0]
+    assert second["support_tickets"].category_outcome(REFERENTIAL_INTEGRITY)[0]
 
 
 def test_reloaded_batch_and_full_mode_validate_again(warehouse: Path) -> None:
@@ -231,12 +225,12 @@ def test_staleness_without_gx_agrees_with_gx(
         ]
     _load(path, "accounts", "acc-1", [_account(1)])
     with connect(path) as con:
-        _create(con, "subscriptions")  # referenced by invoices
+        create_raw_table(con, "subscriptions", replace=False)  # referenced by invoices
     _load(path, source, "b1", rows)
     with_gx = _validate(path, [source], "r1")[source]
     without = _validate(path, [source], "r2")[source]
     assert with_gx.ran_gx and not without.ran_gx
     keys = ("check_name", "success", "severity", "observed_value", "failing_sample", "expectation")
-    for a, b in zip(with_gx.category(quality.STALENESS), without.category(quality.STALENESS), strict=True):
+    for a, b in zip(with_gx.category(STALENESS), without.category(STALENESS), strict=True):
         assert {k: getattr(a, k) for k in keys} == {k: getattr(b, k) for k in keys}
-    assert with_gx.category_outcome(quality.STALENESS)[0] is not stale
+    assert with_gx.category_outcome(STALENESS)[0] is not stale

@@ -24,10 +24,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.loader import ensure_raw_schema
-from orchestration.lib.quality import RESULTS_DDL
-from orchestration.lib.report import collect, render_report, write_report
-from orchestration.lib.scoring import ensure_score_tables
+from orchestration.lib.ingest.loader import ensure_raw_schema
+from orchestration.lib.quality.results import RESULTS_DDL
+from orchestration.lib.reporting.health_report import collect, render_report, write_report
+from orchestration.lib.scoring.scores import ensure_score_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.lib.scorecard import ScorecardError, load_scorecard, parse_scorecard
+from orchestration.lib.scoring.scorecard import ScorecardError, load_scorecard, parse_scorecard
 from orchestration.lib.settings import PROJECT_ROOT
 
 BASE = """

@@ -7,9 +7,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.lib.loader import ensure_raw_schema
-from orchestration.lib.scorecard import parse_scorecard
-from orchestration.lib.scoring import score_and_publish
+from orchestration.lib.ingest.loader import ensure_raw_schema
+from orchestration.lib.scoring.scorecard import parse_scorecard
+from orchestration.lib.scoring.scores import score_and_publish
 
 CARD = """
 name: test

@@ -5,16 +5,18 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from orchestration.lib import sentiment
-from orchestration.lib.sentiment import (
+from orchestration.lib.sentiment.model import (
+    EXCERPT_CHARS,
+    MODEL_ENV,
     CachedModel,
     DefaultSentimentModel,
     SentimentModel,
+    excerpt,
     label_for,
     load_model,
     mask_pii,
-    score_warehouse_texts,
 )
+from orchestration.lib.sentiment.score import CHANNELS, score_warehouse_texts
 
 
 @pytest.mark.parametrize(
@@ -36,9 +38,9 @@ def test_mask_pii(text, expected):
 
 def test_excerpt_is_masked_single_line_and_short():
     text = "Outage again.\nCall me on +1 555 0199. " + "x" * 400
-    out = sentiment.excerpt(text)
+    out = excerpt(text)
     assert "\n" not in out and "555" not in out and "[phone]" in out
-    assert len(out) <= sentiment.EXCERPT_CHARS and out.endswith("...")
+    assert len(out) <= EXCERPT_CHARS and out.endswith("...")
 
 
 def test_default_model_reads_b2b_support_language():
@@ -69,7 +71,7 @@ class ConstantModel:
 
 
 def test_load_model_from_dotted_path(monkeypatch):
-    monkeypatch.setenv(sentiment.MODEL_ENV, f"{__name__}:ConstantModel")
+    monkeypatch.setenv(MODEL_ENV, f"{__name__}:ConstantModel")
     model = load_model()
     assert isinstance(model, SentimentModel)
     assert model.model_version == "constant-1"
@@ -110,7 +112,7 @@ def _staging(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
             ('S1', 'A2', timestamp '2026-04-04', '')
         ) as t(mention_id, account_id, known_at, mention_text)"""
     )
-    return {c: f"staging.{c}" for c in sentiment.CHANNELS}
+    return {c: f"staging.{c}" for c in CHANNELS}
 
 
 def test_warehouse_scoring_is_incremental_by_hash_and_version():

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.lib import sentiment
+from orchestration.lib.sentiment.evaluate import (
+    LABELLED_ENV,
+    LABELLED_FILES,
+    evaluate,
+    labelled_dir,
+    load_labelled,
+)
+from orchestration.lib.sentiment.model import DefaultSentimentModel, VaderModel
 
 # Measured on the held-out part (python -m orchestration.lib.sentiment evaluate).
 PUBLISHED = {
@@ -20,35 +27,35 @@ PUBLISHED = {
 MARGIN = 0.01
 
 pytestmark = pytest.mark.skipif(
-    not (sentiment.labelled_dir() / "amazon_cells_labelled.txt").exists(),
-    reason=f"labelled sentences not found in {sentiment.labelled_dir()} (set {sentiment.LABELLED_ENV})",
+    not (labelled_dir() / "amazon_cells_labelled.txt").exists(),
+    reason=f"labelled sentences not found in {labelled_dir()} (set {LABELLED_ENV})",
 )
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[tuple[str, str], dict]:
-    rows = sentiment.evaluate({"vader": sentiment.VaderModel(), "default": sentiment.DefaultSentimentModel()})
+    rows = evaluate({"vader": VaderModel(), "default": DefaultSentimentModel()})
     return {(r["file"], r["model"]): r for r in rows}
 
 
 def test_loader_avoids_the_traps():
-    for name in sentiment.LABELLED_FILES:
-        sentences = sentiment.load_labelled(name)
+    for name in LABELLED_FILES:
+        sentences = load_labelled(name)
         assert len(sentences) == 1000
         assert sum(s.label for s in sentences) == 500
         assert all(s.text == s.text.strip() and "\t" not in s.text for s in sentences)
 
 
 def test_split_is_deterministic_and_about_a_fifth():
-    for name in sentiment.LABELLED_FILES:
-        held_out = [s for s in sentiment.load_labelled(name) if s.is_held_out]
+    for name in LABELLED_FILES:
+        held_out = [s for s in load_labelled(name) if s.is_held_out]
         assert 150 <= len(held_out) <= 250
-        assert held_out == [s for s in sentiment.load_labelled(name) if s.is_held_out]
+        assert held_out == [s for s in load_labelled(name) if s.is_held_out]
 
 
 def test_plain_vader_matches_the_documented_baseline():
     # PROVENANCE.md: plain VADER on every sentence (guards the loader and the metrics)
-    rows = {r["file"]: r for r in sentiment.evaluate({"vader": sentiment.VaderModel()}, part="all")}
+    rows = {r["file"]: r for r in evaluate({"vader": VaderModel()}, part="all")}
     assert rows["amazon"]["roc_auc"] == pytest.approx(0.924, abs=0.001)
     assert rows["yelp"]["roc_auc"] == pytest.approx(0.894, abs=0.001)
     assert rows["imdb"]["roc_auc"] == pytest.approx(0.881, abs=0.001)

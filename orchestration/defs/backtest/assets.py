@@ -36,9 +36,9 @@ class BacktestConfig(dg.Config):
 def backtest_default_scorecard(
     context: dg.AssetExecutionContext, config: BacktestConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from orchestration.lib.backtest import run_backtest
-    from orchestration.lib.backtest_leakage import dbt_leakage_check
-    from orchestration.lib.backtest_report import write_report
+    from orchestration.lib.backtest.leakage import dbt_leakage_check
+    from orchestration.lib.backtest.report import write_report
+    from orchestration.lib.backtest.run import run_backtest
 
     path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
     guard = (

@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.contracts import CONTRACTS, SourceContract
-from orchestration.lib.loader import IngestError, load_source_into
+from orchestration.lib.contracts.sources import CONTRACTS, SourceContract
+from orchestration.lib.ingest.loader import IngestError, load_source_into
 
 
 def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.lib import clock
-from orchestration.lib.alerts import AlertDeliveryError, deliver
-from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.loader import FORMATS
+from orchestration.lib.contracts.sources import CONTRACTS
+from orchestration.lib.ingest.loader import FORMATS
+from orchestration.lib.reporting.alerts import AlertDeliveryError, deliver
 from orchestration.lib.settings import Settings
 
 SCORES_KEY = dg.AssetKey(["scores", "health_scores"])

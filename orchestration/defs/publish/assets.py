@@ -11,7 +11,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models
-from orchestration.lib.publish import published_dir
+from orchestration.lib.publish.tables import published_dir
 
 BI_MODELS = (
     "health_scores_current",
@@ -51,8 +51,9 @@ def published_snapshot(
 ) -> dg.MaterializeResult:
     from pathlib import Path
 
-    from orchestration.lib.publish import export_postgres, publish
-    from orchestration.lib.report import at_risk_preview, grade_distribution
+    from orchestration.lib.publish.postgres import export_postgres
+    from orchestration.lib.publish.snapshot import publish
+    from orchestration.lib.reporting.health_report import at_risk_preview, grade_distribution
 
     out_dir = Path(config.out_dir) if config.out_dir else published_dir()
     with warehouse.connect() as con:
@@ -78,12 +79,12 @@ def published_snapshot(
     metadata["grade_distribution"] = dg.MetadataValue.json(grades)
     metadata["most_at_risk"] = dg.MetadataValue.md(at_risk_preview(result.snapshot_path, limit=10))
     if config.report:
-        from orchestration.lib.report import write_report
+        from orchestration.lib.reporting.health_report import write_report
 
         report = write_report(result.snapshot_path, out_dir / "report.html")
         metadata["report"] = dg.MetadataValue.path(str(report))
     if config.data_docs:
-        from orchestration.lib.quality import build_data_docs
+        from orchestration.lib.quality.data_docs import build_data_docs
 
         index = build_data_docs(result.snapshot_path, out_dir / "data_docs")
         metadata["data_docs"] = dg.MetadataValue.path(str(index))

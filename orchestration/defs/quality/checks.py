@@ -2,7 +2,7 @@
 
 One `@multi_asset_check` per source, on `AssetKey(["raw", source])`, with one check per
 category (completeness, validity, uniqueness, referential_integrity, staleness). The categories
-share ONE validation of the source per run (see orchestration/lib/quality.py); a run that
+share ONE validation of the source per run (see orchestration/lib/quality/); a run that
 selects only some of the checks (can_subset) still validates once and reports only those.
 Row-level categories look at the rows of load batches not validated before (and of batches
 still failing with an error); staleness at the whole table; a source with no new batch repeats
@@ -18,15 +18,10 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.contracts import get_contract
-from orchestration.lib.quality import (
-    CATEGORIES,
-    ERROR,
-    REFERENTIAL_INTEGRITY,
-    STALENESS,
-    SourceQualityResult,
-    validate_source,
-)
+from orchestration.lib.contracts.sources import get_contract
+from orchestration.lib.quality.outcomes import SourceQualityResult
+from orchestration.lib.quality.policy import CATEGORIES, ERROR, REFERENTIAL_INTEGRITY, STALENESS
+from orchestration.lib.quality.validate import validate_source
 
 CATEGORY_DESCRIPTIONS = {
     "completeness": "Required columns are never null (error); optional columns are >= 90% filled (warn).",

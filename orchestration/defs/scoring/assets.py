@@ -8,8 +8,8 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.defs.ops.partitions import daily_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
-from orchestration.lib.scorecard import load_scorecard
-from orchestration.lib.scoring import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
+from orchestration.lib.scoring.scorecard import load_scorecard
+from orchestration.lib.scoring.scores import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
 from orchestration.lib.settings import PROJECT_ROOT
 
 FEATURES_MODEL = "fct_account_features_daily"

@@ -9,7 +9,8 @@ import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import relation_for
-from orchestration.lib.sentiment import SCORES_TABLE, load_model, score_warehouse_texts
+from orchestration.lib.sentiment.model import load_model
+from orchestration.lib.sentiment.score import SCORES_TABLE, score_warehouse_texts
 
 STAGING_MODELS = {
     "tickets": "stg_support__tickets",

@@ -1,0 +1,1 @@
+"""`healthscore`: the command line (one module per command; the parser is in main.py)."""

@@ -1,0 +1,5 @@
+"""python -m orchestration.cli: the same as the `healthscore` command."""
+
+from orchestration.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Helpers every command shares: progress lines, the Dagster home, the dbt manifest, which DuckDB
+file to read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.lib.settings import PROJECT_ROOT, Settings
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n")
+    return home
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """dagster-dbt needs target/manifest.json at import time: parse when missing or out of date."""
+    project = PROJECT_ROOT / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    sources = [
+        p for p in project.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts
+    ]
+    if (
+        not force
+        and manifest.exists()
+        and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)
+    ):
+        return manifest
+    _say("Parsing the dbt project (target/manifest.json) ...")
+    env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(Settings.from_env().warehouse_path)}
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [
+            str(dbt) if dbt.exists() else "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
+        check=True,
+        env=env,
+    )
+    return manifest
+
+
+def _landing_is_empty(landing: Path) -> bool:
+    return not any(p.is_file() for p in landing.rglob("*")) if landing.exists() else True
+
+
+def _readable_warehouse(settings: Settings) -> Path:
+    """The DuckDB file to summarise: the warehouse itself, or on PostgreSQL / Spark the snapshot
+    that every run publishes from the engine (docs/scale-out.md)."""
+    from orchestration.lib.engines.factory import engine_name
+
+    if engine_name() == "duckdb":
+        return settings.warehouse_path
+    from orchestration.lib.publish.tables import SNAPSHOT_NAME, published_dir
+
+    return published_dir(settings) / SNAPSHOT_NAME
+
+
+def _has_published_scores(settings: Settings) -> bool:
+    path = _readable_warehouse(settings)
+    if not path.exists():
+        return False
+    from orchestration.lib.engines.warehouse import connect
+
+    with connect(path, read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'scores' and table_name = 'score_runs'"
+        ).fetchone()[0]
+        return bool(exists) and con.execute("select count(*) from scores.score_runs").fetchone()[0] > 0
+
+
+def _published_or_warehouse(settings: Settings) -> Path:
+    """The published snapshot when there is one (never blocks on a running pipeline), else the warehouse."""
+    from orchestration.lib.publish.tables import SNAPSHOT_NAME, published_dir
+
+    snapshot = published_dir(settings) / SNAPSHOT_NAME
+    return snapshot if snapshot.exists() else settings.warehouse_path

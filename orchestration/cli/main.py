@@ -1,0 +1,140 @@
+"""`healthscore`: the command line for data engineers and reviewers.
+
+healthscore demo-data --accounts 500 --days 365 --seed 42
+healthscore run                       # materialise every asset, print a summary
+healthscore summary                   # the summary of the published scores
+healthscore scorecard render scorecards/default.yml
+healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
+healthscore dq [--run-id ID] [--source S] [--docs]   # data-quality review
+healthscore report [--out data/published/report.html]
+healthscore export-postgres --dsn postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from orchestration.cli.backtest import cmd_backtest
+from orchestration.cli.docs import cmd_gen_docs
+from orchestration.cli.dq import cmd_dq
+from orchestration.cli.export import cmd_export_postgres
+from orchestration.cli.report import cmd_report
+from orchestration.cli.run import cmd_demo_data, cmd_run
+from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_render
+from orchestration.cli.summary import cmd_summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="healthscore", description="Account health scoring warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="generate demo landing files (Parquet) for every source")
+    p.add_argument("--accounts", type=int, default=500)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end-date", help="last day of data (default: today, UTC, or $HEALTHSCORE_TODAY)")
+    p.add_argument("--landing", help="landing folder (default: $HEALTHSCORE_LANDING_DIR or data/landing)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("run", help="materialise every asset and print a summary")
+    p.add_argument(
+        "--as-of", default="", help="score this day's partition (ISO date); default: the latest day with data"
+    )
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models (features, BI tables) from scratch instead of adding what is new",
+    )
+    p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
+    p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
+    p.add_argument("--demo-accounts", type=int, default=int(os.environ.get("DEMO_ACCOUNTS", 500)))
+    p.add_argument("--demo-days", type=int, default=int(os.environ.get("DEMO_DAYS", 365)))
+    p.add_argument(
+        "--first-run-history-days",
+        type=int,
+        default=90,
+        help="on a warehouse with no scores yet, also score this many days back (default 90)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it"
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="summarise the published scores")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "dq", help="failing quality checks and quarantined rows (exit 1 on an error-severity failure)"
+    )
+    p.add_argument("--run-id", help="quality run to review (default: the latest)")
+    p.add_argument("--source", help="only this source")
+    p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
+    p.add_argument(
+        "--docs", action="store_true", help="build (if needed) the offline GX Data Docs and print index.html"
+    )
+    p.add_argument("--docs-dir", help="Data Docs folder (default: data/published/data_docs)")
+    p.set_defaults(func=cmd_dq)
+
+    p = sub.add_parser("report", help="write the static HTML health report")
+    p.add_argument("--out", help="output file (default: data/published/report.html)")
+    p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export-postgres", help="replace the published tables in PostgreSQL (one transaction)")
+    p.add_argument(
+        "--dsn",
+        default=os.environ.get("HEALTHSCORE_POSTGRES_DSN"),
+        required=not os.environ.get("HEALTHSCORE_POSTGRES_DSN"),
+    )
+    p.add_argument("--db", help="snapshot to export (default: data/published/healthscore_published.duckdb)")
+    p.set_defaults(func=cmd_export_postgres)
+
+    p = sub.add_parser("gen-docs", help="regenerate files derived from the source contracts")
+    p.set_defaults(func=cmd_gen_docs)
+
+    p = sub.add_parser("scorecard", help="scorecard tools")
+    ssub = p.add_subparsers(dest="scorecard_command", required=True)
+    r = ssub.add_parser("render", help="render a scorecard as a readable Markdown page")
+    r.add_argument("path")
+    r.add_argument("--out", help="write to this file instead of stdout")
+    r.set_defaults(func=cmd_scorecard_render)
+    r = ssub.add_parser(
+        "diff", help="impact preview: which accounts change grade between two scorecards, and why"
+    )
+    r.add_argument("old")
+    r.add_argument("new")
+    r.add_argument("--as-of", default="", help="as_of_date to compare (default: the latest)")
+    r.add_argument("--out", help="also write the Markdown report to this file")
+    r.set_defaults(func=cmd_scorecard_diff)
+
+    p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
+    p.add_argument("--scorecard", default="scorecards/default.yml")
+    p.add_argument(
+        "--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)"
+    )
+    p.add_argument("--to", dest="end", default="", help="last as_of_date (default: data end - horizon)")
+    p.add_argument("--horizon", default="90d")
+    p.add_argument("--every", default="7d")
+    p.add_argument("--challenger", help="a second scorecard compared on the same history")
+    p.add_argument(
+        "--suggest", action="store_true", help="fit suggested weights and backtest them out of time"
+    )
+    p.add_argument(
+        "--suggest-out",
+        help="where to write the suggested scorecard (default: scorecards/suggested-<date>.yml)",
+    )
+    p.add_argument(
+        "--leakage-dates", type=int, default=1, help="dates rebuilt by the leakage guard (0: skip)"
+    )
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--out", default="reports/backtest")
+    p.add_argument("--no-write", action="store_true", help="do not append to the backtest.* tables")
+    p.set_defaults(func=cmd_backtest)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,162 @@
+"""The `healthscore backtest` and `healthscore scorecard diff` commands, on typed options (the
+argparse parser is in orchestration/cli/main.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.lib import clock
+from orchestration.lib.settings import PROJECT_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """What `healthscore backtest` was asked to do (dates ISO strings, "" for the default)."""
+
+    scorecard: str = "scorecards/default.yml"
+    start: str = ""
+    end: str = ""
+    horizon: str = "90d"
+    every: str = "7d"
+    challenger: str | None = None
+    suggest: bool = False
+    suggest_out: str | None = None
+    leakage_dates: int = 1
+    bootstrap: int = 1000
+    out: str = "reports/backtest"
+    write_tables: bool = True
+
+
+@dataclass(frozen=True)
+class ScorecardDiffOptions:
+    """What `healthscore scorecard diff` was asked to compare."""
+
+    old: str
+    new: str
+    as_of: str = ""
+    out: str | None = None
+
+
+def _path(p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() or path.exists() else PROJECT_ROOT / path
+
+
+def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> int:
+    from orchestration.lib.backtest.leakage import LeakageError, dbt_leakage_check
+    from orchestration.lib.backtest.metrics import verdict
+    from orchestration.lib.backtest.report import write_report
+    from orchestration.lib.backtest.run import run_backtest
+    from orchestration.lib.engines.warehouse import connect
+
+    settings = Settings.from_env()
+    start = dt.date.fromisoformat(args.start) if args.start else None
+    end = dt.date.fromisoformat(args.end) if args.end else None
+    suggest_out = None
+    if args.suggest:
+        suggest_out = (
+            _path(args.suggest_out)
+            if args.suggest_out
+            else settings.scorecards_dir / f"suggested-{clock.today()}.yml"
+        )
+    guard = (
+        dbt_leakage_check(settings.warehouse_path, n_dates=args.leakage_dates)
+        if args.leakage_dates > 0
+        else None
+    )
+    with connect(settings.warehouse_path) as con:
+        try:
+            result = run_backtest(
+                con,
+                _path(args.scorecard),
+                start=start,
+                end=end,
+                horizon=args.horizon,
+                every=args.every,
+                challenger=_path(args.challenger) if args.challenger else None,
+                suggest=args.suggest,
+                suggest_out=suggest_out,
+                leakage_check=guard,
+                n_boot=args.bootstrap,
+                write_tables=args.write_tables,
+                log=say,
+            )
+        except LeakageError as exc:
+            say(f"BACKTEST FAILED - leakage guard: {exc}")
+            return 2
+    report = write_report(result, _path(args.out) if not Path(args.out).is_absolute() else Path(args.out))
+    m = result.metrics
+    say("")
+    say(
+        f"ROC AUC {m['roc_auc']:.3f} | PR AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.3f}) | top decile: "
+        f"precision {m['top_decile_precision']:.3f}, recall {m['top_decile_recall']:.3f}, lift {m['top_decile_lift']:.2f}"
+    )
+    say(
+        "Churn rate by band: "
+        + ", ".join(
+            f"{b.grade} {b.churn_rate:.1%} (n={b.rows})"
+            for b in result.bands.itertuples()
+            if not math.isnan(b.churn_rate)
+        )
+        + (" - monotone" if result.monotone else " - NOT monotone")
+    )
+    for c in result.comparisons:
+        say(
+            f"{c['period']}: {c['champion']} AUC {c['auc_champion']:.3f} vs {c['challenger']} AUC "
+            f"{c['auc_challenger']:.3f}: diff {c['auc_diff']:+.4f}, 95% CI [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] "
+            f"over {c['accounts']} accounts - {verdict(c)}"
+        )
+    if result.oot:
+        say("Out of time: " + json.dumps({k: round(v, 4) for k, v in result.oot["models"].items()}))
+    if result.suggestion_path:
+        say(f"Suggested scorecard: {result.suggestion_path}")
+    warn = result.drift[result.drift["warn"]]
+    say(
+        f"Drift: {len(warn)} PSI warnings (> 0.2)"
+        + (": " + ", ".join(f"{r.name} {r.psi:.2f}" for r in warn.itertuples()) if len(warn) else "")
+    )
+    say("Timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    say(f"Report: {report}")
+    if args.write_tables:
+        say(f"Tables: backtest.* in {settings.warehouse_path} (run_id {result.run_id})")
+    return 0
+
+
+def scorecard_diff_command(args: ScorecardDiffOptions, say: Callable[[str], None]) -> int:
+    from orchestration.lib.backtest.history import find_relation
+    from orchestration.lib.backtest.report import scorecard_diff
+    from orchestration.lib.engines.warehouse import connect
+    from orchestration.lib.scoring.scorecard import load_scorecard
+
+    settings = Settings.from_env()
+    old, new = load_scorecard(_path(args.old)), load_scorecard(_path(args.new))
+    with connect(settings.warehouse_path) as con:
+        features = find_relation(con, "fct_account_features_daily")
+        as_of = (
+            dt.date.fromisoformat(args.as_of)
+            if args.as_of
+            else con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
+        )
+        transitions, changed = scorecard_diff(con, old, new, features_table=features, as_of=as_of)
+    lines = [
+        f"# Scorecard diff: {old.name} {old.version} -> {new.name} {new.version}, as of {as_of}",
+        "",
+        "## Grade transitions (retention health)",
+        "",
+        transitions.to_markdown(index=False),
+        "",
+        f"## Accounts that change grade ({len(changed)}), with the factors whose contributions moved most",
+        "",
+    ]
+    lines.append(changed.to_markdown(index=False) if len(changed) else "No account changes grade.")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+        say(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,3 @@
+"""Surfaces over the published scores: the static HTML health report, its SVG charts, grade-drop
+alerts.
+"""

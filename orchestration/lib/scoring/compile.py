@@ -1,0 +1,373 @@
+"""Compile a scorecard into SQL that scores every account and date inside the warehouse.
+
+The compiled statements build, in order:
+  _sc_factors  one row per account x as_of_date x objective x factor: raw value, factor
+               score 0-100, effective weight, contribution, impact and a plain-words reason
+  _sc_scores   one row per account x as_of_date x objective: computed score, coverage,
+               confidence, grade before human overrides, top reasons, change drivers
+
+Math (docs/scorecards.md): a factor's score is its normalised feature value. A group's
+score is the weighted mean of its available factors; the overall score is the weighted
+mean of the available groups. A missing factor (NULL feature) is excluded and the weights
+re-normalised, so every factor's contribution = effective weight x factor score and the
+contributions add up to the score. Coverage is the share of nominal weight that had data;
+confidence = coverage x freshness of the account's newest signal; both are clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from orchestration.lib.engines.dialect import DUCKDB, Dialect
+from orchestration.lib.scoring.scorecard import Factor, Normalisation, Scorecard
+
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+FACTOR_UNION_PART = 6  # branches per materialised part of the factor union on Spark
+
+
+def lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def num(value: float, d: Dialect = DUCKDB) -> str:
+    return d.float(value)
+
+
+def date_lit(value: dt.date) -> str:
+    return f"cast('{value.isoformat()}' as date)"
+
+
+def _variant_case(card: Scorecard, pick, default: str) -> str:  # pick() renders for its dialect
+    """CASE over industry overrides, then segment overrides, then the default.
+
+    `pick(variant)` returns the SQL for that variant or None when it does not override.
+    """
+    whens = []
+    for industry, variant in card.industry_overrides.items():
+        value = pick(variant)
+        if value is not None:
+            whens.append(f"when industry = {lit(industry)} then {value}")
+    for segment, variant in card.segment_overrides.items():
+        value = pick(variant)
+        if value is not None:
+            whens.append(f"when segment = {lit(segment)} then {value}")
+    if not whens:
+        return default
+    return f"(case {' '.join(whens)} else {default} end)"
+
+
+def _format_value(expr: str, unit: str, d: Dialect = DUCKDB) -> str:
+    """SQL text for a raw value, in words a CS leader reads."""
+    rounded = f"cast(cast({d.round(expr, 0)} as bigint) as {d.string_type})"
+    if unit == "pct":
+        return f"{rounded} || '%'"
+    if unit == "ratio":
+        return f"cast(cast({d.round(f'{expr} * 100', 0)} as bigint) as {d.string_type}) || '%'"
+    if unit == "currency":
+        return f"'$' || {rounded}"
+    if unit in ("score", "number", "hours"):
+        return d.round_text(expr, 1)
+    return rounded  # count, days
+
+
+def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
+    parts: list[str] = []
+    pos = 0
+    for match in _PLACEHOLDER_RE.finditer(template):
+        if match.start() > pos:
+            parts.append(lit(template[pos : match.start()]))
+        name = match.group(1)
+        if name == "value":
+            parts.append(_format_value(x, unit, d))
+        elif name == "abs_value":
+            parts.append(_format_value(f"abs({x})", unit, d))
+        else:  # change: rose 12% / fell 42% / held steady
+            amount = _format_value(f"abs({x})", unit, d)
+            parts.append(
+                f"(case when {d.round(x, 0)} > 0 then 'rose ' || {amount} "
+                f"when {d.round(x, 0)} < 0 then 'fell ' || {amount} else 'held steady' end)"
+            )
+        pos = match.end()
+    if pos < len(template):
+        parts.append(lit(template[pos:]))
+    return " || ".join(parts) if parts else "''"
+
+
+def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
+    norm = factor.normalisation
+    if norm.method == "percentile":
+        peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
+        window = f"over (partition by as_of_date{peer}, ({x} is null) order by {x})"
+        rank = f"(100.0 * percent_rank() {window})"
+        if factor.direction == "lower_is_better":
+            rank = f"(100.0 - {rank})"
+        # A lone peer has no one to rank against: neutral 50.
+        count = f"count({x}) over (partition by as_of_date{peer})"
+        return f"(case when {x} is null then null when {count} = 1 then 50.0 else {rank} end)"
+
+    def bound(attr: str):
+        def pick(variant):
+            override: Normalisation | None = variant.normalisation.get(factor.name)
+            return num(getattr(override, attr), d) if override is not None else None
+
+        return _variant_case(card, pick, num(getattr(norm, attr), d))
+
+    low, high = bound("low"), bound("high")
+    if factor.direction == "higher_is_better":
+        frac = f"({x} - {low}) / ({high} - {low})"
+    else:
+        frac = f"({high} - {x}) / ({high} - {low})"
+    return f"(case when {x} is null then null else 100.0 * greatest(0.0, least(1.0, {frac})) end)"
+
+
+def grade_sql(card: Scorecard, score: str, d: Dialect = DUCKDB) -> str:
+    whens = [f"when {score} >= {num(b.min, d)} then {lit(b.grade)}" for b in reversed(card.bands[1:])]
+    return f"(case when {score} is null then null {' '.join(whens)} else {lit(card.bands[0].grade)} end)"
+
+
+def _objective_plan(card: Scorecard, objective: str) -> tuple[list[str], list[Factor]]:
+    """Groups that can carry weight for the objective (by default or in any override), and their factors."""
+    default = card.objectives[objective].group_weights
+    variants = [*card.segment_overrides.values(), *card.industry_overrides.values()]
+    groups = [
+        g
+        for g in card.groups
+        if default.get(g, 0) > 0 or any(v.group_weights.get(objective, {}).get(g, 0) > 0 for v in variants)
+    ]
+    return groups, [f for f in card.factors if f.group in groups]
+
+
+def _group_weight_expr(card: Scorecard, objective: str, group: str, d: Dialect = DUCKDB) -> str:
+    def pick(variant):
+        weights = variant.group_weights.get(objective)
+        return num(weights.get(group, 0.0), d) if weights is not None else None
+
+    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0), d))
+
+
+def _clamp01(expr: str, d: Dialect = DUCKDB) -> str:
+    return f"least(greatest({expr}, {num(0.0, d)}), {num(1.0, d)})"
+
+
+def _sum(terms: list[str]) -> str:
+    return "(" + " + ".join(terms) + ")" if terms else "0.0"
+
+
+def compile_scoring(
+    card: Scorecard,
+    features_table: str,
+    as_of_start: dt.date,
+    as_of_end: dt.date,
+    d: Dialect = DUCKDB,
+) -> list[tuple[str, str]]:
+    """(temp table name, select) pairs to run in order.
+
+    Factor scores, weights and overall scores are computed wide (one row per account and date,
+    a column per factor) in one pass; the long form with reasons is built only for the requested
+    dates and their comparison dates (as_of - change_window_days), which are scored too so every
+    requested date has a comparison point. The caller keeps [as_of_start, as_of_end].
+    """
+    window = card.change_window_days
+    shift = dt.timedelta(days=window)
+    start, end = date_lit(as_of_start), date_lit(as_of_end)
+    dates = (
+        f"(as_of_date between {start} and {end} "
+        f"or as_of_date between {date_lit(as_of_start - shift)} and {date_lit(as_of_end - shift)})"
+    )
+    conf = card.confidence
+    factors = card.factors
+    plans = {o: _objective_plan(card, o) for o in card.objectives}
+
+    raw = ",\n            ".join(f"cast({f.feature} as {d.float_type}) as raw__{f.name}" for f in factors)
+    scored = ",\n        ".join(
+        f"{_factor_score_sql(card, f, 'raw__' + f.name, d)} as s__{f.name}" for f in factors
+    )
+    wide = f"""
+    select *,
+        {scored}
+    from (
+        select account_id, as_of_date, segment, industry, owner, parent_account_id, is_churned, churned_on,
+            mrr, days_since_last_signal,
+            {raw}
+        from {features_table}
+        where {dates}
+    ) as base
+    """
+
+    # Weights, stage by stage: group weights and available factor weight, then group scores and the
+    # total available group weight, then each factor's effective and nominal weight, then the score.
+    b1, b2, b3, b4 = [], [], [], []
+    for o, (groups, fs) in plans.items():
+        for g in groups:
+            members = [f for f in fs if f.group == g]
+            b1.append(f"{_group_weight_expr(card, o, g, d)} as gw__{o}__{g}")
+            b1.append(
+                f"{_sum([f'(case when s__{f.name} is not null then {num(card.factor_weight(o, f), d)} else 0.0 end)' for f in members])} as fw__{o}__{g}"
+            )
+            b1.append(
+                f"{_sum([f'coalesce({num(card.factor_weight(o, f), d)} * s__{f.name}, 0.0)' for f in members])} as wsum__{o}__{g}"
+            )
+        b2.append(
+            f"{_sum([f'(case when fw__{o}__{g} > 0 then gw__{o}__{g} else 0.0 end)' for g in groups])} as tot__{o}"
+        )
+        for g in groups:
+            b2.append(f"(case when fw__{o}__{g} > 0 then wsum__{o}__{g} / fw__{o}__{g} end) as gs__{o}__{g}")
+        for f in fs:
+            w = num(card.factor_weight(o, f), d)
+            nominal_total = num(sum(card.factor_weight(o, m) for m in fs if m.group == f.group), d)
+            b3.append(
+                f"(case when s__{f.name} is not null and tot__{o} > 0 "
+                f"then gw__{o}__{f.group} / tot__{o} * {w} / fw__{o}__{f.group} else 0.0 end) as w__{o}__{f.name}"
+            )
+            b3.append(f"gw__{o}__{f.group} / 100.0 * {w} / {nominal_total} as nw__{o}__{f.name}")
+        b4.append(
+            f"(case when tot__{o} > 0 then {d.round(_sum([f'w__{o}__{f.name} * coalesce(s__{f.name}, 0.0)' for f in fs]), 2)} end) as score__{o}"
+        )
+        # Nominal weights are fractions that can add up to 1.0000000000000002 in floating point:
+        # coverage (and so confidence) is clamped to [0, 1] where it is computed.
+        coverage = _sum(
+            [f"(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)" for f in fs]
+        )
+        b4.append(f"{_clamp01(coverage, d)} as cov__{o}")
+        b4.append(
+            "nullif(concat_ws(', ', "
+            + ", ".join(f"(case when s__{f.name} is null then {lit(f.name)} end)" for f in fs)
+            + f"), '') as missing__{o}"
+        )
+    wide_scores = f"""
+    with {d.cte("b1", f"select *, {', '.join(b1)} from _sc_wide")},
+    {d.cte("b2", f"select *, {', '.join(b2)} from b1")},
+    {d.cte("b3", f"select *, {', '.join(b3)} from b2")}
+    select *, {", ".join(b4)} from b3
+    """
+
+    branches = []
+    for o, (_groups, fs) in plans.items():
+        for f in fs:
+            s_col, w_col = f"s__{f.name}", f"w__{o}__{f.name}"
+            reason = (
+                f"case when {s_col} is null or as_of_date < {start} then null "
+                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, 'raw__' + f.name, d)} "
+                f"else {_reason_sql(f.explain.high, f.explain.unit, 'raw__' + f.name, d)} end"
+            )
+            branches.append(
+                f"""
+    select account_id, as_of_date, {lit(o)} as objective, {lit(f.name)} as factor,
+        {lit(f.label)} as factor_label, {lit(f.group)} as factor_group, {lit(f.owner)} as owner,
+        {lit(f.feature)} as feature, raw__{f.name} as raw_value, {s_col} as factor_score,
+        nw__{o}__{f.name} as nominal_weight, {w_col} as weight,
+        {w_col} * coalesce({s_col}, 0.0) as contribution,
+        {w_col} * (coalesce({s_col}, 50.0) - 50.0) as impact,
+        gs__{o}__{f.group} as group_score,
+        {reason} as reason
+    from _sc_wide_scores
+    where gw__{o}__{f.group} > 0"""
+            )
+    # Spark's analyzer is quadratic in the branches of one UNION over the same relation (a minute
+    # for a hundred factor rows): there the union is built from materialised parts.
+    parts: list[tuple[str, str]] = []
+    if d.name == "spark" and len(branches) > FACTOR_UNION_PART:
+        for i in range(0, len(branches), FACTOR_UNION_PART):
+            name = f"_sc_factors_part_{i // FACTOR_UNION_PART}"
+            parts.append((name, "\n    union all".join(branches[i : i + FACTOR_UNION_PART])))
+        factors_long = "\n    union all\n".join(f"    select * from {name}" for name, _ in parts)
+    else:
+        factors_long = "\n    union all".join(branches)
+
+    freshness = (
+        f"(case when days_since_last_signal is null then {num(conf.stale_floor, d)} "
+        f"when days_since_last_signal <= {conf.fresh_days} then {num(1.0, d)} "
+        f"when days_since_last_signal >= {conf.stale_days} then {num(conf.stale_floor, d)} "
+        f"else {num(1.0, d)} - ({num(1.0, d)} - {num(conf.stale_floor, d)}) * (days_since_last_signal - {conf.fresh_days}) "
+        f"/ {num(conf.stale_days - conf.fresh_days, d)} end)"
+    )
+    per_objective = "\n        union all\n".join(
+        f"""        select account_id, as_of_date, {lit(o)} as objective, segment, industry, owner, parent_account_id,
+            coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as {d.float_type}) * 12 as arr,
+            score__{o} as computed_score, cov__{o} as coverage, {_clamp01(f"cov__{o} * {freshness}", d)} as confidence,
+            missing__{o} as missing_factors
+        from _sc_wide_scores"""
+        for o in plans
+    )
+
+    ranked_reasons = f"""
+    select account_id, as_of_date, objective, reason, impact,
+        row_number() over (
+            partition by account_id, as_of_date, objective
+            -- Risks first (most negative impact), then strengths (largest positive impact).
+            -- Rounded: float noise must not decide between equal impacts (nor differ by engine).
+            order by case when impact < 0 then 0 else 1 end, {d.round("abs(impact)", 6)} desc, factor
+        ) as reason_rank
+    from _sc_factors
+    where factor_score is not null and impact <> 0 and as_of_date >= {start}
+    """
+
+    base_scores = f"""
+    select s.*, r.top_reasons
+    from (
+{per_objective}
+    ) as s
+    left join (
+        select account_id, as_of_date, objective,
+            {d.string_agg("reason", "'; '", "reason_rank")} as top_reasons
+        from _sc_ranked_reasons
+        where reason_rank <= 3
+        group by account_id, as_of_date, objective
+    ) as r
+        on r.account_id = s.account_id and r.as_of_date = s.as_of_date and r.objective = s.objective
+    """
+
+    # NULL (skipped by the aggregate) below the 0.05 threshold: FILTER is not portable.
+    driver = (
+        "case when abs(cur.contribution - prev.contribution) >= 0.05 then "
+        "cur.factor_label || ' ' || (case when cur.contribution - prev.contribution >= 0 then '+' else '' end)"
+        f" || {d.round_text('cur.contribution - prev.contribution', 1)} end"
+    )
+    change_drivers = f"""
+    select cur.account_id, cur.as_of_date, cur.objective,
+        {d.string_agg(driver, "', '", d.round("abs(cur.contribution - prev.contribution)", 6) + " desc, cur.factor")} as change_drivers
+    from _sc_factors as cur
+    inner join _sc_factors as prev
+        on prev.account_id = cur.account_id and prev.objective = cur.objective and prev.factor = cur.factor
+        and prev.as_of_date = {d.add_days("cur.as_of_date", -window)}
+    where cur.as_of_date between {start} and {end}
+    group by cur.account_id, cur.as_of_date, cur.objective
+    """
+
+    scores = f"""
+    select b.*,
+        {grade_sql(card, "b.computed_score", d)} as banded_grade,
+        p.computed_score as previous_score,
+        b.computed_score - p.computed_score as score_change,
+        d.change_drivers
+    from _sc_base_scores as b
+    left join _sc_base_scores as p
+        on p.account_id = b.account_id and p.objective = b.objective
+        and p.as_of_date = {d.add_days("b.as_of_date", -window)}
+    left join _sc_change_drivers as d
+        on d.account_id = b.account_id and d.as_of_date = b.as_of_date and d.objective = b.objective
+    where b.as_of_date between {start} and {end}
+    """
+
+    return [
+        ("_sc_wide", wide),
+        ("_sc_wide_scores", wide_scores),
+        *parts,
+        ("_sc_factors", factors_long),
+        ("_sc_ranked_reasons", ranked_reasons),
+        ("_sc_base_scores", base_scores),
+        ("_sc_change_drivers", change_drivers),
+        ("_sc_scores", scores),
+    ]
+
+
+def final_grade_sql(card: Scorecard, d: Dialect = DUCKDB) -> str:
+    """Grade after churn status, human overrides and the confidence gate (columns of the final select)."""
+    band_final = grade_sql(card, "final_score", d)
+    return f"""(case
+        when is_churned then 'churned'
+        when override_action = 'set_grade' then override_grade
+        when override_action in ('set_score', 'adjust_score') then {band_final}
+        when computed_score is null or confidence < {num(card.confidence.min_for_grade, d)} then 'insufficient_data'
+        else banded_grade end)"""
