@@ -19,6 +19,9 @@ import pytest
 from orchestration.lib.ingest.loader import ensure_raw_schema
 from tests.integration.test_point_in_time import AFTER_D_SQL, FIXTURE_SQL
 
+# Four dbt builds of the feature mart (first, incremental, full refresh, rerun): not for test-fast.
+pytestmark = pytest.mark.slow
+
 DBT_PROJECT_DIR = Path(__file__).parents[2] / "dbt_project"
 MART = "marts.fct_account_features_daily"
 LATE_FROM = dt.date(2026, 4, 1)  # the earliest known day among the later load's records

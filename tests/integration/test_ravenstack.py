@@ -19,7 +19,10 @@ import pytest
 from orchestration.lib.settings import PROJECT_ROOT
 
 DATA = PROJECT_ROOT.parent / "shared" / "data" / "ravenstack"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"RavenStack data not found at {DATA}")
+pytestmark = [
+    pytest.mark.slow,  # a whole `healthscore run --example ravenstack`
+    pytest.mark.skipif(not DATA.is_dir(), reason=f"RavenStack data not found at {DATA}"),
+]
 
 
 @pytest.fixture(scope="module")

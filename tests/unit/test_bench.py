@@ -39,6 +39,7 @@ def tiny(tmp_path_factory):
     return landing, db
 
 
+@pytest.mark.slow  # the `tiny` fixture runs the whole bound pipeline (dbt build and scoring)
 def test_pandas_peer_matches_the_bound_feature_by_feature(tiny):
     landing, db = tiny
     features = compute_features(landing)
@@ -65,6 +66,7 @@ def test_pandas_peer_matches_the_bound_feature_by_feature(tiny):
     assert mismatches == {}
 
 
+@pytest.mark.slow
 def test_bound_scores_every_account_for_the_history(tiny):
     _landing, db = tiny
     con = duckdb.connect(str(db), read_only=True)

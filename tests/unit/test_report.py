@@ -201,10 +201,8 @@ class _Browser:
 
     def open(self, url: str, width: int, height: int) -> None:
         """Load `url` in the page and wait until its network is idle (500 ms without a request)."""
-        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
-            "sessionId"
-        ]
+        page = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": page, "flatten": True})["sessionId"]
         self.call("Network.enable")
         self.call("Page.enable")
         self.call("Page.setLifecycleEventsEnabled", {"enabled": True})
