@@ -23,6 +23,7 @@ from orchestration.cli.report import cmd_report
 from orchestration.cli.run import cmd_demo_data, cmd_run
 from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_render
 from orchestration.cli.summary import cmd_summary
+from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=cmd_scorecard_diff)
 
     p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
-    p.add_argument("--scorecard", default="scorecards/default.yml")
+    p.add_argument("--scorecard", default=DEFAULT_SCORECARD)
     p.add_argument(
         "--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)"
     )

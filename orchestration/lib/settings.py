@@ -27,3 +27,10 @@ class Settings:
             dbt_project_dir=PROJECT_ROOT / "dbt_project",
             scorecards_dir=Path(os.environ.get("HEALTHSCORE_SCORECARDS_DIR", PROJECT_ROOT / "scorecards")),
         )
+
+
+def project_path(path: str | Path) -> Path:
+    """A path a user gave (a scorecard, an output folder): absolute as is; relative, from the
+    working directory when it exists there, else from the project root."""
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else PROJECT_ROOT / path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from orchestration.lib.contracts.sources import CONTRACTS, LOAD_METADATA_COLUMNS
-from orchestration.lib.engines.warehouse import quote_ident
+from orchestration.lib.engines.dialect import quote_ident
 
 
 def create_raw_table(con, source: str, *, replace: bool = True) -> None:

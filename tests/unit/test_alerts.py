@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 import pytest
 
-from orchestration.defs.ops.sensors import SCORES_KEY, WEBHOOK_ENV, grade_drop_alerts
+from orchestration.defs.asset_keys import HEALTH_SCORES
+from orchestration.defs.ops.sensors import WEBHOOK_ENV, grade_drop_alerts
 from orchestration.lib.reporting.alerts import AlertDeliveryError, deliver, post_json
 
 DROP = {
@@ -91,7 +92,7 @@ def test_sensor_sends_each_alert_once_per_score_version(monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
-            asset_key=SCORES_KEY, metadata={"changes": dg.MetadataValue.json([DROP]), "score_version": 2}
+            asset_key=HEALTH_SCORES, metadata={"changes": dg.MetadataValue.json([DROP]), "score_version": 2}
         )
     )
     with _Receiver() as hook:

@@ -9,12 +9,14 @@ use `healthscore backtest`; it only reads the scores' inputs and appends to sche
 
 import dagster as dg
 
+from orchestration.defs.asset_keys import BACKTEST_DEFAULT_SCORECARD, HEALTH_SCORES
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.settings import PROJECT_ROOT
+from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
+from orchestration.lib.settings import PROJECT_ROOT, project_path
 
 
 class BacktestConfig(dg.Config):
-    scorecard: str = "scorecards/default.yml"
+    scorecard: str = DEFAULT_SCORECARD
     horizon: str = "90d"
     every: str = "7d"
     leakage_dates: int = 1
@@ -23,9 +25,9 @@ class BacktestConfig(dg.Config):
 
 
 @dg.asset(
-    key=dg.AssetKey(["backtest", "default_scorecard"]),
+    key=BACKTEST_DEFAULT_SCORECARD,
     group_name="backtest",
-    deps=[dg.AssetKey(["scores", "health_scores"])],
+    deps=[HEALTH_SCORES],
     kinds={"duckdb"},
     description=(
         "Backtest of the default scorecard on sampled past dates: ROC/PR AUC, top-decile lift, churn "
@@ -40,7 +42,7 @@ def backtest_default_scorecard(
     from orchestration.lib.backtest.report import write_report
     from orchestration.lib.backtest.run import run_backtest
 
-    path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
+    path = project_path(config.scorecard)
     guard = (
         dbt_leakage_check(warehouse.warehouse_path, n_dates=config.leakage_dates)
         if config.leakage_dates

@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
+from orchestration.defs.asset_keys import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts.sources import CONTRACTS, SourceContract
 from orchestration.lib.ingest.loader import IngestError, load_source_into
@@ -11,7 +12,7 @@ from orchestration.lib.ingest.loader import IngestError, load_source_into
 
 def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
     @dg.asset(
-        key=dg.AssetKey(["raw", contract.name]),
+        key=raw_key(contract.name),
         group_name="ingest",
         description=f"{contract.description} Loaded from the landing zone folder `{contract.name}/`.",
         kinds={"duckdb"},

@@ -7,25 +7,22 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.defs.asset_keys import HEALTH_SCORES
 from orchestration.lib import clock
 from orchestration.lib.contracts.sources import CONTRACTS
-from orchestration.lib.ingest.loader import FORMATS
+from orchestration.lib.ingest.loader import discover_files
 from orchestration.lib.reporting.alerts import AlertDeliveryError, deliver
 from orchestration.lib.settings import Settings
 
-SCORES_KEY = dg.AssetKey(["scores", "health_scores"])
 WEBHOOK_ENV = "HEALTHSCORE_ALERT_WEBHOOK_URL"
 
 
 def _landing_files(landing: Path) -> dict[str, list[float]]:
     files: dict[str, list[float]] = {}
     for source in CONTRACTS:
-        folder = landing / source
-        if folder.is_dir():
-            for path in folder.iterdir():
-                if path.is_file() and path.suffix.lower() in FORMATS:
-                    stat = path.stat()
-                    files[str(path.relative_to(landing))] = [stat.st_size, stat.st_mtime]
+        for path in discover_files(landing, source):  # the files the loader would read
+            stat = path.stat()
+            files[str(path.relative_to(landing))] = [stat.st_size, stat.st_mtime]
     return files
 
 
@@ -65,7 +62,7 @@ def grade_drop_alerts(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no webhook configured (set {WEBHOOK_ENV})")
     state = json.loads(context.cursor) if context.cursor else {"after": None, "sent": []}
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=SCORES_KEY, after_storage_id=state["after"]),
+        dg.AssetRecordsFilter(asset_key=HEALTH_SCORES, after_storage_id=state["after"]),
         limit=20,
         ascending=True,
     ).records

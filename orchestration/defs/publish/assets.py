@@ -9,6 +9,7 @@ import os
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration.defs.asset_keys import HEALTH_SCORES, PUBLISHED_SNAPSHOT
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models
 from orchestration.lib.publish.tables import published_dir
@@ -32,10 +33,10 @@ class PublishConfig(dg.Config):
 
 
 @dg.asset(
-    key=dg.AssetKey(["published", "snapshot"]),
+    key=PUBLISHED_SNAPSHOT,
     group_name="publish",
     deps=[
-        dg.AssetKey(["scores", "health_scores"]),
+        HEALTH_SCORES,
         *(get_asset_key_for_model([healthscore_dbt_models], m) for m in BI_MODELS),
     ],
     kinds={"duckdb", "parquet"},

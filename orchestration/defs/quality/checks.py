@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
+from orchestration.defs.asset_keys import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts.sources import get_contract
 from orchestration.lib.quality.outcomes import SourceQualityResult
@@ -34,10 +35,6 @@ CATEGORY_DESCRIPTIONS = {
 }
 
 
-def raw_asset_key(source: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", source])
-
-
 def _specs(source: str) -> list[dg.AssetCheckSpec]:
     contract = get_contract(source)
     refs = sorted({c.references for c in contract.columns if c.references and c.references != source})
@@ -46,7 +43,7 @@ def _specs(source: str) -> list[dg.AssetCheckSpec]:
         extra = {}
         if category == REFERENTIAL_INTEGRITY and refs:
             # Validate references after the referenced raw tables are loaded in the same run.
-            extra["additional_deps"] = [raw_asset_key(r) for r in refs]
+            extra["additional_deps"] = [raw_key(r) for r in refs]
         if category == STALENESS:
             description = (
                 f"{CATEGORY_DESCRIPTIONS[category]} {contract.freshness_column} within "
@@ -57,7 +54,7 @@ def _specs(source: str) -> list[dg.AssetCheckSpec]:
         specs.append(
             dg.AssetCheckSpec(
                 name=category,
-                asset=raw_asset_key(source),
+                asset=raw_key(source),
                 blocking=True,
                 description=description,
                 **extra,
@@ -106,7 +103,7 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
         if fresh:
             metadata["newest_value"] = str(fresh[0].observed_value)
     return dg.AssetCheckResult(
-        asset_key=raw_asset_key(result.source),
+        asset_key=raw_key(result.source),
         check_name=category,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR if severity == ERROR else dg.AssetCheckSeverity.WARN,

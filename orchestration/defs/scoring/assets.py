@@ -5,18 +5,19 @@ import datetime as dt
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration.defs.asset_keys import HEALTH_SCORES, scores_key
 from orchestration.defs.ops.partitions import daily_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
-from orchestration.lib.scoring.scorecard import load_scorecard
+from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD, load_scorecard
 from orchestration.lib.scoring.scores import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
-from orchestration.lib.settings import PROJECT_ROOT
+from orchestration.lib.settings import project_path
 
 FEATURES_MODEL = "fct_account_features_daily"
 
 
 class ScoringConfig(dg.Config):
-    scorecard: str = "scorecards/default.yml"
+    scorecard: str = DEFAULT_SCORECARD
     as_of_start: str = ""  # ISO date; empty: the same as as_of_end
     as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
     # Without as_of_start: also score this many days before as_of_end (a first run's history).
@@ -43,7 +44,6 @@ def _columns(con, relation: str) -> set[str]:
     return set(con.columns(relation))
 
 
-SCORES_KEY = dg.AssetKey(["scores", "health_scores"])
 # The other tables one scoring run writes in the same transaction, as assets of their own so the
 # lineage of the BI models that read them is exact.
 PUBLISHED_TABLES = {
@@ -59,7 +59,7 @@ PUBLISHED_TABLES = {
     name="scores__health_scores",
     specs=[
         dg.AssetSpec(
-            SCORES_KEY,
+            HEALTH_SCORES,
             deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
             description=(
                 "Versioned, explained health scores (append-only history, one score_version per run)."
@@ -71,7 +71,7 @@ PUBLISHED_TABLES = {
             # No dep on scores/health_scores: written in the same transaction, and an in-asset dep
             # on a partitioned key breaks non-partitioned runs (input provenance lookup).
             dg.AssetSpec(
-                dg.AssetKey(["scores", name]),
+                scores_key(name),
                 deps=[get_asset_key_for_model([healthscore_dbt_models], FEATURES_MODEL)],
                 description=text,
                 group_name="scoring",
@@ -90,7 +90,7 @@ PUBLISHED_TABLES = {
 )
 def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
     features = relation_for(FEATURES_MODEL)
-    path = PROJECT_ROOT / config.scorecard if not config.scorecard.startswith("/") else config.scorecard
+    path = project_path(config.scorecard)
     with warehouse.connect() as con:
         card = load_scorecard(path, known_features=_columns(con, features))
         latest = con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
@@ -136,9 +136,9 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             name: con.execute(f"select count(*) from scores.{name}").fetchone()[0]
             for name in PUBLISHED_TABLES
         }
-    if SCORES_KEY in context.selected_asset_keys:
+    if HEALTH_SCORES in context.selected_asset_keys:
         yield dg.MaterializeResult(
-            asset_key=SCORES_KEY,
+            asset_key=HEALTH_SCORES,
             metadata={
                 "score_version": run.score_version,
                 "scorecard": f"{card.name} {card.version} ({card.content_hash[:12]})",
@@ -157,9 +157,9 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             },
         )
     for name, rows in counts.items():
-        if dg.AssetKey(["scores", name]) not in context.selected_asset_keys:
+        if scores_key(name) not in context.selected_asset_keys:
             continue
         yield dg.MaterializeResult(
-            asset_key=dg.AssetKey(["scores", name]),
+            asset_key=scores_key(name),
             metadata={"dagster/row_count": rows, "score_version": run.score_version},
         )

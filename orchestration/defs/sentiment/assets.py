@@ -6,9 +6,11 @@ runs the dbt multi-asset in two steps around it (staging first, then the rest).
 """
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
+from orchestration.defs.asset_keys import TEXT_SCORES
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.transform.assets import relation_for
+from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
 from orchestration.lib.sentiment.model import load_model
 from orchestration.lib.sentiment.score import SCORES_TABLE, score_warehouse_texts
 
@@ -21,9 +23,9 @@ STAGING_MODELS = {
 
 
 @dg.asset(
-    key=dg.AssetKey(["sentiment", "text_scores"]),
+    key=TEXT_SCORES,
     group_name="sentiment",
-    deps=[dg.AssetKey(["staging", model]) for model in STAGING_MODELS.values()],
+    deps=[get_asset_key_for_model([healthscore_dbt_models], model) for model in STAGING_MODELS.values()],
     kinds={"duckdb", "python"},
     description=(
         "One row per ticket, survey verbatim, account-manager note and social mention: sentiment "

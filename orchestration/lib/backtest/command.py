@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib import clock
-from orchestration.lib.settings import PROJECT_ROOT, Settings
+from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
+from orchestration.lib.settings import Settings, project_path
 
 
 @dataclass(frozen=True)
 class BacktestOptions:
     """What `healthscore backtest` was asked to do (dates ISO strings, "" for the default)."""
 
-    scorecard: str = "scorecards/default.yml"
+    scorecard: str = DEFAULT_SCORECARD
     start: str = ""
     end: str = ""
     horizon: str = "90d"
@@ -42,11 +43,6 @@ class ScorecardDiffOptions:
     out: str | None = None
 
 
-def _path(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() or path.exists() else PROJECT_ROOT / path
-
-
 def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> int:
     from orchestration.lib.backtest.leakage import LeakageError, dbt_leakage_check
     from orchestration.lib.backtest.metrics import verdict
@@ -60,7 +56,7 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
     suggest_out = None
     if args.suggest:
         suggest_out = (
-            _path(args.suggest_out)
+            project_path(args.suggest_out)
             if args.suggest_out
             else settings.scorecards_dir / f"suggested-{clock.today()}.yml"
         )
@@ -73,12 +69,12 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
         try:
             result = run_backtest(
                 con,
-                _path(args.scorecard),
+                project_path(args.scorecard),
                 start=start,
                 end=end,
                 horizon=args.horizon,
                 every=args.every,
-                challenger=_path(args.challenger) if args.challenger else None,
+                challenger=project_path(args.challenger) if args.challenger else None,
                 suggest=args.suggest,
                 suggest_out=suggest_out,
                 leakage_check=guard,
@@ -89,7 +85,7 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
         except LeakageError as exc:
             say(f"BACKTEST FAILED - leakage guard: {exc}")
             return 2
-    report = write_report(result, _path(args.out) if not Path(args.out).is_absolute() else Path(args.out))
+    report = write_report(result, project_path(args.out))
     m = result.metrics
     say("")
     say(
@@ -134,7 +130,7 @@ def scorecard_diff_command(args: ScorecardDiffOptions, say: Callable[[str], None
     from orchestration.lib.scoring.scorecard import load_scorecard
 
     settings = Settings.from_env()
-    old, new = load_scorecard(_path(args.old)), load_scorecard(_path(args.new))
+    old, new = load_scorecard(project_path(args.old)), load_scorecard(project_path(args.new))
     with connect(settings.warehouse_path) as con:
         features = find_relation(con, "fct_account_features_daily")
         as_of = (

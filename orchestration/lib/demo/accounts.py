@@ -28,7 +28,8 @@ from orchestration.lib.demo.params import (
     TRICKLE_SHARE,
     USAGE_ACTIVITY_BASE,
 )
-from orchestration.lib.demo.sql import _lit, _optnull, _pick, _risk_text, _risk_usage, _Sql
+from orchestration.lib.demo.sql import _optnull, _pick, _risk_text, _risk_usage, _Sql
+from orchestration.lib.engines.dialect import quote_literal
 
 
 # --------------------------------------------------------------------------------------------
@@ -39,7 +40,7 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
     new_share_of_renewers = NEW_ACCOUNT_SHARE / (1 - c - e - dg - s)
     currency = (
         "case country "
-        + " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in CURRENCY_BY_COUNTRY.items())
+        + " ".join(f"when {quote_literal(k)} then {quote_literal(v)}" for k, v in CURRENCY_BY_COUNTRY.items())
         + " else 'USD' end"
     )
     con.execute(

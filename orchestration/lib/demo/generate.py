@@ -36,7 +36,8 @@ from orchestration.lib.demo.activity import (
     _build_tickets,
     _build_usage,
 )
-from orchestration.lib.demo.sql import _lit, _Sql
+from orchestration.lib.demo.sql import _Sql
+from orchestration.lib.engines.dialect import quote_literal
 
 # Tables built in file order already (see _build_usage); the others are sorted when written.
 _PRESORTED = {"usage_events"}
@@ -108,7 +109,7 @@ def generate_demo_data(
             cols = ", ".join(f'"{c}"' for c in contract.column_names)
             con.execute(
                 f"copy (select {cols} from out_{source}{'' if source in _PRESORTED else ' order by __ord'}) "
-                f"to {_lit(str(tmp))} "
+                f"to {quote_literal(str(tmp))} "
                 "(format parquet, compression zstd, row_group_size 262144)"
             )
             os.replace(tmp, target)

@@ -4,6 +4,7 @@ word lists, risk signals, planted PII and nulls."""
 from __future__ import annotations
 
 from orchestration.lib.demo.params import FIRST_NAMES, FLAW_RATES, LAST_NAMES
+from orchestration.lib.engines.dialect import quote_literal
 
 # Hash tags: one per random draw, so that draws are independent.
 _T = {
@@ -21,12 +22,8 @@ _T = {
 }
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _list(values: list[str]) -> str:
-    return "[" + ", ".join(_lit(v) for v in values) + "]"
+    return "[" + ", ".join(quote_literal(v) for v in values) + "]"
 
 
 def _pick(values: list[str], u: str) -> str:
@@ -88,7 +85,7 @@ def _sentiment(u: str, risk: str) -> str:
 
 
 def _by_sentiment(sent: str, lists: dict[str, list[str]], u: str) -> str:
-    whens = " ".join(f"when {_lit(k)} then {_pick(v, u)}" for k, v in lists.items())
+    whens = " ".join(f"when {quote_literal(k)} then {_pick(v, u)}" for k, v in lists.items())
     fallback = _pick(lists["neu"], u)
     return f"(case {sent} {whens} else {fallback} end)"
 
@@ -108,6 +105,6 @@ def _pii(r: _Sql, *ids: str) -> str:
 def _optnull(r: _Sql, expr: str, col: str, *ids: str) -> str:
     """SQL: `expr`, or null for ~3% of rows (planted nulls in an optional column)."""
     return (
-        f"(case when {r.u('optnull1', *ids, _lit(col))} < {FLAW_RATES['optional_null']} "
+        f"(case when {r.u('optnull1', *ids, quote_literal(col))} < {FLAW_RATES['optional_null']} "
         f"then null else {expr} end)"
     )

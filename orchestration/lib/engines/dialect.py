@@ -1,11 +1,27 @@
-"""What differs in SQL between the engines: types, identifier quoting, rounding, date arithmetic,
-ordered string aggregation (`Dialect`), and the DDL built from it."""
+"""The SQL dialect layer, the one place for what differs in SQL between the engines: identifier
+and literal quoting, type names, rounding, date arithmetic, ordered string aggregation
+(`Dialect`), the DDL built from them, and DuckDB -> PostgreSQL types for the export.
+
+The SQL builders (loader, quality rules, scorecard compiler) write DuckDB SQL with double-quoted
+identifiers; `Dialect.requote` turns that into Spark SQL, `Dialect.q` quotes for any engine."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ENGINES = ("duckdb", "postgres", "spark")
+
+
+def quote_ident(name: str) -> str:
+    """An identifier in double quotes (DuckDB, PostgreSQL; Spark: `Dialect.q` or `requote`)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A string literal (every engine)."""
+    return "'" + value.replace("'", "''") + "'"
+
 
 # ---------------------------------------------------------------------------------------------
 # Dialects
@@ -26,6 +42,11 @@ class Dialect:
     def q(self, name: str) -> str:
         ch = self.ident_quote
         return ch + name.replace(ch, ch + ch) + ch
+
+    def requote(self, sql: str) -> str:
+        """SQL written with double-quoted identifiers, for this engine: Spark quotes identifiers
+        with backticks ("x" is a string literal there). For SQL whose literals hold no '"'."""
+        return sql if self.ident_quote == '"' else sql.replace('"', self.ident_quote)
 
     def float(self, value: float) -> str:
         """A float literal that is a float on this engine (Spark reads 0.25 as a decimal)."""
@@ -76,10 +97,7 @@ def create_table_sql(dialect: Dialect, table: str, body: str) -> str:
 
     Spark's Parquet tables take no constraints (primary key, not null): on Spark the loader and
     the quality gates are what keep them, as they do everywhere."""
-    import re
-
-    body = re.sub(r"\bdouble\b", dialect.float_type, body)
-    body = re.sub(r"\bvarchar\b", dialect.string_type, body)
+    body = re.sub(r"\b(double|varchar)\b", lambda m: dialect.type(m.group(1)), body)
     if dialect.name == "spark":
         body = re.sub(r"\s+(primary key|not null)\b", "", body)
         return f"create table if not exists {table} ({body}) using parquet"
@@ -92,3 +110,34 @@ DIALECTS = {
     "spark": Dialect("spark", float_type="double", string_type="string", ident_quote="`"),
 }
 DUCKDB = DIALECTS["duckdb"]
+
+
+# DuckDB column type -> PostgreSQL type, for the export of the published tables.
+_PG_TYPES = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "HUGEINT": "numeric",
+    "UBIGINT": "numeric",
+    "UINTEGER": "bigint",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "TIME": "time",
+    "UUID": "uuid",
+}
+
+
+def postgres_type(duckdb_type: str) -> str:
+    """The PostgreSQL type for a DuckDB column type (text for anything exotic: lists, structs)."""
+    t = duckdb_type.upper()
+    if t in _PG_TYPES:
+        return _PG_TYPES[t]
+    if re.fullmatch(r"DECIMAL\(\d+,\s*\d+\)", t):
+        return t.replace("DECIMAL", "numeric")
+    return "text"

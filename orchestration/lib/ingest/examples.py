@@ -89,11 +89,12 @@ def backtest_example(
     from orchestration.lib.backtest.metrics import auc_weighted
     from orchestration.lib.backtest.run import run_backtest
     from orchestration.lib.engines.warehouse import connect
+    from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
 
     with connect(warehouse) as con:
         result = run_backtest(
             con,
-            PROJECT_ROOT / "scorecards" / "default.yml",
+            PROJECT_ROOT / DEFAULT_SCORECARD,
             horizon=example.horizon,
             every=example.every,
             n_boot=200,

@@ -34,10 +34,10 @@ import duckdb
 
 from orchestration.lib.contracts.sources import CONTRACTS, FORMATS, LOAD_METADATA_COLUMNS, SourceContract
 from orchestration.lib.engines.base import Engine
-from orchestration.lib.engines.dialect import create_table_sql
+from orchestration.lib.engines.dialect import create_table_sql, quote_ident, quote_literal
 from orchestration.lib.engines.duckdb import DuckDBEngine
 from orchestration.lib.engines.factory import as_engine
-from orchestration.lib.engines.warehouse import connect, quote_ident, quote_literal
+from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.ingest.mapping import (
     LoadedMapping,
     MappedBatch,
@@ -46,15 +46,6 @@ from orchestration.lib.ingest.mapping import (
     mapping_select,
     mappings_dir_from_env,
 )
-
-DUCKDB_TYPES = {
-    "varchar": "varchar",
-    "bigint": "bigint",
-    "double": "double",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-}
 
 
 class IngestError(Exception):
@@ -143,11 +134,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection | Engine) -> None:
     for table, body in RAW_BOOKKEEPING_DDL.items():
         engine.execute(create_table_sql(engine.dialect, table, body))
     for contract in CONTRACTS.values():
-        cols = [f"{quote_ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in contract.columns]
-        cols += [f"{name} {DUCKDB_TYPES[typ]}" for name, typ, _ in LOAD_METADATA_COLUMNS]
-        body = ", ".join(cols)
-        if engine.name == "spark":
-            body = body.replace('"', "`")
+        cols = [f"{quote_ident(c.name)} {c.type}" for c in contract.columns]
+        cols += [f"{name} {typ}" for name, typ, _ in LOAD_METADATA_COLUMNS]
+        body = engine.dialect.requote(", ".join(cols))
         engine.execute(create_table_sql(engine.dialect, contract.raw_table, body))
 
 
@@ -227,7 +216,7 @@ def _validation_sql(
         actual = columns.get(col.name.lower())
         src = quote_ident(actual) if actual else "null"
         text = f"nullif(trim(cast({src} as varchar)), '')"
-        target = DUCKDB_TYPES[col.type]
+        target = col.type
         raw_values.append(f"{quote_literal(col.name)}: cast({src} as varchar)")
         if col.allowed_values:
             # Canonicalise case ('smb' -> 'SMB'); anything else is a violation.

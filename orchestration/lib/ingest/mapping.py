@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from orchestration.lib.contracts.sources import CONTRACTS, DATE, FORMATS, TIMESTAMP, get_contract
-from orchestration.lib.engines.warehouse import quote_ident, quote_literal
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
 
 MAPPINGS_DIR_ENV = "HEALTHSCORE_MAPPINGS_DIR"
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")

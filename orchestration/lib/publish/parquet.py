@@ -13,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.engines.warehouse import connect, quote_ident, quote_literal
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
+from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.publish.tables import (
     PARQUET_PARTITION,
     PARQUET_UNPARTITIONED,

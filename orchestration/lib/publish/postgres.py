@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from orchestration.lib.engines.warehouse import connect, quote_literal
+from orchestration.lib.engines.dialect import postgres_type, quote_ident, quote_literal
+from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.publish.tables import (
     PUBLISHED_TABLES,
     QUARANTINE_SUMMARY_SQL,
@@ -19,39 +19,6 @@ from orchestration.lib.publish.tables import (
 # =====================================================================================
 # PostgreSQL export
 # =====================================================================================
-
-_PG_TYPES = {
-    "VARCHAR": "text",
-    "BIGINT": "bigint",
-    "INTEGER": "integer",
-    "SMALLINT": "smallint",
-    "TINYINT": "smallint",
-    "HUGEINT": "numeric",
-    "UBIGINT": "numeric",
-    "UINTEGER": "bigint",
-    "DOUBLE": "double precision",
-    "FLOAT": "real",
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "TIME": "time",
-    "UUID": "uuid",
-}
-
-
-def postgres_type(duckdb_type: str) -> str:
-    """The PostgreSQL type for a DuckDB column type (text for anything exotic: lists, structs)."""
-    t = duckdb_type.upper()
-    if t in _PG_TYPES:
-        return _PG_TYPES[t]
-    if re.fullmatch(r"DECIMAL\(\d+,\s*\d+\)", t):
-        return t.replace("DECIMAL", "numeric")
-    return "text"
-
-
-def _pg_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def export_postgres(
@@ -83,9 +50,9 @@ def export_postgres(
                         where table_schema = ? and table_name = ? order by ordinal_position""",
                         [schema, table],
                     ).fetchall()
-                    cols_sql = ", ".join(f"{_pg_ident(c)} {postgres_type(t)}" for c, t in columns)
-                    pg_name = f"{_pg_ident(schema)}.{_pg_ident(table)}"
-                    cur.execute(f"create schema if not exists {_pg_ident(schema)}")
+                    cols_sql = ", ".join(f"{quote_ident(c)} {postgres_type(t)}" for c, t in columns)
+                    pg_name = f"{quote_ident(schema)}.{quote_ident(table)}"
+                    cur.execute(f"create schema if not exists {quote_ident(schema)}")
                     cur.execute(f"drop table if exists {pg_name}")
                     cur.execute(f"create table {pg_name} ({cols_sql})")
                     csv_path = Path(tmpdir) / f"{name}.csv"

@@ -15,9 +15,10 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.engines.base import Engine
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
 from orchestration.lib.engines.duckdb import DuckDBEngine
 from orchestration.lib.engines.factory import as_engine
-from orchestration.lib.engines.warehouse import connect, quote_ident, quote_literal
+from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.publish.parquet import _snapshot_reader, write_parquet
 from orchestration.lib.publish.tables import (
     APPEND_BY_VERSION,

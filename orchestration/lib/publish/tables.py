@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.engines.warehouse import quote_ident, quote_literal
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
 from orchestration.lib.settings import Settings
 
 SNAPSHOT_NAME = "healthscore_published.duckdb"

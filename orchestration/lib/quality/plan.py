@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestration.lib.contracts.sources import get_contract
-from orchestration.lib.engines.warehouse import quote_literal
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
 from orchestration.lib.quality.outcomes import (
     BATCHES_TABLE,
     NO_BATCH,
@@ -25,7 +25,7 @@ from orchestration.lib.quality.outcomes import (
     _json_safe,
 )
 from orchestration.lib.quality.policy import ERROR, STALENESS
-from orchestration.lib.quality.rules import _GX_TYPE, Rule, _q, plan_rules, rules_hash
+from orchestration.lib.quality.rules import _GX_TYPE, Rule, plan_rules, rules_hash
 
 # A run validates the rows of the load batches (`_batch_id` of raw.<source>) that have no verdict
 # yet, plus every batch whose latest verdict is error: an unresolved error keeps blocking each
@@ -77,7 +77,7 @@ class _SourcePlan:
         conditions = [f"_batch_id in ({', '.join(quote_literal(i) for i in ids)})"] if ids else []
         if len(ids) < len(self.to_validate):
             conditions.append("_batch_id is null")
-        return f"select * from raw.{_q(self.source)} where {' or '.join(conditions)}"
+        return f"select * from raw.{quote_ident(self.source)} where {' or '.join(conditions)}"
 
 
 def _table_names(con: Any, schema: str) -> set[str]:

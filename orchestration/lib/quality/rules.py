@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.lib.contracts.sources import SourceContract, get_contract
-from orchestration.lib.engines.warehouse import quote_ident
+from orchestration.lib.engines.dialect import quote_ident
 from orchestration.lib.quality.policy import (
     CATEGORIES,
     COMPLETENESS,
@@ -218,10 +218,6 @@ def suite_name(source: str) -> str:
     return f"raw.{source}"
 
 
-def _q(name: str) -> str:
-    return quote_ident(name)
-
-
 def _rows_query(contract: SourceContract, where: str, columns: Sequence[str]) -> str:
     """An UnexpectedRowsExpectation query returning the primary key and `columns` of bad rows.
 
@@ -229,18 +225,18 @@ def _rows_query(contract: SourceContract, where: str, columns: Sequence[str]) ->
     it a name of our own.
     """
     cols = [contract.primary_key, *[c for c in columns if c != contract.primary_key]]
-    select = ", ".join(f"src.{_q(c)}" for c in cols)
+    select = ", ".join(f"src.{quote_ident(c)}" for c in cols)
     return f"with src as (select * from {{batch}}) select {select} from src where {where}"
 
 
 def _orphans_query(contract: SourceContract, column: str, min_rate: float | None) -> str:
     ref = get_contract(contract.column(column).references or "")
-    pk = _q(ref.primary_key)
-    col = _q(column)
+    pk = quote_ident(ref.primary_key)
+    col = quote_ident(column)
     orphans = (
-        f"select src.{_q(contract.primary_key)}, src.{col} from src "
+        f"select src.{quote_ident(contract.primary_key)}, src.{col} from src "
         f"where src.{col} is not null and src.{col} not in "
-        f"(select r.{pk} from raw.{_q(ref.name)} as r where r.{pk} is not null)"
+        f"(select r.{pk} from raw.{quote_ident(ref.name)} as r where r.{pk} is not null)"
     )
     query = f"with src as (select * from {{batch}}), orphans as ({orphans}) select * from orphans"
     if min_rate is not None:
@@ -252,13 +248,13 @@ def _duplicates_query(contract: SourceContract) -> str:
     """Keys of the validated rows that occur more than once in the WHOLE raw table, one result row
     per duplicated raw row ({value, count}): new keys are checked against every existing key and
     against each other, and only the keys of the validated rows are looked up."""
-    pk = _q(contract.primary_key)
+    pk = quote_ident(contract.primary_key)
     return (
         f"with src as (select * from {{batch}}), dups as (select t.{pk} as value, count(*) as count "
-        f"from raw.{_q(contract.name)} as t where t.{pk} in (select src.{pk} from src where src.{pk} is not null) "
+        f"from raw.{quote_ident(contract.name)} as t where t.{pk} in (select src.{pk} from src where src.{pk} is not null) "
         f"group by t.{pk} having count(*) > 1) select dups.value, dups.count from dups "
         # one row per duplicated raw row (portable: no range() / generate_series)
-        f"join raw.{_q(contract.name)} as r on r.{pk} = dups.value order by dups.value"
+        f"join raw.{quote_ident(contract.name)} as r on r.{pk} = dups.value order by dups.value"
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib.contracts.sources import CONTRACTS, get_contract
+from orchestration.lib.engines.dialect import DIALECTS
 from orchestration.lib.engines.factory import engine_name, open_engine
 from orchestration.lib.engines.warehouse import warehouse_settings
 from orchestration.lib.quality.outcomes import (
@@ -90,7 +91,7 @@ def _validate_gx(
             return (
                 datasource.add_dataframe_asset(name=name)
                 .add_batch_definition_whole_dataframe(name)
-                .get_batch(batch_parameters={"dataframe": spark.sql(query.replace('"', "`"))})
+                .get_batch(batch_parameters={"dataframe": spark.sql(DIALECTS["spark"].requote(query))})
             )
 
     if plan.whole_table:  # every batch is new: one validation of the whole table, as before
@@ -307,7 +308,7 @@ def _engine_queries(suite: Any, spark: bool) -> None:
             continue
         if _query_has_join_clause(query):
             query = query.replace("select * from {batch})", "select * from {batch} as batch_rows)")
-        expectation.unexpected_rows_query = query.replace('"', "`") if spark else query
+        expectation.unexpected_rows_query = DIALECTS["spark"].requote(query) if spark else query
 
 
 def validate_source(warehouse_path: Path | str, source: str, **kwargs: Any) -> SourceQualityResult:

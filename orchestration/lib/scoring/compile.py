@@ -19,15 +19,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from orchestration.lib.engines.dialect import DUCKDB, Dialect
+from orchestration.lib.engines.dialect import DUCKDB, Dialect, quote_literal
 from orchestration.lib.scoring.scorecard import Factor, Normalisation, Scorecard
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 FACTOR_UNION_PART = 6  # branches per materialised part of the factor union on Spark
 
 
-def lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+def lit(value: object) -> str:
+    return quote_literal(str(value))
 
 
 def num(value: float, d: Dialect = DUCKDB) -> str:

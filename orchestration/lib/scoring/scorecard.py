@@ -255,6 +255,9 @@ def parse_scorecard(
     return card
 
 
+DEFAULT_SCORECARD = "scorecards/default.yml"  # the project's scorecard, relative to the project root
+
+
 def load_scorecard(path: Path | str, known_features: set[str] | None = None) -> Scorecard:
     path = Path(path)
     if not path.exists():

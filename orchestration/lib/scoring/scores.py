@@ -226,11 +226,7 @@ def ensure_score_tables(con: duckdb.DuckDBPyConnection | Engine) -> None:
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection | Engine, schema: str, name: str) -> bool:
-    return as_engine(con).table_exists(schema, name)
-
-
-def _overrides_relation(con: duckdb.DuckDBPyConnection | Engine, overrides_table: str | None) -> str:
+def _overrides_relation(overrides_table: str | None) -> str:
     if overrides_table:
         return overrides_table
     # Latest loaded version of each override record.
@@ -272,7 +268,7 @@ def compute_scores(
     stage_seconds["compute"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    overrides = _overrides_relation(engine, overrides_table)
+    overrides = _overrides_relation(overrides_table)
     # The newest override made on or before the date and not yet expired applies.
     engine.create_temp(
         "_sc_final",

@@ -36,14 +36,6 @@ class SentimentModel(Protocol):
         ...
 
 
-def label_for(compound: float) -> str:
-    if compound <= NEGATIVE_BELOW:
-        return "negative"
-    if compound >= POSITIVE_ABOVE:
-        return "positive"
-    return "neutral"
-
-
 # --------------------------------------------------------------------------------------------
 # personal data
 # --------------------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestration.lib.engines.dialect import DUCKDB, Dialect, create_table_sql
+from orchestration.lib.engines.dialect import DUCKDB, Dialect, create_table_sql, quote_literal
 from orchestration.lib.engines.factory import as_engine
-from orchestration.lib.engines.warehouse import quote_literal
 from orchestration.lib.sentiment.model import (
     LEXICON_PATH,
     NEGATIVE_BELOW,
