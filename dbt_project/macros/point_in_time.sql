@@ -34,45 +34,7 @@
 
 ),
 
-{{ intervals }}_daily as (
-
-    select
-        deltas.account_id,
-        greatest(deltas.delta_date, spans.first_as_of_date) as as_of_date,
-        {%- for measure in measures %}
-        sum(case when deltas.measure = '{{ measure }}' then deltas.delta else 0 end) as {{ measure }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    from {{ intervals }}_deltas as deltas
-    inner join {{ ref('int_account_as_of_spans') }} as spans
-        on deltas.account_id = spans.account_id
-    where deltas.delta_date <= spans.last_as_of_date
-    group by
-        deltas.account_id,
-        greatest(deltas.delta_date, spans.first_as_of_date)
-
-),
-
-{{ intervals }}_accumulated as (
-
-    select
-        account_days.account_id,
-        account_days.as_of_date,
-        {%- for measure in measures %}
-        sum(coalesce(daily.{{ measure }}, 0)) over (
-            partition by account_days.account_id
-            order by account_days.as_of_date
-            rows between unbounded preceding and current row
-        ) as {{ measure }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    from {{ ref('int_account_days') }} as account_days
-    left join {{ intervals }}_daily as daily
-        on
-            account_days.account_id = daily.account_id
-            and account_days.as_of_date = daily.as_of_date
-
-)
+{{ per_account_day(intervals, intervals ~ '_deltas', 'deltas', 'delta_date', measures, 'sum') }}
 {%- endmacro %}
 
 
@@ -80,32 +42,46 @@
     and value (a date). Emits <dated>_daily and <dated>_accumulated: per account and
     as_of_date, the greatest value among records known by then (null: none yet). -#}
 {% macro accumulate_latest_dates(dated, measures) -%}
-{{ dated }}_daily as (
+{{ per_account_day(dated, dated, 'dated', 'known_from', measures, 'max') }}
+{%- endmacro %}
+
+
+{#- The two steps both accumulations share. `<name>_daily`: the records of `source` (alias
+    `alias`, one row per account_id, measure and `date_column`) per account and as_of_date, the
+    dates before an account's first as_of_date piled up on it, those after its last dropped.
+    `<name>_accumulated`: a running total (how='sum': of `delta`) or running greatest (how='max':
+    of `value`) per account over every as_of_date of int_account_days. -#}
+{% macro per_account_day(name, source, alias, date_column, measures, how) -%}
+{{ name }}_daily as (
 
     select
-        dated.account_id,
-        greatest(dated.known_from, spans.first_as_of_date) as as_of_date,
+        {{ alias }}.account_id,
+        greatest({{ alias }}.{{ date_column }}, spans.first_as_of_date) as as_of_date,
         {%- for measure in measures %}
-        max(case when dated.measure = '{{ measure }}' then dated.value end) as {{ measure }}
+        {%- if how == 'sum' %}
+        sum(case when {{ alias }}.measure = '{{ measure }}' then {{ alias }}.delta else 0 end) as {{ measure }}
+        {%- else %}
+        max(case when {{ alias }}.measure = '{{ measure }}' then {{ alias }}.value end) as {{ measure }}
+        {%- endif %}
         {{- ',' if not loop.last }}
         {%- endfor %}
-    from {{ dated }} as dated
+    from {{ source }} as {{ alias }}
     inner join {{ ref('int_account_as_of_spans') }} as spans
-        on dated.account_id = spans.account_id
-    where dated.known_from <= spans.last_as_of_date
+        on {{ alias }}.account_id = spans.account_id
+    where {{ alias }}.{{ date_column }} <= spans.last_as_of_date
     group by
-        dated.account_id,
-        greatest(dated.known_from, spans.first_as_of_date)
+        {{ alias }}.account_id,
+        greatest({{ alias }}.{{ date_column }}, spans.first_as_of_date)
 
 ),
 
-{{ dated }}_accumulated as (
+{{ name }}_accumulated as (
 
     select
         account_days.account_id,
         account_days.as_of_date,
         {%- for measure in measures %}
-        max(daily.{{ measure }}) over (
+        {{ 'sum(coalesce(daily.' ~ measure ~ ', 0))' if how == 'sum' else 'max(daily.' ~ measure ~ ')' }} over (
             partition by account_days.account_id
             order by account_days.as_of_date
             rows between unbounded preceding and current row
@@ -113,7 +89,7 @@
         {{- ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('int_account_days') }} as account_days
-    left join {{ dated }}_daily as daily
+    left join {{ name }}_daily as daily
         on
             account_days.account_id = daily.account_id
             and account_days.as_of_date = daily.as_of_date

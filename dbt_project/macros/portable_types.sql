@@ -19,3 +19,14 @@
 {% macro default__type_double() -%} double {%- endmacro %}
 
 {% macro postgres__type_double() -%} double precision {%- endmacro %}
+
+
+{#- The body of a BI model before anything is published (dbt built without the scoring asset):
+    empty, with the model's contract columns, so the model exists and keeps its contract. -#}
+{% macro empty_with_contract_columns() -%}
+select
+    {%- for column in model.columns.values() %}
+    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
+    {%- endfor %}
+where false
+{%- endmacro %}

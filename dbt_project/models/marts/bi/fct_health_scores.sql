@@ -8,11 +8,7 @@
 {%- set health_scores = source('scores', 'health_scores') %}
 {%- if execute and load_relation(health_scores) is none %}
 -- Nothing published yet (dbt built without the scoring asset): empty, with the contract's columns.
-select
-    {%- for column in model.columns.values() %}
-    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
-    {%- endfor %}
-where false
+{{ empty_with_contract_columns() }}
 {%- else %}
 with
 

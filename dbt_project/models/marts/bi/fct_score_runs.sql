@@ -3,11 +3,7 @@
 {%- set score_runs = source('scores', 'score_runs') %}
 {%- if execute and load_relation(score_runs) is none %}
 -- Nothing published yet (dbt built without the scoring asset): empty, with the contract's columns.
-select
-    {%- for column in model.columns.values() %}
-    cast(null as {{ portable_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
-    {%- endfor %}
-where false
+{{ empty_with_contract_columns() }}
 {%- else %}
 with
 
