@@ -1,6 +1,6 @@
 """The RavenStack worked example end to end: `healthscore run --example ravenstack`.
 
-Real third-party CSVs (/work/shared/data/ravenstack, via examples/ravenstack/*.yml) are ingested,
+Real third-party CSVs (examples/ravenstack/data, via examples/ravenstack/*.yml) are ingested,
 gated, scored as of 2024-12-31 and backtested. Their known flaws (PROVENANCE.md) must be reported
 by the quality gates with the documented counts, without failing the run. One run (about 3 min
 on 2 cores, most of it dbt) serves every assertion.
@@ -16,13 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.settings import PROJECT_ROOT
-
-DATA = PROJECT_ROOT.parent / "shared" / "data" / "ravenstack"
-pytestmark = [
-    pytest.mark.slow,  # a whole `healthscore run --example ravenstack`
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"RavenStack data not found at {DATA}"),
-]
+pytestmark = pytest.mark.slow  # a whole `healthscore run --example ravenstack`
 
 
 @pytest.fixture(scope="module")

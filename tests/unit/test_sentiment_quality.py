@@ -10,10 +10,8 @@ from __future__ import annotations
 import pytest
 
 from orchestration.lib.sentiment.evaluate import (
-    LABELLED_ENV,
     LABELLED_FILES,
     evaluate,
-    labelled_dir,
     load_labelled,
 )
 from orchestration.lib.sentiment.model import DefaultSentimentModel, VaderModel
@@ -25,11 +23,6 @@ PUBLISHED = {
     "imdb": {"accuracy": 0.882, "roc_auc": 0.946},
 }
 MARGIN = 0.01
-
-pytestmark = pytest.mark.skipif(
-    not (labelled_dir() / "amazon_cells_labelled.txt").exists(),
-    reason=f"labelled sentences not found in {labelled_dir()} (set {LABELLED_ENV})",
-)
 
 
 @pytest.fixture(scope="module")

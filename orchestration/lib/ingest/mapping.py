@@ -4,7 +4,7 @@ A mapping (`<mappings dir>/<source>.yml`, see docs/bring-your-own-data.md) names
 file(s) and says, for every contract column it fills, where the value comes from:
 
     source: support_tickets
-    files: ../../../shared/data/ravenstack/ravenstack_support_tickets.csv   # path or glob
+    files: data/ravenstack_support_tickets.csv   # path or glob, relative to the mapping file
     columns:
       ticket_id: ticket_id                          # a string is a SQL expression over the file's
       opened_at: {column: submitted_at, format: "%Y-%m-%d"}  # columns; a bare name is the column

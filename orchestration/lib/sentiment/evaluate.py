@@ -15,9 +15,10 @@ from orchestration.lib.sentiment.model import (
     content_hash,
     tokens,
 )
+from orchestration.lib.settings import PROJECT_ROOT
 
 LABELLED_ENV = "HEALTHSCORE_SENTIMENT_LABELLED_DIR"
-DEFAULT_LABELLED_DIR = Path("/work/shared/data/sentiment_labelled_sentences")
+DEFAULT_LABELLED_DIR = PROJECT_ROOT / "examples" / "sentiment_labelled_sentences"  # UCI, CC BY 4.0
 LABELLED_FILES = {
     "amazon": "amazon_cells_labelled.txt",
     "yelp": "yelp_labelled.txt",
