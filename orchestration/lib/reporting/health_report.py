@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.engines.warehouse import connect
+from orchestration.lib.reporting.svg import date_lines, grade_bars
 
 OBJECTIVE = "retention_risk"
 GRADE_ORDER = ("red", "yellow", "green", "churned", "insufficient_data")
@@ -209,101 +210,6 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def bar_chart_svg(counts: dict[str, int], width: int = 520, bar_height: int = 26) -> str:
-    """Horizontal bars, one per grade, with the count and share written next to each."""
-    if not counts:
-        return "<p class='muted'>No scores published yet.</p>"
-    total = sum(counts.values()) or 1
-    label_w, value_w = 130, 110
-    plot_w = width - label_w - value_w
-    biggest = max(counts.values()) or 1
-    height = bar_height * len(counts) + 8
-    parts = [
-        f"<svg role='img' aria-label='Grade distribution' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
-    ]
-    for i, (grade, n) in enumerate(counts.items()):
-        y = 4 + i * bar_height
-        w = max(1.0, plot_w * n / biggest)
-        color = GRADE_COLORS.get(grade, "#888")
-        parts.append(f"<text x='0' y='{y + bar_height * 0.65:.1f}' class='lbl'>{_e(grade)}</text>")
-        parts.append(
-            f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{bar_height - 8}' fill='{color}' rx='2'/>"
-        )
-        parts.append(
-            f"<text x='{label_w + w + 6:.1f}' y='{y + bar_height * 0.65:.1f}' class='val' data-grade='{_e(grade)}'>"
-            f"{n:,} ({100 * n / total:.1f}%)</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def line_chart_svg(
-    dates: Sequence[dt.date],
-    series: dict[str, Sequence[float | None]],
-    colors: dict[str, str],
-    *,
-    title: str,
-    width: int = 760,
-    height: int = 240,
-    y_min: float | None = None,
-    y_max: float | None = None,
-) -> str:
-    """Lines over dates with y gridlines, first/last date labels and a legend."""
-    if not dates:
-        return "<p class='muted'>No score history yet.</p>"
-    left, right, top, bottom = 48, 12, 14, 42
-    pw, ph = width - left - right, height - top - bottom
-    values = [v for s in series.values() for v in s if v is not None]
-    lo = y_min if y_min is not None else (min(values) if values else 0.0)
-    hi = y_max if y_max is not None else (max(values) if values else 1.0)
-    if hi <= lo:
-        hi = lo + 1.0
-    n = len(dates)
-
-    def x(i: int) -> float:
-        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
-
-    def y(v: float) -> float:
-        return top + ph - ph * (v - lo) / (hi - lo)
-
-    parts = [
-        f"<svg role='img' aria-label='{_e(title)}' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
-    ]
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        parts.append(f"<line x1='{left}' x2='{left + pw}' y1='{y(v):.1f}' y2='{y(v):.1f}' class='grid'/>")
-        parts.append(
-            f"<text x='{left - 6}' y='{y(v) + 4:.1f}' class='axis' text-anchor='end'>{v:,.0f}</text>"
-        )
-    parts.append(f"<text x='{left}' y='{height - 24}' class='axis'>{_e(dates[0])}</text>")
-    if n > 1:
-        parts.append(
-            f"<text x='{left + pw}' y='{height - 24}' class='axis' text-anchor='end'>{_e(dates[-1])}</text>"
-        )
-    legend_x = left
-    for name, points in series.items():
-        color = colors.get(name, "#333")
-        segments: list[list[str]] = [[]]
-        for i, v in enumerate(points):
-            if v is None:
-                segments.append([])
-            else:
-                segments[-1].append(f"{x(i):.1f},{y(v):.1f}")
-        for seg in segments:
-            if len(seg) == 1:
-                cx, cy = seg[0].split(",")
-                parts.append(f"<circle cx='{cx}' cy='{cy}' r='3' fill='{color}'/>")
-            elif seg:
-                parts.append(
-                    f"<polyline points='{' '.join(seg)}' fill='none' stroke='{color}' stroke-width='2'/>"
-                )
-        parts.append(f"<rect x='{legend_x}' y='{height - 12}' width='10' height='10' fill='{color}'/>")
-        parts.append(f"<text x='{legend_x + 14}' y='{height - 3}' class='axis'>{_e(name)}</text>")
-        legend_x += 24 + 7 * len(name)
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 # ------------------------------------------------------------------------------------------
 # HTML
 # ------------------------------------------------------------------------------------------
@@ -377,7 +283,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
     )
     trend = data.get("trend", [])
     dates = [r[0] for r in trend]
-    avg_chart = line_chart_svg(
+    avg_chart = date_lines(
         dates,
         {"average score": [None if r[1] is None else float(r[1]) for r in trend]},
         {"average score": "#2f6fb0"},
@@ -385,7 +291,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
         y_min=0,
         y_max=100,
     )
-    count_chart = line_chart_svg(
+    count_chart = date_lines(
         dates,
         {
             g: [float(r[i]) for r in trend]
@@ -443,7 +349,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
 <p class="muted">{subtitle}. Generated {_e(generated_at)} UTC.</p>
 <section id="summary"><div class="kpis">{kpis}</div></section>
 <div class="two">
-<section id="grades"><h2>Grade distribution (retention health, current)</h2>{bar_chart_svg(grades)}</section>
+<section id="grades"><h2>Grade distribution (retention health, current)</h2>{grade_bars(grades, GRADE_COLORS)}</section>
 <section id="dq"><h2>Data quality</h2><p>{dq_note}</p>
 {_table(("severity", "source", "check", "column", "observed", "unexpected"), data.get("failed_checks", []), numeric={5}, id_="failed-checks")}
 <h3>Quarantined rows</h3>

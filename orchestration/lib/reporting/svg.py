@@ -1,12 +1,19 @@
-"""Tiny inline-SVG charts for offline HTML reports (no JavaScript, no CDN, no matplotlib)."""
+"""Inline-SVG charts for the offline HTML reports, the health report and the backtest report (no
+JavaScript, no CDN, no matplotlib): the one place that draws SVG."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 from collections.abc import Sequence
+from typing import Any
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
 
 
 def _fmt(v: float) -> str:
@@ -63,7 +70,7 @@ def line_chart(
             if i % step == 0:
                 out.append(
                     f'<text x="{sx(i):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="10">'
-                    f"{html.escape(str(lab))}</text>"
+                    f"{_esc(str(lab))}</text>"
                 )
     else:
         for t in _ticks(x0, x1):
@@ -87,7 +94,7 @@ def line_chart(
             out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="2"/>')
         out.append(
             f'<rect x="{left + 8}" y="{top + 8 + 16 * i}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{left + 22}" y="{top + 17 + 16 * i}" font-size="11">{html.escape(name)}</text>'
+            f'<text x="{left + 22}" y="{top + 17 + 16 * i}" font-size="11">{_esc(name)}</text>'
         )
     out.append(_labels(width, height, left, top, ph, x_label, y_label))
     out.append("</svg>")
@@ -121,11 +128,11 @@ def bar_chart(
         )
         out.append(
             f'<text x="{x + bw * 0.35:.1f}" y="{top + ph - h - 4:.1f}" text-anchor="middle" font-size="10">'
-            f"{html.escape(value_fmt.format(v))}</text>"
+            f"{_esc(value_fmt.format(v))}</text>"
         )
         out.append(
             f'<text x="{x + bw * 0.35:.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="10">'
-            f"{html.escape(str(lab))}</text>"
+            f"{_esc(str(lab))}</text>"
         )
     if reference is not None:
         y = top + ph - reference / vmax * ph
@@ -143,7 +150,7 @@ def _open(width: int, height: int, title: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif">'
         f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">'
-        f"{html.escape(title)}</text>"
+        f"{_esc(title)}</text>"
     )
 
 
@@ -151,12 +158,109 @@ def _labels(width: int, height: int, left: int, top: int, ph: float, x_label: st
     parts = []
     if x_label:
         parts.append(
-            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle" font-size="11">{html.escape(x_label)}</text>'
+            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle" font-size="11">{_esc(x_label)}</text>'
         )
     if y_label:
         cy = top + ph / 2
         parts.append(
             f'<text x="14" y="{cy:.1f}" text-anchor="middle" font-size="11" '
-            f'transform="rotate(-90 14 {cy:.1f})">{html.escape(y_label)}</text>'
+            f'transform="rotate(-90 14 {cy:.1f})">{_esc(y_label)}</text>'
         )
+    return "".join(parts)
+
+
+def grade_bars(counts: dict[str, int], colors: dict[str, str], width: int = 520, bar_height: int = 26) -> str:
+    """Horizontal bars, one per grade, with the count and share written next to each (styled by
+    the page's CSS classes lbl and val)."""
+    if not counts:
+        return "<p class='muted'>No scores published yet.</p>"
+    total = sum(counts.values()) or 1
+    label_w, value_w = 130, 110
+    plot_w = width - label_w - value_w
+    biggest = max(counts.values()) or 1
+    height = bar_height * len(counts) + 8
+    parts = [
+        f"<svg role='img' aria-label='Grade distribution' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+    ]
+    for i, (grade, n) in enumerate(counts.items()):
+        y = 4 + i * bar_height
+        w = max(1.0, plot_w * n / biggest)
+        color = colors.get(grade, "#888")
+        parts.append(f"<text x='0' y='{y + bar_height * 0.65:.1f}' class='lbl'>{_esc(grade)}</text>")
+        parts.append(
+            f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{bar_height - 8}' fill='{color}' rx='2'/>"
+        )
+        parts.append(
+            f"<text x='{label_w + w + 6:.1f}' y='{y + bar_height * 0.65:.1f}' class='val' data-grade='{_esc(grade)}'>"
+            f"{n:,} ({100 * n / total:.1f}%)</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def date_lines(
+    dates: Sequence[dt.date],
+    series: dict[str, Sequence[float | None]],
+    colors: dict[str, str],
+    *,
+    title: str,
+    width: int = 760,
+    height: int = 240,
+    y_min: float | None = None,
+    y_max: float | None = None,
+) -> str:
+    """Lines over dates with y gridlines, first/last date labels and a legend (styled by the page's
+    CSS classes grid and axis; a None value breaks the line)."""
+    if not dates:
+        return "<p class='muted'>No score history yet.</p>"
+    left, right, top, bottom = 48, 12, 14, 42
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for s in series.values() for v in s if v is not None]
+    lo = y_min if y_min is not None else (min(values) if values else 0.0)
+    hi = y_max if y_max is not None else (max(values) if values else 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    n = len(dates)
+
+    def x(i: int) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return top + ph - ph * (v - lo) / (hi - lo)
+
+    parts = [
+        f"<svg role='img' aria-label='{_esc(title)}' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+    ]
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        parts.append(f"<line x1='{left}' x2='{left + pw}' y1='{y(v):.1f}' y2='{y(v):.1f}' class='grid'/>")
+        parts.append(
+            f"<text x='{left - 6}' y='{y(v) + 4:.1f}' class='axis' text-anchor='end'>{v:,.0f}</text>"
+        )
+    parts.append(f"<text x='{left}' y='{height - 24}' class='axis'>{_esc(dates[0])}</text>")
+    if n > 1:
+        parts.append(
+            f"<text x='{left + pw}' y='{height - 24}' class='axis' text-anchor='end'>{_esc(dates[-1])}</text>"
+        )
+    legend_x = left
+    for name, points in series.items():
+        color = colors.get(name, "#333")
+        segments: list[list[str]] = [[]]
+        for i, v in enumerate(points):
+            if v is None:
+                segments.append([])
+            else:
+                segments[-1].append(f"{x(i):.1f},{y(v):.1f}")
+        for seg in segments:
+            if len(seg) == 1:
+                cx, cy = seg[0].split(",")
+                parts.append(f"<circle cx='{cx}' cy='{cy}' r='3' fill='{color}'/>")
+            elif seg:
+                parts.append(
+                    f"<polyline points='{' '.join(seg)}' fill='none' stroke='{color}' stroke-width='2'/>"
+                )
+        parts.append(f"<rect x='{legend_x}' y='{height - 12}' width='10' height='10' fill='{color}'/>")
+        parts.append(f"<text x='{legend_x + 14}' y='{height - 3}' class='axis'>{_esc(name)}</text>")
+        legend_x += 24 + 7 * len(name)
+    parts.append("</svg>")
     return "".join(parts)

@@ -59,24 +59,6 @@ def load_labelled(name: str, directory: Path | None = None) -> list[Sentence]:
     return sentences
 
 
-def roc_auc(scores: list[float], labels: list[int]) -> float:
-    """ROC AUC by the rank-sum formula (ties count half)."""
-    order = sorted(range(len(scores)), key=lambda i: scores[i])
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    positives = sum(labels)
-    negatives = len(labels) - positives
-    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
-
-
 def accuracy(scores: list[float], labels: list[int], threshold: float = 0.05) -> float:
     """Share right when compound >= threshold means positive (neutral counts as negative)."""
     return sum((s >= threshold) == bool(y) for s, y in zip(scores, labels, strict=True)) / len(labels)
@@ -84,6 +66,8 @@ def accuracy(scores: list[float], labels: list[int], threshold: float = 0.05) ->
 
 def evaluate(models: dict[str, SentimentModel], part: str = "held_out") -> list[dict]:
     """Accuracy and ROC AUC per labelled file and model, on the held-out part (or 'train', 'all')."""
+    from sklearn.metrics import roc_auc_score
+
     rows = []
     for name in LABELLED_FILES:
         sentences = [
@@ -100,7 +84,7 @@ def evaluate(models: dict[str, SentimentModel], part: str = "held_out") -> list[
                     "sentences": len(sentences),
                     "model": model_name,
                     "accuracy": round(accuracy(scores, labels), 3),
-                    "roc_auc": round(roc_auc(scores, labels), 3),
+                    "roc_auc": round(float(roc_auc_score(labels, scores)), 3),
                 }
             )
     return rows
