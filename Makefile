@@ -90,7 +90,7 @@ docs: install
 	$(VENV)/bin/healthscore gen-docs
 
 lock: install
-	$(UV) pip compile requirements.in -o requirements.lock -p 3.11 --quiet
+	$(UV) pip compile pyproject.toml --all-extras -o requirements.lock -p 3.11 --quiet
 
 bench: install manifest
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
