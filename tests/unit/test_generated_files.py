@@ -33,3 +33,37 @@ def test_every_contract_is_a_dbt_source_table() -> None:
         assert freshness["warn_after"]["count"] == contract.stale_after_days
         assert freshness["error_after"]["count"] == 2 * contract.stale_after_days
         assert [c["name"] for c in tables[name]["columns"]][: len(contract.columns)] == contract.column_names
+
+
+def test_staging_accepted_values_match_the_contracts(dbt_manifest) -> None:
+    """The staging models' accepted_values tests repeat the contracts' allowed values (dbt tests
+    cannot import Python): every one must equal its contract column's list, and every contract
+    column with allowed values that a staging model keeps must have one."""
+    import json
+
+    from orchestration.lib.contracts.sources import CONTRACTS
+
+    manifest = json.loads(dbt_manifest.read_text())
+    nodes = manifest["nodes"]
+    tested: dict[tuple[str, str], set[str]] = {}
+    for node in nodes.values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") == "accepted_values":
+            model = nodes[node["attached_node"]]
+            tested[(model["name"], node["column_name"])] = set(meta["kwargs"]["values"])
+    checked = 0
+    for model in nodes.values():
+        if model["resource_type"] != "model" or not model["name"].startswith("stg_"):
+            continue
+        raw = [s.split(".")[-1] for s in model["depends_on"]["nodes"] if s.startswith("source.")]
+        for source in raw:
+            for column in CONTRACTS[source].columns:
+                if column.allowed_values is None or column.name not in model["columns"]:
+                    continue
+                values = tested.get((model["name"], column.name))
+                assert values is not None, f"{model['name']}.{column.name}: no accepted_values test"
+                assert values == set(column.allowed_values), (
+                    f"{model['name']}.{column.name}: {sorted(values)} != contract {column.allowed_values}"
+                )
+                checked += 1
+    assert checked >= 10  # the test found the staging columns it is about
