@@ -19,6 +19,7 @@ from orchestration.cli.backtest import cmd_backtest
 from orchestration.cli.docs import cmd_gen_docs
 from orchestration.cli.dq import cmd_dq
 from orchestration.cli.export import cmd_export_postgres
+from orchestration.cli.features import cmd_features
 from orchestration.cli.report import cmd_report
 from orchestration.cli.run import cmd_demo_data, cmd_run
 from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_render
@@ -77,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--docs-dir", help="Data Docs folder (default: data/published/data_docs)")
     p.set_defaults(func=cmd_dq)
+
+    p = sub.add_parser(
+        "features", help="list the features of the feature mart with their types (docs/features.md)"
+    )
+    p.add_argument("--db", help="DuckDB file to read (default: the published snapshot, else the warehouse)")
+    p.add_argument(
+        "--all", action="store_true", help="also list the columns that are not features (keys, label)"
+    )
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("report", help="write the static HTML health report")
     p.add_argument("--out", help="output file (default: data/published/report.html)")

@@ -14,7 +14,7 @@ import pytest
 
 from orchestration.lib.contracts.sources import CONTRACTS
 from orchestration.lib.demo.generate import generate_demo_data
-from orchestration.lib.demo.params import FLAW_RATES
+from orchestration.lib.demo.params import DEMO_DECLARATIONS, FLAW_RATES
 
 ACCOUNTS, DAYS, SEED = 300, 200, 7
 END = dt.date(2026, 6, 30)
@@ -63,11 +63,13 @@ def test_every_source_has_exactly_the_contract_columns(demo, con):
         path = root / source / f"demo_{source}.parquet"
         assert path.is_file(), path
         columns = [d[0] for d in con.execute(f"select * from {source} limit 0").description]
-        assert columns == contract.column_names, source
+        # plus the custom attributes the demo declares in <source>/_features.yml
+        attributes = list(DEMO_DECLARATIONS.get(source, {}).get("attributes", {}))
+        assert columns == contract.column_names + attributes, source
         assert summary["rows"][source] == _one(con, f"select count(*) from {source}")
         assert summary["rows"][source] > 0, source
     # Only the demo file is written (no temporary files left behind).
-    assert sorted(p.name for p in (root / "accounts").iterdir()) == ["demo_accounts.parquet"]
+    assert sorted(p.name for p in (root / "accounts").iterdir()) == ["_features.yml", "demo_accounts.parquet"]
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(demo, tmp_path):
@@ -228,6 +230,47 @@ def test_churners_are_unhappy_and_pay_late(con):
         ).fetchall()
     )
     assert urgent[True] > urgent[False], urgent
+
+
+def test_custom_attributes_and_metric_carry_the_documented_signal(demo, con):
+    root, _ = demo
+    # every declared source writes its _features.yml
+    for source in DEMO_DECLARATIONS:
+        assert (root / source / "_features.yml").is_file(), source
+    by_channel = dict(
+        con.execute(
+            "select acquisition_channel, avg(case when account_id in (select account_id from churners) "
+            "then 1.0 else 0.0 end) from accounts group by 1"
+        ).fetchall()
+    )
+    assert set(by_channel) == {"inbound", "outbound", "partner", "self_serve"}
+    others = [v for k, v in by_channel.items() if k != "self_serve"]
+    assert by_channel["self_serve"] > 2 * sum(others) / len(others), by_channel
+    by_renewal = dict(
+        con.execute(
+            "select auto_renew, avg(case when account_id in (select account_id from churners) "
+            "then 1.0 else 0.0 end) from subscriptions group by 1"
+        ).fetchall()
+    )
+    assert by_renewal[False] > 2 * by_renewal[True], by_renewal
+    # storage_gb in the last 30 days before churn vs 120-180 days before: it falls
+    ratio = _one(
+        con,
+        """
+        with m as (
+            select c.account_id, m.value, c.churn_date - m.measured_at::date as before
+            from account_metrics m join churners c using (account_id)
+        ), per_account as (
+            select account_id,
+                avg(case when before between 1 and 30 then value end)
+                    / avg(case when before between 120 and 180 then value end) as ratio
+            from m group by 1
+        )
+        select median(ratio) from per_account where ratio is not null
+        """,
+    )
+    assert ratio < 0.8, ratio
+    assert _one(con, "select count(distinct metric) from account_metrics") == 1
 
 
 def test_surveys_have_unanswered_invitations(con):

@@ -27,7 +27,8 @@ def test_every_contract_is_a_dbt_source_table() -> None:
     (source,) = document["sources"]
     assert source["name"] == "raw" and source["schema"] == "raw"
     tables = {t["name"]: t for t in source["tables"]}
-    assert set(tables) == set(CONTRACTS)
+    # every contract, plus the loader tables the custom-feature models read
+    assert set(tables) == set(CONTRACTS) | {"_attribute_values", "_feature_declarations"}
     for name, contract in CONTRACTS.items():
         freshness = tables[name]["config"]["freshness"]
         assert freshness["warn_after"]["count"] == contract.stale_after_days
@@ -66,4 +67,4 @@ def test_staging_accepted_values_match_the_contracts(dbt_manifest) -> None:
                     f"{model['name']}.{column.name}: {sorted(values)} != contract {column.allowed_values}"
                 )
                 checked += 1
-    assert checked >= 10  # the test found the staging columns it is about
+    assert checked >= 9  # the test found the staging columns it is about (segment is free text)

@@ -98,20 +98,20 @@ def test_load_through_mapping_quarantines_with_user_columns(user_dir: Path, tmp_
     result = load_source(con, "accounts", tmp_path / "landing", mappings_dir=user_dir / "mappings")
     (fl,) = result.files
     assert fl.path == "../export/crm_2024.csv"
-    assert (fl.rows_landed, fl.rows_loaded, fl.rows_quarantined) == (4, 2, 2)
+    assert (fl.rows_landed, fl.rows_loaded, fl.rows_quarantined) == (4, 3, 1)
     rows = con.execute(
         "select account_id, segment, country, created_at from raw.accounts order by 1"
     ).fetchall()
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [
         ("c1", "SMB", "DE", "2024-10-16 00:00:00"),
         ("c2", "Enterprise", "DE", "2023-02-01 00:00:00"),
+        ("c4", "Gold", "DE", "2024-05-05 00:00:00"),  # unmapped: passes through (segments are free)
     ]
     q = con.execute(
         "select source_file, row_number, column_name, reason, raw_values from raw._quarantine order by row_number"
     ).fetchall()
     assert [(r[0], r[1], r[2]) for r in q] == [
         ("../export/crm_2024.csv", 3, "created_at"),  # 31/02 does not exist: that row only
-        ("../export/crm_2024.csv", 4, "segment"),  # Gold is unmapped and not a segment
     ]
     assert q[0][3] == "value 31/02/2024 does not match format %d/%m/%Y"
     assert json.loads(q[0][4]) == {
@@ -122,10 +122,10 @@ def test_load_through_mapping_quarantines_with_user_columns(user_dir: Path, tmp_
         "Churned": "No",
     }
     extras = con.execute("select record_id, value from raw._mapped_extras order by 1").fetchall()
-    assert extras == [("c1", "true"), ("c2", "false")]
+    assert extras == [("c1", "true"), ("c2", "false"), ("c4", "false")]
     # Same file again: skipped by checksum, nothing added.
     again = load_source(con, "accounts", tmp_path / "landing", mappings_dir=user_dir / "mappings")
-    assert again.files[0].skipped and con.execute("select count(*) from raw.accounts").fetchone()[0] == 2
+    assert again.files[0].skipped and con.execute("select count(*) from raw.accounts").fetchone()[0] == 3
 
 
 USAGE_CSV = (

@@ -153,7 +153,8 @@ def test_every_source_has_every_category_and_unique_check_names() -> None:
         expected = set(CATEGORIES)
         if not any(c.references for c in CONTRACTS[source].columns):
             expected.discard(REFERENTIAL_INTEGRITY)
-        if source == "social_mentions":  # no allowed values, ranges or cross-field rules
+        # no allowed values, ranges or cross-field rules (segments are free text)
+        if source in ("social_mentions", "account_metrics", "accounts"):
             expected.discard(VALIDITY)
         assert expected <= cats, source
 
@@ -244,9 +245,8 @@ def test_duplicate_keys(results) -> None:
 
 
 def test_validity(results) -> None:
-    seg = _get(results["accounts"], "accounts.validity.in_set.segment")
-    assert not seg.success and seg.severity == ERROR
-    assert seg.failing_sample == [{"account_id": "a3", "segment": "Galaxy"}]
+    # segments are not limited to a fixed set (a3's "Galaxy" is a segment like any other)
+    assert not [r for r in results["accounts"].results if ".validity.in_set.segment" in r.check_name]
     closed = _get(results["support_tickets"], "support_tickets.validity.closed_at_not_before_opened_at")
     assert not closed.success and closed.severity == WARN
     assert closed.unexpected_count == 1

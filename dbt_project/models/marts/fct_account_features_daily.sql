@@ -88,6 +88,28 @@ sentiment as (
 
 ),
 
+contracts as (
+
+    select * from {{ ref('int_account_contract_daily') }}
+
+),
+
+-- custom features (docs/features.md): declared metrics, and the user's own dbt models listed
+-- in var('custom_feature_models')
+custom_metrics as (
+
+    select * from {{ ref('int_account_metrics_daily') }}
+
+),
+{%- for model in var('custom_feature_models', []) %}
+
+custom_{{ loop.index }} as (
+
+    select * from {{ ref(model) }}
+
+),
+{%- endfor %}
+
 joined as (
 
     select
@@ -98,6 +120,7 @@ joined as (
         accounts.industry,
         accounts.owner,
         accounts.parent_account_id,
+        accounts.created_at,
         churn.churned_on,
 
         usage.active_users_30d,
@@ -124,6 +147,10 @@ joined as (
 
         billing.mrr,
         billing.mrr_90d_ago,
+        billing.active_subscriptions,
+        contracts.plan,
+        contracts.contract_term_months,
+        contracts.arr,
         billing.seats,
         billing.overdue_invoices,
         billing.late_payments_180d,
@@ -155,6 +182,7 @@ joined as (
         provided.has_ticket_source,
         provided.has_invoice_source,
         as_of_range.inputs_loaded_through
+        {{- custom_feature_columns(qualified=true) }}
     from account_days
     inner join accounts
         on account_days.account_id = accounts.account_id
@@ -176,6 +204,18 @@ joined as (
         on account_days.account_id = sentiment.account_id and account_days.as_of_date = sentiment.as_of_date
     left join churn
         on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
+    left join contracts
+        on account_days.account_id = contracts.account_id and account_days.as_of_date = contracts.as_of_date
+    inner join custom_metrics
+        on
+            account_days.account_id = custom_metrics.account_id
+            and account_days.as_of_date = custom_metrics.as_of_date
+    {%- for model in var('custom_feature_models', []) %}
+    left join custom_{{ loop.index }}
+        on
+            account_days.account_id = custom_{{ loop.index }}.account_id
+            and account_days.as_of_date = custom_{{ loop.index }}.as_of_date
+    {%- endfor %}
     cross join provided
     cross join as_of_range
 
@@ -193,6 +233,12 @@ final as (
         parent_account_id,
         churned_on is not null as is_churned,
         churned_on,
+
+        -- standard features every dataset has: tenure, the primary contract's plan and term, MRR
+        {{ days_between(to_date('created_at'), 'as_of_date') }} as tenure_days,
+        plan,
+        contract_term_months,
+        active_subscriptions,
 
         active_users_30d,
         active_users_prev_30d,
@@ -218,6 +264,7 @@ final as (
         survey_response_rate_180d,
 
         mrr,
+        arr,
         mrr_90d_ago,
         {{ pct_change('mrr', 'mrr_90d_ago') }} as mrr_change_pct_90d,
         case when has_invoice_source then overdue_invoices end as overdue_invoices,
@@ -258,6 +305,7 @@ final as (
 
         -- the load watermark this row was built from (int_as_of_range)
         inputs_loaded_through
+        {{- custom_feature_columns(qualified=false) }}
     from joined
 
 )

@@ -56,6 +56,47 @@ def _column_description(column: Column) -> str:
     return " ".join(parts)
 
 
+# Loader bookkeeping that the custom-feature models read (docs/features.md).
+FEATURE_SOURCE_TABLES = [
+    {
+        "name": "_attribute_values",
+        "description": (
+            "Custom attribute values: one row per loaded record (of accounts or subscriptions) and "
+            "declared attribute, as canonical text (numbers as doubles, booleans true/false, dates ISO)."
+        ),
+        "columns": [
+            {"name": "batch_id", "data_type": "varchar", "description": "Load batch of the record."},
+            {"name": "source", "data_type": "varchar", "description": "accounts or subscriptions."},
+            {"name": "row_number", "data_type": "bigint", "description": "Row of the record in its file."},
+            {"name": "record_id", "data_type": "varchar", "description": "The record's primary key."},
+            {"name": "name", "data_type": "varchar", "description": "Attribute name."},
+            {"name": "value", "data_type": "varchar", "description": "Value (null values are not stored)."},
+        ],
+    },
+    {
+        "name": "_feature_declarations",
+        "description": (
+            "Declared custom attributes and metrics per source (from its mapping or "
+            "<landing>/<source>/_features.yml), replaced at every load."
+        ),
+        "columns": [
+            {"name": n, "data_type": "varchar", "description": d}
+            for n, d in (
+                ("source", "Source declaring it."),
+                ("kind", "attribute or metric."),
+                ("name", "Feature name: attr_<name>, metric_<name>__<aggregation>."),
+                ("feature_type", "categorical, numeric, boolean or date (metrics: numeric)."),
+                ("description", "What it is."),
+                ("origin", "Metrics: the usage feature / metric name in the data."),
+                ("windows", "Metrics: comma-separated window lengths in days."),
+                ("aggregations", "Metrics: comma-separated aggregations (sum, avg, latest, change)."),
+                ("declared_in", "The mapping or declarations file."),
+            )
+        ],
+    },
+]
+
+
 def render_dbt_sources() -> str:
     tables = []
     for contract in CONTRACTS.values():
@@ -85,6 +126,7 @@ def render_dbt_sources() -> str:
                 "columns": columns,
             }
         )
+    tables += FEATURE_SOURCE_TABLES
     document = {
         "version": 2,
         "sources": [

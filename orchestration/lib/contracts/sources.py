@@ -104,7 +104,12 @@ ACCOUNTS = SourceContract(
         Column("account_id", VARCHAR, "CRM account identifier.", required=True),
         Column("account_name", VARCHAR, "Company name.", required=True),
         Column("industry", VARCHAR, "Industry, used for peer groups and per-industry weights.", min_fill=0.9),
-        Column("segment", VARCHAR, "Segment / tier.", required=True, allowed_values=SEGMENTS),
+        Column(
+            "segment",
+            VARCHAR,
+            "Segment / tier: any value (SMB, Mid-Market and Enterprise are spelled canonically).",
+            required=True,
+        ),
         Column("country", VARCHAR, "ISO 3166-1 alpha-2 country code.", min_fill=0.9),
         Column("owner", VARCHAR, "Account owner (CSM or account manager).", min_fill=0.9),
         Column("created_at", TIMESTAMP, "When the account was created in the CRM.", required=True),
@@ -174,6 +179,29 @@ USAGE_EVENTS = SourceContract(
     freshness_column="event_at",
     stale_after_days=3,
     stale_severity="error",
+)
+
+ACCOUNT_METRICS = SourceContract(
+    name="account_metrics",
+    description=(
+        "Custom numeric measurements per account (a metric name, a value, when it was measured): "
+        "each declared metric becomes features (docs/features.md)."
+    ),
+    primary_key="measurement_id",
+    columns=(
+        Column("measurement_id", VARCHAR, "Measurement identifier.", required=True),
+        Column("account_id", VARCHAR, "Measured account.", required=True, references="accounts"),
+        Column(
+            "metric", VARCHAR, "Metric name (lower-case; declared in the source's metrics).", required=True
+        ),
+        Column("value", DOUBLE, "Measured value.", required=True),
+        Column("measured_at", TIMESTAMP, "When the value was measured.", required=True),
+        Column("received_at", TIMESTAMP, "When the value reached us (late arrivals)."),
+    ),
+    known_at="coalesce(received_at, measured_at)",
+    freshness_column="measured_at",
+    stale_after_days=45,
+    notes=("A value counts toward as_of D when it was measured and known by D.",),
 )
 
 SUPPORT_TICKETS = SourceContract(
@@ -357,6 +385,7 @@ CONTRACTS: dict[str, SourceContract] = {
         ACCOUNTS,
         SUBSCRIPTIONS,
         USAGE_EVENTS,
+        ACCOUNT_METRICS,
         SUPPORT_TICKETS,
         SURVEY_RESPONSES,
         INVOICES,

@@ -7,6 +7,9 @@ import datetime as dt
 import duckdb
 
 from orchestration.lib.demo.params import (
+    ACQUISITION_CHANNELS,
+    AUTO_RENEW_SHARE,
+    CHANNEL_SHARES,
     CHURN_REASONS,
     COUNTRIES,
     CURRENCY_BY_COUNTRY,
@@ -140,10 +143,21 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, r: _Sql, N: int, D: int, S: 
         from acct1
         """
     )
+    churning = "(fate = 'silent' or fate = 'churn')"
+    channel = " ".join(
+        f"when {r.u('channel', 'a')} < {sum(CHANNEL_SHARES['churning'][: i + 1])} then {quote_literal(c)}"
+        for i, c in enumerate(ACQUISITION_CHANNELS[:-1])
+    )
+    channel_other = " ".join(
+        f"when {r.u('channel', 'a')} < {sum(CHANNEL_SHARES['other'][: i + 1])} then {quote_literal(c)}"
+        for i, c in enumerate(ACQUISITION_CHANNELS[:-1])
+    )
     con.execute(
         f"""
         create table out_accounts as
         select a as __ord, account_id, account_name,
+            case when {churning} then case {channel} else {quote_literal(ACQUISITION_CHANNELS[-1])} end
+                 else case {channel_other} else {quote_literal(ACQUISITION_CHANNELS[-1])} end end as acquisition_channel,
             {_optnull(r, "industry0", "industry", "a")} as industry,
             segment,
             {_optnull(r, "country", "country", "a")} as country,
@@ -229,6 +243,8 @@ def _build_subscriptions(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str
             case when status in ('active', 'trial') then natural_end + 1 end as renewal_date,
             status,
             {_optnull(r, "round(s_disc, 1)", "disc", "a", "series", "k")} as discount_pct,
+            {r.u("autorenew", "t.a")} < case when ac.fate in ('churn', 'silent') then {AUTO_RENEW_SHARE["churning"]}
+                else {AUTO_RENEW_SHARE["other"]} end as auto_renew,
             t_start, t_end as t_end_, mrr0, series, k, t.a
         from terms t join acct ac using (a)
         """
@@ -414,5 +430,25 @@ def _build_overrides(con: duckdb.DuckDBPyConnection, r: _Sql, end: dt.date) -> N
             case when o.expires_off is not null then ({E} + o.expires_off)::TIMESTAMP + INTERVAL 10 HOUR end
                 as expires_at
         from o join p on p.rn = o.n
+        """
+    )
+
+
+def _build_account_metrics(con: duckdb.DuckDBPyConnection, r: _Sql, export_ts: str) -> None:
+    """storage_gb, measured weekly per account (a custom metric): grows with the account and falls
+    with the planted usage risk (up to -60 % at full risk), so it declines before churn."""
+    con.execute(
+        f"""
+        create table out_account_metrics as
+        select ad.a * 1000 + ad.d as __ord,
+            'MET-' || lpad(ad.a::VARCHAR, 6, '0') || '-' || ad.d as measurement_id,
+            ac.account_id, 'storage_gb' as metric,
+            round(ac.seats * (2 + 6 * {r.u("storage", "ac.a")}) * ad.grow * (1 - 0.6 * ad.ru)
+                * (0.95 + 0.1 * {r.u("storage2", "ad.a", "ad.d")}), 2) as value,
+            ad.day::TIMESTAMP + INTERVAL 2 HOUR as measured_at,
+            cast(null as TIMESTAMP) as received_at
+        from ad join acct ac using (a)
+        where (ad.d + ad.a) % 7 = 0 and not ad.after_churn
+            and ad.day::TIMESTAMP + INTERVAL 2 HOUR < {export_ts}
         """
     )

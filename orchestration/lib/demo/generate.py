@@ -19,11 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from orchestration.lib import clock
 from orchestration.lib.contracts.sources import CONTRACTS
 from orchestration.lib.demo.accounts import (
     _build_account_days,
+    _build_account_metrics,
     _build_accounts,
     _build_invoices,
     _build_overrides,
@@ -36,8 +38,10 @@ from orchestration.lib.demo.activity import (
     _build_tickets,
     _build_usage,
 )
+from orchestration.lib.demo.params import DEMO_DECLARATIONS
 from orchestration.lib.demo.sql import _Sql
 from orchestration.lib.engines.dialect import quote_literal
+from orchestration.lib.ingest.mapping import LANDING_DECLARATIONS
 
 # Tables built in file order already (see _build_usage); the others are sorted when written.
 _PRESORTED = {"usage_events"}
@@ -97,6 +101,7 @@ def generate_demo_data(
         step("account_notes", _build_notes, D, S)
         step("social_mentions", _build_social)
         step("overrides", _build_overrides, end)
+        step("account_metrics", _build_account_metrics, export_ts)
 
         rows: dict[str, int] = {}
         files: dict[str, str] = {}
@@ -106,13 +111,19 @@ def generate_demo_data(
             target = folder / f"demo_{source}.parquet"
             tmp = folder / f".demo_{source}.parquet.tmp"
             t_write = time.perf_counter()
-            cols = ", ".join(f'"{c}"' for c in contract.column_names)
+            attributes = list(DEMO_DECLARATIONS.get(source, {}).get("attributes", {}))
+            cols = ", ".join(f'"{c}"' for c in [*contract.column_names, *attributes])
             con.execute(
                 f"copy (select {cols} from out_{source}{'' if source in _PRESORTED else ' order by __ord'}) "
                 f"to {quote_literal(str(tmp))} "
                 "(format parquet, compression zstd, row_group_size 262144)"
             )
             os.replace(tmp, target)
+            if source in DEMO_DECLARATIONS:
+                (folder / LANDING_DECLARATIONS).write_text(
+                    "# Custom features of the demo data (docs/features.md, docs/demo-data.md).\n"
+                    + yaml.safe_dump(DEMO_DECLARATIONS[source], sort_keys=False)
+                )
             steps[f"write_{source}"] = round(time.perf_counter() - t_write, 2)
             rows[source] = con.execute(f"select count(*) from out_{source}").fetchone()[0]
             files[source] = str(target)

@@ -35,6 +35,35 @@ FLAW_RATES = {
 # Violations are rare but must exist: at least this many rows of each kind.
 MIN_VIOLATIONS = 3
 
+# Custom features of the demo (docs/features.md, docs/demo-data.md "Custom attributes and a
+# custom metric"): extra landing columns declared in <landing>/<source>/_features.yml.
+ACQUISITION_CHANNELS = ["inbound", "outbound", "partner", "self_serve"]
+# P(channel) for accounts that will churn (fate churn, or silent) vs the others.
+CHANNEL_SHARES = {"churning": [0.25, 0.20, 0.10, 0.45], "other": [0.35, 0.25, 0.25, 0.15]}
+AUTO_RENEW_SHARE = {"churning": 0.30, "other": 0.75}
+DEMO_DECLARATIONS = {
+    "accounts": {
+        "attributes": {
+            "acquisition_channel": {
+                "type": "categorical",
+                "description": "How the account was won: inbound, outbound, partner or self_serve.",
+            }
+        }
+    },
+    "subscriptions": {
+        "attributes": {"auto_renew": {"type": "boolean", "description": "The contract renews automatically."}}
+    },
+    "account_metrics": {
+        "metrics": {
+            "storage_gb": {
+                "description": "Data stored in the product, GB (measured weekly)",
+                "windows": [30, 90],
+                "aggregations": ["avg", "latest", "change"],
+            }
+        }
+    },
+}
+
 # Expected usage rows per account-day are tuned so that 20,000 accounts x 365 days give ~10M rows.
 USAGE_ACTIVITY_BASE = 0.056
 

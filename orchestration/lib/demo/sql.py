@@ -17,7 +17,7 @@ _T = {
         tclose pii pii2 pii3 piifirst pii_last tickstat waveoff invite respond respond2 score score2
         stext ssent rtime csatoff paid paid2 paid3 paidday void notegap noteoff notejit rating rating2
         nsent ntext nfollow nauthor social socialch socsent soctext osreason tickhour tickhour2 dupu
-        dupt badts badts2 badpri pricase badamt nullacc unkacc unkacc2 respid""".split()
+        dupt badts badts2 badpri pricase badamt nullacc unkacc unkacc2 respid channel autorenew storage storage2""".split()
     )
 }
 

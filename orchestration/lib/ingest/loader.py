@@ -39,10 +39,15 @@ from orchestration.lib.engines.duckdb import DuckDBEngine
 from orchestration.lib.engines.factory import as_engine
 from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.ingest.mapping import (
+    DECLARATION_COLUMNS,
+    Declarations,
     LoadedMapping,
     MappedBatch,
     MappingError,
+    attribute_select,
+    declaration_rows,
     find_mapping,
+    landing_declarations,
     mapping_select,
     mappings_dir_from_env,
 )
@@ -123,6 +128,28 @@ RAW_BOOKKEEPING_DDL = {
         record_id varchar,
         name varchar not null,
         value varchar
+    """,
+    # Custom attributes (declared in a mapping or <landing>/<source>/_features.yml): one row per
+    # loaded record and attribute, the value as canonical text (docs/features.md).
+    "raw._attribute_values": """
+        batch_id varchar not null,
+        source varchar not null,
+        row_number bigint not null,
+        record_id varchar not null,
+        name varchar not null,
+        value varchar
+    """,
+    # The current declarations of custom attributes and metrics, per source (replaced at each load).
+    "raw._feature_declarations": """
+        source varchar not null,
+        kind varchar not null,
+        name varchar not null,
+        feature_type varchar not null,
+        description varchar,
+        origin varchar,
+        windows varchar,
+        aggregations varchar,
+        declared_in varchar
     """,
 }
 
@@ -255,10 +282,13 @@ def _validation_sql(
     )
 
 
-def _stage_mapped(con: duckdb.DuckDBPyConnection, batch: MappedBatch, stage: str) -> dict[str, str]:
+def _stage_mapped(
+    con: duckdb.DuckDBPyConnection, batch: MappedBatch, stage: str
+) -> tuple[dict[str, str], str]:
     """Stage every input of a mapped batch, run the mapping's query, project onto the contract.
 
-    Returns {column: column} for the contract columns (all present: unmapped ones are null)."""
+    Returns {column: column} for the contract columns (all present: unmapped ones are null) and
+    the relation holding the user's own columns (attributes are read from it)."""
     loaded = batch.mapping
     for name, path in batch.files.items():
         _stage_file(con, path, loaded.format_of(path), f"{stage}_in_{name}")
@@ -284,7 +314,7 @@ def _stage_mapped(con: duckdb.DuckDBPyConnection, batch: MappedBatch, stage: str
     names = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     con.execute(f"create or replace temp table {stage} as " + mapping_select(loaded, relation, names))
     contract = CONTRACTS[loaded.source]
-    return {c.lower(): c for c in contract.column_names}
+    return {c.lower(): c for c in contract.column_names}, relation
 
 
 def _insert_extras(con: duckdb.DuckDBPyConnection, loaded: LoadedMapping, stage: str, batch_id: str) -> None:
@@ -298,6 +328,29 @@ def _insert_extras(con: duckdb.DuckDBPyConnection, loaded: LoadedMapping, stage:
             f"from {stage}_checked as c join {stage} as s on s.__row_number = c.__row_number "
             "where len(c.__violations) = 0"
         )
+
+
+def _insert_attributes(
+    con: duckdb.DuckDBPyConnection, contract: SourceContract, decls: Declarations, stage: str, batch_id: str
+) -> None:
+    values = ", ".join(
+        f"({quote_literal(name)}, a.{quote_ident('__attr_' + name)})" for name in decls.attributes
+    )
+    con.execute(
+        "insert into raw._attribute_values "
+        f"select {quote_literal(batch_id)}, {quote_literal(contract.name)}, c.__row_number, "
+        f"cast(c.{quote_ident(contract.primary_key)} as varchar), v.name, v.value "
+        f"from {stage}_checked as c join {stage}_attrs as a on a.__row_number = c.__row_number "
+        f"cross join lateral (values {values}) as v(name, value) "
+        "where len(c.__violations) = 0 and v.value is not null"
+    )
+
+
+def _write_declarations(con: duckdb.DuckDBPyConnection, source: str, rows: list[tuple]) -> None:
+    con.execute("delete from raw._feature_declarations where source = ?", [source])
+    if rows:
+        marks = ", ".join("?" for _ in DECLARATION_COLUMNS)
+        con.executemany(f"insert into raw._feature_declarations values ({marks})", [list(r) for r in rows])
 
 
 def load_source(
@@ -320,8 +373,14 @@ def load_source(
     try:
         mapping = find_mapping(source, mappings_dir or mappings_dir_from_env())
         batches = mapping.batches() if mapping else []
+        decls: Declarations | None = (
+            mapping.mapping if mapping is not None else landing_declarations(landing_dir, source)
+        )
     except MappingError as exc:
         raise IngestError(f"source {source}: {exc}") from exc
+    declared_in = str(mapping.path) if mapping is not None else f"{source}/_features.yml"
+    _write_declarations(con, source, declaration_rows(source, decls, declared_in))
+    attributes = decls if decls is not None and decls.attributes else None
     if mapping is not None:
         files: list = batches
         if not batches:
@@ -378,9 +437,14 @@ def load_source(
             stage = f"__stage_{i}"
             try:
                 if isinstance(path, MappedBatch):
-                    columns = _stage_mapped(con, path, stage)
+                    columns, user_relation = _stage_mapped(con, path, stage)
                 else:
-                    columns = _stage_file(con, path, fl.format, stage)
+                    columns, user_relation = _stage_file(con, path, fl.format, stage), stage
+                if attributes is not None:
+                    con.execute(
+                        f"create or replace temp table {stage}_attrs as "
+                        + attribute_select(attributes, user_relation)
+                    )
             except duckdb.Error as exc:
                 first_line = str(exc).strip().splitlines()[0]
                 raise IngestError(
@@ -399,10 +463,15 @@ def load_source(
             if fl.rows_landed == 0:
                 raise IngestError(f"source {source}: file {fl.path} has no data rows")
 
-            con.execute(
-                f"create or replace temp table {stage}_checked as "
-                + _validation_sql(contract, columns, stage, mapped=isinstance(path, MappedBatch))
-            )
+            checked = _validation_sql(contract, columns, stage, mapped=isinstance(path, MappedBatch))
+            if attributes is not None:
+                # a value that does not parse as its attribute's type quarantines the row, like a
+                # contract column's
+                checked = (
+                    "select c.* replace (list_concat(c.__violations, a.__attr_violations) as __violations) "
+                    f"from ({checked}) as c join {stage}_attrs as a on a.__row_number = c.__row_number"
+                )
+            con.execute(f"create or replace temp table {stage}_checked as {checked}")
             batch = quote_literal(fl.batch_id)
             file_lit = quote_literal(fl.path)
             ts = quote_literal(loaded_at.isoformat(sep=" "))
@@ -419,6 +488,8 @@ def load_source(
             )
             if isinstance(path, MappedBatch):
                 _insert_extras(con, path.mapping, stage, fl.batch_id)
+            if attributes is not None:
+                _insert_attributes(con, contract, attributes, stage, fl.batch_id)
             fl.rows_quarantined = con.execute(
                 f"select count(*) from {stage}_checked where len(__violations) > 0"
             ).fetchone()[0]
@@ -439,7 +510,15 @@ def load_source(
                 ],
             )
             inputs = [f"_in_{n}" for n in path.files] if isinstance(path, MappedBatch) else []
-            for suffix in ("", "_checked", "_json", "_src", *inputs, *[f"{i}_json" for i in inputs]):
+            for suffix in (
+                "",
+                "_checked",
+                "_json",
+                "_src",
+                "_attrs",
+                *inputs,
+                *[f"{i}_json" for i in inputs],
+            ):
                 con.execute(f"drop table if exists {stage}{suffix}")
             log(
                 f"{source}: {fl.path}: {fl.rows_landed:,} rows landed, {fl.rows_loaded:,} loaded, "
@@ -451,6 +530,21 @@ def load_source(
         raise
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _ship_declarations(engine: Engine, mem: duckdb.DuckDBPyConnection, source: str) -> None:
+    """The source's current declarations, from the staging DuckDB to the engine (replacing its own)."""
+    rows = mem.execute("select * from raw._feature_declarations where source = ?", [source]).fetchall()
+    known = engine.execute("select count(*) from raw._feature_declarations where source = ?", [source])
+    if not rows and not known.fetchone()[0]:
+        return
+
+    def lit(value: object) -> str:
+        return "cast(null as varchar)" if value is None else quote_literal(str(value))
+
+    selects = [f"select * from raw._feature_declarations where source <> {quote_literal(source)}"]
+    selects += ["select " + ", ".join(lit(v) for v in row) for row in rows]
+    engine.replace_rows("raw._feature_declarations", " union all ".join(selects))
 
 
 def load_source_into(
@@ -487,6 +581,7 @@ def load_source_into(
                 [list(r) for r in known],
             )
         result = load_source(mem, source, landing_dir, log=log, mappings_dir=mappings_dir)
+        _ship_declarations(engine, mem, source)
         if not result.batch_ids:
             return result
         started = time.perf_counter()
@@ -497,6 +592,7 @@ def load_source_into(
                 (contract.raw_table, "_batch_id"),
                 ("raw._quarantine", "batch_id"),
                 ("raw._mapped_extras", "batch_id"),
+                ("raw._attribute_values", "batch_id"),
                 ("raw._load_batches", "batch_id"),
             ):
                 reader = mem.sql(f"select * from {table} where {key} in ({batches})").to_arrow_reader(100_000)

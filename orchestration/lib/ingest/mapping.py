@@ -85,7 +85,135 @@ class ColumnMap(_Strict):
         return "null" if self.value is None else quote_literal(str(self.value))
 
 
-class Mapping(_Strict):
+# Custom features (docs/features.md): attributes are extra columns of these sources, metrics are
+# measured in these sources.
+ATTRIBUTE_SOURCES = ("accounts", "subscriptions")
+METRIC_SOURCES = ("usage_events", "account_metrics")
+ATTRIBUTE_TYPES = ("categorical", "numeric", "boolean", "date")
+METRIC_AGGREGATIONS = ("sum", "avg", "latest", "change")
+DEFAULT_METRIC_WINDOWS = (30, 90)
+MAX_METRIC_WINDOW = 365
+# A feature name: lower-case, no double underscore (it separates metric name and aggregation).
+FEATURE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+MAX_FEATURE_NAME = 48
+
+
+def _check_feature_name(name: str, kind: str) -> None:
+    if not FEATURE_NAME_RE.match(name) or len(name) > MAX_FEATURE_NAME:
+        raise ValueError(
+            f"{kind} name {name!r} must be lower-case letters, digits and single underscores, "
+            f"starting with a letter, at most {MAX_FEATURE_NAME} characters"
+        )
+
+
+class Attribute(ColumnMap):
+    """An extra column of accounts or subscriptions that becomes the feature `attr_<name>`.
+
+    Where the value comes from is a ColumnMap (default: the column named like the attribute);
+    `type` says how it is parsed and used: a value that does not parse quarantines its row."""
+
+    type: Literal["categorical", "numeric", "boolean", "date"]
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _typed_conversions(self) -> Attribute:
+        if self.format is not None and self.type != "date":
+            raise ValueError(f"`format` applies to date attributes, not {self.type}")
+        if self.scale is not None and self.type != "numeric":
+            raise ValueError(f"`scale` applies to numeric attributes, not {self.type}")
+        return self
+
+
+class Metric(_Strict):
+    """A numeric measurement per account whose features are `metric_<name>__<agg>[_<w>d]`."""
+
+    description: str = ""
+    # usage_events only: the usage feature whose quantity is measured (default: the metric name).
+    # account_metrics: the metric name as written in the data (default: the metric name).
+    origin: str | None = None
+    windows: tuple[int, ...] = DEFAULT_METRIC_WINDOWS
+    aggregations: tuple[Literal["sum", "avg", "latest", "change"], ...] = METRIC_AGGREGATIONS
+    # account_metrics mapped from a WIDE file (one column per metric, e.g. a snapshot): where this
+    # metric's value comes from. Each row of the file then gives one measurement per metric.
+    column: str | None = None
+    expr: str | None = None
+    scale: float | None = None
+
+    def wide_origin(self) -> ColumnMap | None:
+        if self.column is None and self.expr is None:
+            return None
+        return ColumnMap(column=self.column, expr=self.expr, scale=self.scale)
+
+    @model_validator(mode="after")
+    def _check(self) -> Metric:
+        if self.column is not None and self.expr is not None:
+            raise ValueError("give at most one of column or expr")
+        if self.scale is not None and self.column is None and self.expr is None:
+            raise ValueError("`scale` needs a column or expr")
+        if not self.windows:
+            raise ValueError("`windows` is empty")
+        for w in self.windows:
+            if not 1 <= w <= MAX_METRIC_WINDOW:
+                raise ValueError(f"window {w} must be between 1 and {MAX_METRIC_WINDOW} days")
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError("`windows` repeats a value")
+        if not self.aggregations or len(set(self.aggregations)) != len(self.aggregations):
+            raise ValueError("`aggregations` is empty or repeats a value")
+        return self
+
+
+class Declarations(_Strict):
+    """Custom attributes and metrics of one source: in its mapping, or for a landing-zone source in
+    `<landing>/<source>/_features.yml`."""
+
+    attributes: dict[str, Attribute] = {}
+    metrics: dict[str, Metric] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_origin(cls, data: Any) -> Any:
+        # An attribute without column / expr / value reads the column of its own name.
+        if isinstance(data, dict) and isinstance(data.get("attributes"), dict):
+            attributes = {}
+            for name, spec in data["attributes"].items():
+                if isinstance(spec, dict) and not any(k in spec for k in ("column", "expr", "value")):
+                    spec = {**spec, "column": name}
+                attributes[name] = spec
+            data = {**data, "attributes": attributes}
+        return data
+
+    @model_validator(mode="after")
+    def _names(self) -> Declarations:
+        for name in self.attributes:
+            _check_feature_name(name, "attribute")
+        for name in self.metrics:
+            _check_feature_name(name, "metric")
+        return self
+
+    @property
+    def wide_metrics(self) -> bool:
+        """Metrics read from columns of a wide file (account_metrics only)."""
+        return any(m.wide_origin() is not None for m in self.metrics.values())
+
+    def check_source(self, source: str) -> list[str]:
+        errors = []
+        if self.attributes and source not in ATTRIBUTE_SOURCES:
+            errors.append(f"`attributes` apply to {' and '.join(ATTRIBUTE_SOURCES)}, not {source}")
+        if self.metrics and source not in METRIC_SOURCES:
+            errors.append(f"`metrics` apply to {' and '.join(METRIC_SOURCES)}, not {source}")
+        if self.wide_metrics:
+            if source != "account_metrics":
+                errors.append("metrics with `column` / `expr` (a wide file) apply to account_metrics only")
+            missing = [n for n, m in self.metrics.items() if m.wide_origin() is None]
+            if missing:
+                errors.append(
+                    f"metrics {', '.join(missing)}: give `column` or `expr` for every metric of a wide "
+                    "file, or for none"
+                )
+        return errors
+
+
+class Mapping(Declarations):
     source: str
     description: str = ""
     files: str | None = None
@@ -113,6 +241,8 @@ class Mapping(_Strict):
         for name in self.extras:
             if not _NAME_RE.match(name):
                 raise ValueError(f"extra {name!r} must be a lower-case SQL name")
+        for name in set(self.extras) & set(self.attributes):
+            raise ValueError(f"{name!r} is both an extra and an attribute")
         return self
 
     def column_map(self, target: str) -> ColumnMap | None:
@@ -234,15 +364,19 @@ def parse_mapping(text: str, path: Path | str) -> LoadedMapping:
             f"{where}: unknown source {mapping.source!r}; known sources: {', '.join(sorted(CONTRACTS))}"
         )
     contract = get_contract(mapping.source)
-    errors = []
+    errors = mapping.check_source(mapping.source)
     for target in mapping.columns:
         if target not in contract.column_names:
             errors.append(
                 f"column {target!r} is not a column of source {mapping.source} (columns: "
                 f"{', '.join(contract.column_names)})"
             )
+    generated = ("metric", "value") if mapping.wide_metrics else ()
+    for target in generated:
+        if target in mapping.columns:
+            errors.append(f"column {target!r} comes from `metrics` in a wide file: do not map it")
     for required in contract.required_columns:
-        if required not in mapping.columns:
+        if required not in mapping.columns and required not in generated:
             errors.append(f"required column {required!r} of source {mapping.source} is not mapped")
     for target in mapping.columns:
         spec = mapping.column_map(target)
@@ -354,10 +488,35 @@ def mapping_select(loaded: LoadedMapping, relation: str, source_columns: list[st
     raw = ", ".join(f"{quote_literal(c)}: {quote_ident(c)}" for c in source_columns if c != "__row_number")
     raw_sql = f"cast(to_json({{{raw}}}) as varchar)" if raw else "null"
     viol = f"list_filter([{', '.join(violations)}], lambda x: x is not null)" if violations else "[]"
+    if m.wide_metrics:
+        return _wide_metrics_select(m, cols, viol, raw_sql, relation)
     return (
         f"select __row_number, {', '.join(cols)}, {viol} as __map_violations, {raw_sql} as __raw_values "
         f"from {relation}"
     )
+
+
+def _wide_metrics_select(m: Mapping, cols: list[str], viol: str, raw_sql: str, relation: str) -> str:
+    """account_metrics from a wide file: one measurement per row and metric with a value (an empty
+    cell is no measurement); measurement_id gets `:<metric>` so that each is its own record."""
+    selects = []
+    for name, metric in m.metrics.items():
+        value, _ = _column_sql(f"metrics.{name}", metric.wide_origin(), "double")
+        per_metric = []
+        for col in cols:
+            target = col.rsplit(" as ", 1)[1]
+            if target == quote_ident("metric"):
+                col = f"{quote_literal(name)} as {target}"
+            elif target == quote_ident("value"):
+                col = f"{value} as {target}"
+            elif target == quote_ident("measurement_id"):
+                col = f"{col.rsplit(' as ', 1)[0]} || {quote_literal(':' + name)} as {target}"
+            per_metric.append(col)
+        selects.append(
+            f"select __row_number, {', '.join(per_metric)}, {viol} as __map_violations, "
+            f"{raw_sql} as __raw_values from {relation} where {value} is not null"
+        )
+    return " union all ".join(selects)
 
 
 def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None = None) -> None:
@@ -408,6 +567,11 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
         types = {c.name: c.type for c in contract.columns}
         targets = [(t, loaded.mapping.column_map(t), types[t]) for t in loaded.mapping.columns]
         targets += [(f"extras.{n}", s, None) for n, s in loaded.mapping.extra_maps().items()]
+        targets += [
+            (f"metrics.{n}", m.wide_origin(), "double")
+            for n, m in loaded.mapping.metrics.items()
+            if m.wide_origin() is not None
+        ]
         errors = []
         for target, spec, col_type in targets:
             text, violation = _column_sql(target, spec, col_type)
@@ -423,6 +587,14 @@ def check_mapping(loaded: LoadedMapping, con: duckdb.DuckDBPyConnection | None =
                     errors.append(
                         f"column {target!r}: {message} (source columns: {', '.join(c for c in columns if c != '__row_number')})"
                     )
+        if loaded.mapping.attributes:
+            try:
+                con.execute(f"select * from ({attribute_select(loaded.mapping, relation)}) limit 0")
+            except duckdb.Error as exc:
+                errors.append(
+                    f"attributes: {_first_line(exc)} (source columns: "
+                    f"{', '.join(c for c in columns if c != '__row_number')})"
+                )
         if errors:
             raise MappingError(f"{where}: " + "; ".join(errors))
         for view in reversed(views):
@@ -438,6 +610,96 @@ def check_mappings_dir(directory: Path | str) -> dict[str, LoadedMapping]:
     for loaded in mappings.values():
         check_mapping(loaded)
     return mappings
+
+
+LANDING_DECLARATIONS = "_features.yml"
+
+
+def landing_declarations(landing_dir: Path | str, source: str) -> Declarations | None:
+    """`<landing>/<source>/_features.yml`: custom attributes / metrics of a source read from the
+    landing zone (no mapping). None when there is no such file."""
+    path = Path(landing_dir) / source / LANDING_DECLARATIONS
+    if not path.is_file():
+        return None
+    where = f"feature declarations {path}"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        decls = Declarations.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{where}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise MappingError(f"{where}: " + "; ".join(_pydantic_errors(exc))) from None
+    errors = decls.check_source(source)
+    if errors:
+        raise MappingError(f"{where}: " + "; ".join(errors))
+    return decls
+
+
+DECLARATION_COLUMNS = (
+    "source", "kind", "name", "feature_type", "description", "origin", "windows", "aggregations", "declared_in",
+)  # fmt: skip
+
+
+def declaration_rows(source: str, decls: Declarations | None, declared_in: str) -> list[tuple]:
+    """Rows of raw._feature_declarations for one source (what the dbt models pivot into columns)."""
+    if decls is None:
+        return []
+    rows = [
+        (source, "attribute", name, a.type, a.description, None, None, None, declared_in)
+        for name, a in decls.attributes.items()
+    ]
+    rows += [
+        (
+            source,
+            "metric",
+            name,
+            "numeric",
+            m.description,
+            m.origin or name,
+            ",".join(str(w) for w in m.windows),
+            ",".join(m.aggregations),
+            declared_in,
+        )
+        for name, m in decls.metrics.items()
+    ]
+    return rows
+
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+def attribute_select(decls: Declarations, relation: str) -> str:
+    """A SELECT over `relation` (the user's columns plus `__row_number`) giving `__row_number`,
+    `__attr_<name>` (the value as canonical text: numbers as doubles, booleans true/false, dates
+    ISO) and `__attr_violations` (values that do not parse as their declared type)."""
+    cols, checks = [], []
+    for name, spec in decls.attributes.items():
+        text, violation = _column_sql(f"attributes.{name}", spec, DATE if spec.type == "date" else None)
+        if violation:
+            checks.append(violation)
+        if spec.type == "numeric":
+            value = f"cast(try_cast({text} as double) as varchar)"
+        elif spec.type == "boolean":
+            trues = ", ".join(quote_literal(v) for v in _TRUE)
+            falses = ", ".join(quote_literal(v) for v in _FALSE)
+            value = f"(case when lower({text}) in ({trues}) then 'true' when lower({text}) in ({falses}) then 'false' end)"
+        elif spec.type == "date" and spec.format is None:
+            value = (
+                f"strftime(coalesce(try_cast({text} as date), cast(try_cast({text} as timestamp) as date)), "
+                "'%Y-%m-%d')"
+            )
+        else:
+            value = text
+        if value != text:
+            checks.append(
+                f"case when {text} is not null and {value} is null then "
+                f"{{'column': {quote_literal('attributes.' + name)}, 'reason': 'cannot parse ' || {text} || "
+                f"' as {spec.type}'}} end"
+            )
+        cols.append(f"{value} as {quote_ident('__attr_' + name)}")
+    viol = f"list_filter([{', '.join(checks)}], lambda x: x is not null)" if checks else "[]"
+    return f"select __row_number, {', '.join(cols)}, {viol} as __attr_violations from {relation}"
 
 
 def _first_line(exc: Exception) -> str:

@@ -23,6 +23,7 @@ PUBLISHED_TABLES: tuple[str, ...] = (
     "bi.fct_health_score_factors",
     "bi.fct_score_runs",
     "marts.dim_accounts",
+    "marts.dim_features",
     "scores.score_runs",
     "scores.health_scores",
     "scores.health_scores_current",

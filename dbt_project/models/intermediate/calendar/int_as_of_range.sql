@@ -19,6 +19,7 @@
 {%- set event_models = [
     'stg_product__usage_events', 'stg_support__tickets', 'stg_surveys__responses',
     'stg_billing__invoices', 'stg_crm__account_notes', 'stg_social__mentions',
+    'stg_metrics__account_metrics',
 ] -%}
 {%- set all_models = event_models + [
     'stg_crm__accounts', 'stg_billing__subscriptions', 'stg_crm__outcomes',

@@ -1,0 +1,3 @@
+"""The feature mart's catalog (`catalog.py`): every feature with its type and description
+(docs/features.md).
+"""
