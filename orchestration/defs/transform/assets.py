@@ -59,9 +59,7 @@ def healthscore_dbt_models(
         dbt_vars = {"as_of_start": window[0], "as_of_end": window[1]}
     if dbt_vars:
         context.log.info(f"dbt vars: {dbt_vars}")
-    # dbt unit tests (fixed rows, models/intermediate/_intermediate__unit_tests.yml) check the SQL,
-    # not the data: tests/integration/test_dbt_unit_tests.py runs them, every build need not.
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build"]  # runs the dbt unit tests too, each before its model is built
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     if config.full_refresh:
