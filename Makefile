@@ -6,12 +6,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME
 export HEALTHSCORE_WAREHOUSE ?= $(CURDIR)/data/warehouse/healthscore.duckdb
 DEMO_ACCOUNTS ?= 500
 DEMO_DAYS ?= 365
 
-.PHONY: install run ravenstack dev test test-fast test-shifted test-deps lint fix manifest lock bench bench-daily demo-data summary docs clean
+.PHONY: install run ravenstack dev screenshots test test-fast test-shifted test-deps lint fix manifest lock bench bench-daily demo-data summary docs clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,8 +40,18 @@ demo-data: install
 summary: install
 	$(VENV)/bin/healthscore summary
 
-dev: install manifest
-	env --default-signal=INT $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+# The UI. dbt is parsed only when its files changed (not on every start); Dagster's notice that
+# `dagster dev` is superseded by `dg dev` (not installed here) is silenced. DEV_PORT moves it.
+DEV_PORT ?= 3000
+dev: install
+	@$(PY) -c "from orchestration.cli.common import ensure_manifest; ensure_manifest()"
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
+		env --default-signal=INT $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DEV_PORT) -w workspace.yaml
+
+# docs/img/{summary,report,data-docs}.png from the current published files (run `make run` first):
+# headless Chromium with the network closed.
+screenshots: install
+	$(PY) -m orchestration.lib.reporting.screenshots --out docs/img
 
 # Debian packages the tests use (installed when root): headless Chromium renders the health
 # report; the PostgreSQL 15 server and a Java runtime (local Spark) run the cross-engine tests.

@@ -20,7 +20,10 @@ def _dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n")
+        # Like the checkout's .dagster_home/dagster.yaml: no telemetry, no sign-up pop-up in the UI.
+        config.write_text(
+            "telemetry:\n  enabled: false\nnux:\n  enabled: false\nfreshness:\n  enabled: true\n"
+        )
     return home
 
 

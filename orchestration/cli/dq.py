@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from orchestration.cli.common import _published_or_warehouse, _say
@@ -10,7 +11,7 @@ from orchestration.lib.settings import Settings
 
 
 def cmd_dq(args: argparse.Namespace) -> int:
-    from orchestration.lib.quality.review import format_report, review
+    from orchestration.lib.quality.review import UnknownSourceError, format_report, review
 
     settings = Settings.from_env()
     path = Path(args.db) if args.db else _published_or_warehouse(settings)
@@ -24,6 +25,11 @@ def cmd_dq(args: argparse.Namespace) -> int:
             index = build_data_docs(path, out, run_id=args.run_id)
         print(index.resolve())
         return 0
-    report = review(path, run_id=args.run_id, source=args.source)
-    _say(format_report(report))
+    try:
+        report = review(path, run_id=args.run_id, source=args.source)
+    except UnknownSourceError as error:
+        print(f"healthscore dq: {error}", file=sys.stderr)
+        return 2
+    # The failing-rows queries read raw.*, which only the live warehouse has.
+    _say(format_report(report, warehouse=settings.warehouse_path))
     return report.exit_code

@@ -3,6 +3,7 @@
 healthscore demo-data --accounts 500 --days 365 --seed 42
 healthscore run                       # materialise every asset, print a summary
 healthscore summary                   # the summary of the published scores
+healthscore sql ["select ..."]        # SQL on the published snapshot, read-only (a prompt without a query)
 healthscore scorecard render scorecards/default.yml
 healthscore gen-docs                  # regenerate dbt sources + docs/sources.md from the contracts
 healthscore dq [--run-id ID] [--source S] [--docs]   # data-quality review
@@ -23,6 +24,7 @@ from orchestration.cli.features import cmd_features
 from orchestration.cli.report import cmd_report
 from orchestration.cli.run import cmd_demo_data, cmd_run
 from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_render
+from orchestration.cli.sql import cmd_sql
 from orchestration.cli.summary import cmd_summary
 from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
 
@@ -58,7 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         default=90,
         help="on a warehouse with no scores yet, also score this many days back (default 90)",
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the pipeline's progress messages (rows loaded, dbt models, score versions)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="",
+        choices=["", "DEBUG", "INFO", "WARNING", "ERROR"],
+        help="INFO: as -v; DEBUG: every Dagster event (the log file always has everything)",
+    )
     p.add_argument(
         "--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it"
     )
@@ -66,6 +79,20 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("summary", help="summarise the published scores")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "sql",
+        help="run SQL on the published snapshot, read-only (an interactive prompt without a query)",
+        description="SQL on the published snapshot (data/published/healthscore_published.duckdb), opened "
+        "read-only: it never blocks a running pipeline. Without a query and on a terminal: a prompt "
+        "(statements end with ';', .tables lists the tables, .quit leaves). Piped input is run as is.",
+    )
+    p.add_argument("query", nargs="*", help="statements to run (each argument may hold several)")
+    p.add_argument("-f", "--file", help="run the statements of this file")
+    p.add_argument("--db", help="DuckDB file to open (default: the published snapshot, else the warehouse)")
+    p.add_argument("--csv", action="store_true", help="print results as CSV (every value whole)")
+    p.add_argument("--max-rows", type=int, default=40, help="rows shown per result in the table view")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser(
         "dq", help="failing quality checks and quarantined rows (exit 1 on an error-severity failure)"
@@ -141,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--out", default="reports/backtest")
-    p.add_argument("--no-write", action="store_true", help="do not append to the backtest.* tables")
+    p.add_argument(
+        "--no-write",
+        action="store_true",
+        help="write nothing: no backtest.* rows, no report file, no suggested scorecard (print the results only)",
+    )
     p.set_defaults(func=cmd_backtest)
 
     args = parser.parse_args(argv)

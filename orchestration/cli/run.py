@@ -102,8 +102,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
     timings["load definitions"] = time.perf_counter() - t0
-    # INFO: our progress lines and dbt's, without Dagster's per-event DEBUG lines.
-    run_config: dict = {"ops": {}, "loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    # The terminal gets a line per stage, warnings and errors (-v: our progress messages too,
+    # --log-level DEBUG: everything); the log file gets everything.
+    from orchestration.cli.progress import DEBUG, QUIET, VERBOSE, progress_logger
+
+    verbosity = (
+        DEBUG if args.log_level == "DEBUG" else VERBOSE if args.verbose or args.log_level == "INFO" else QUIET
+    )
+    log_dir = settings.warehouse_path.parent.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"run-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+    run_config: dict = {"ops": {}, "loggers": {"healthscore": {}}}
     dates: dict = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
     if not dates and not args.as_of and not _has_published_scores(settings):
         # First run: score a history too, so trends and week-on-week movers have something to show.
@@ -119,20 +128,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         for node in job.graph.node_dict:  # dagster-dbt splits the dbt project into several steps
             if node.startswith("healthscore_dbt_models"):
                 run_config["ops"][node] = {"config": {"full_refresh": True}}
-    _say("Materialising every asset (ingest -> quality gates -> dbt -> scoring) ...")
+    _say(
+        f"Materialising every asset (ingest -> quality gates -> dbt -> scoring -> publish); full log: {log_file}"
+    )
     instance = DagsterInstance.get()
     t0 = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        run_config=run_config,
-        raise_on_error=False,
-        # --as-of scores that day's partition; without it, the latest day the features cover.
-        partition_key=args.as_of or None,
-    )
+    with log_file.open("w", encoding="utf-8") as log:
+        result = job.with_logger_defs({"healthscore": progress_logger(verbosity, log)}).execute_in_process(
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+            # --as-of scores that day's partition; without it, the latest day the features cover.
+            partition_key=args.as_of or None,
+        )
     timings["pipeline run"] = time.perf_counter() - t0
     for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
         timings[f"  {stage}"] = seconds
-    print_summary(settings, run_id=result.run_id, dagster_home=home)
+    print_summary(settings, run_id=result.run_id, dagster_home=home, log_file=log_file)
     _say("")
     _say("Timing:")
     for name, seconds in timings.items():

@@ -3,94 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from orchestration.cli.common import _readable_warehouse, _say
-from orchestration.lib.settings import Settings
+from orchestration.cli.common import _published_or_warehouse, _readable_warehouse, _say
+from orchestration.lib.settings import PROJECT_ROOT, Settings
 
 
-def print_summary(settings: Settings, run_id: str | None = None, dagster_home: Path | None = None) -> None:
+def _short(path: Path) -> Path:
+    """Relative to the current folder when inside it (shorter lines, paths a user can paste)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _command() -> str:
+    """How the user runs the CLI: `healthscore` when it is on PATH, else the checkout's venv."""
+    venv_bin = PROJECT_ROOT / ".venv" / "bin" / "healthscore"
+    on_path = any(Path(d, "healthscore").exists() for d in os.environ.get("PATH", "").split(os.pathsep) if d)
+    return "healthscore" if on_path or not venv_bin.exists() else str(_short(venv_bin))
+
+
+def print_summary(
+    settings: Settings,
+    run_id: str | None = None,
+    dagster_home: Path | None = None,
+    source: Path | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """The summary of `source` (default: the warehouse, or the snapshot on PostgreSQL / Spark).
+    `run_id`: the quality run to report (default: the latest)."""
     from orchestration.lib.engines.warehouse import connect
+    from orchestration.lib.publish.tables import SNAPSHOT_NAME, published_dir
+    from orchestration.lib.reporting.summary import RULE, Places, summary_text
 
-    path = _readable_warehouse(settings)
+    path = source or _readable_warehouse(settings)
     _say("")
-    _say("=" * 78)
     if not path.exists():
+        _say(RULE)
         _say(f"No warehouse at {path} yet: run `make run`.")
+        _say(RULE)
         return
-    with connect(path, read_only=True) as con:
-        has = {
-            r[0] + "." + r[1]
-            for r in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        }
-        if "scores.health_scores_current" in has:
-            run = con.execute(
-                """select score_version, scorecard_name, scorecard_version, as_of_end, accounts_scored, run_id
-                from scores.score_runs order by score_version desc limit 1"""
-            ).fetchone()
-            if run:
-                _say(
-                    f"Published scores: version {run[0]} (scorecard {run[1]} {run[2]}), as of {run[3]}, "
-                    f"{run[4]:,} accounts scored"
-                )
-                grades = con.execute(
-                    """select grade, count(*) from scores.health_scores_current
-                    where objective = 'retention_risk' group by grade
-                    order by case grade when 'red' then 1 when 'yellow' then 2 when 'green' then 3
-                    when 'insufficient_data' then 4 else 5 end"""
-                ).fetchall()
-                total = sum(n for _, n in grades) or 1
-                _say("Retention health grades:")
-                for grade, n in grades:
-                    _say(f"  {grade:<18}{n:6,}  {100 * n / total:5.1f}%  {'#' * round(40 * n / total)}")
-                _say("10 most at-risk accounts (retention health, lowest first):")
-                rows = con.execute(
-                    """select account_id, segment, round(health_score, 1), grade, round(confidence, 2),
-                        coalesce(top_reasons, '')
-                    from scores.health_scores_current
-                    where objective = 'retention_risk' and grade not in ('churned', 'insufficient_data')
-                    order by health_score asc nulls last, account_id limit 10"""
-                ).fetchall()
-                for acc, seg, score, grade, conf, reasons in rows:
-                    _say(f"  {acc:<12}{seg or '':<12}{score:6.1f} {grade:<7} conf {conf:.2f}  {reasons[:90]}")
-        else:
-            _say("No scores published yet.")
-        if "raw._load_batches" in has:
-            q = con.execute(
-                "select sum(rows_loaded), sum(rows_quarantined), count(*) from raw._load_batches"
-            ).fetchone()
-            _say(
-                f"Raw rows loaded: {q[0] or 0:,} from {q[2]} files; quarantined: {q[1] or 0:,} (raw._quarantine)"
-            )
-        if "quality.check_results" in has:
-            where = (
-                "where run_id = ?"
-                if run_id
-                else "where run_id = (select max_by(run_id, checked_at) from quality.check_results)"
-            )
-            failed = con.execute(
-                f"""select severity, check_name, unexpected_count
-                from quality.check_results {where} and not passed
-                order by case severity when 'error' then 0 else 1 end, source, category""",
-                [run_id] if run_id else [],
-            ).fetchall()
-            _say(f"Failed quality checks this run: {len(failed)}")
-            for sev, check_name, n in failed[:15]:
-                _say(f"  [{sev}] {check_name} ({n if n is not None else '-'} unexpected)")
-            if len(failed) > 15:
-                _say(f"  ... and {len(failed) - 15} more: select * from quality.check_results")
-    _say(f"Warehouse: {path}")
-    _say(
-        "Open it read-only:  .venv/bin/python -c \"import duckdb; duckdb.connect('"
-        + str(path)
-        + "', read_only=True)\""
+    published = published_dir(settings)
+
+    def existing(p: Path) -> Path | None:
+        return _short(p) if p.exists() else None
+
+    places = Places(
+        source=_short(path),
+        snapshot=existing(published / SNAPSHOT_NAME),
+        report=existing(published / "report.html"),
+        data_docs=existing(published / "data_docs" / "index.html"),
+        dagster_home=_short(dagster_home) if dagster_home else None,
+        log_file=_short(log_file) if log_file else None,
+        command=_command(),
     )
-    _say("Dagster UI:         make dev   (then http://127.0.0.1:3000)")
-    if dagster_home:
-        _say(f"Run history:        DAGSTER_HOME={dagster_home}")
-    _say("=" * 78)
+    with connect(path, read_only=True) as con:
+        _say(summary_text(con, places, quality_run_id=run_id))
 
 
 def cmd_summary(_args: argparse.Namespace) -> int:
-    print_summary(Settings.from_env())
+    settings = Settings.from_env()
+    # The published snapshot when there is one: never waits for (nor blocks) a running pipeline.
+    print_summary(settings, source=_published_or_warehouse(settings))
     return 0

@@ -13,6 +13,7 @@ expectation has error severity (downstream assets of the raw table are then not 
 the run fails), else WARN (recorded, nothing blocked).
 """
 
+import json
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
@@ -21,7 +22,7 @@ from orchestration.defs.asset_keys import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts.sources import get_contract
 from orchestration.lib.quality.outcomes import SourceQualityResult
-from orchestration.lib.quality.policy import CATEGORIES, ERROR, REFERENTIAL_INTEGRITY, STALENESS
+from orchestration.lib.quality.policy import CATEGORIES, ERROR, REFERENTIAL_INTEGRITY, STALENESS, UNIQUENESS
 from orchestration.lib.quality.validate import validate_source
 
 CATEGORY_DESCRIPTIONS = {
@@ -33,6 +34,13 @@ CATEGORY_DESCRIPTIONS = {
     "error above 1% orphans).",
     "staleness": "The table is not empty and its newest freshness value is recent (contract severity).",
 }
+
+
+# Where the reviewer looks (the check's description in the UI): a warning does not stop the rows.
+LOADED_ANYWAY = (
+    "Rows failing a warning (duplicates, orphans) are loaded and scored anyway (staging dedupes "
+    "keys); the check's `failures` metadata and `healthscore dq` list them with a query."
+)
 
 
 def _specs(source: str) -> list[dg.AssetCheckSpec]:
@@ -51,6 +59,8 @@ def _specs(source: str) -> list[dg.AssetCheckSpec]:
             )
         else:
             description = CATEGORY_DESCRIPTIONS[category]
+        if category in (UNIQUENESS, REFERENTIAL_INTEGRITY):
+            description += " " + LOADED_ANYWAY
         specs.append(
             dg.AssetCheckSpec(
                 name=category,
@@ -78,7 +88,7 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
         "failed_expectations": len(failed),
         "failed_error_expectations": sum(1 for r in failed if r.severity == ERROR),
         "unexpected_count": sum(r.unexpected_count or 0 for r in rows),
-        "failures": dg.MetadataValue.md(_failures_md(failed)) if failed else "none",
+        "failures": dg.MetadataValue.md(_failures_md(result.source, failed)) if failed else "none",
         "results": dg.MetadataValue.json(
             [
                 {
@@ -113,14 +123,31 @@ def category_check_result(result: SourceQualityResult, category: str) -> dg.Asse
     )
 
 
-def _failures_md(failed: Sequence) -> str:
-    lines = ["| check | severity | observed | unexpected | sample |", "|---|---|---|---|---|"]
+def _failures_md(source: str, failed: Sequence) -> str:
+    """Each failed expectation: rows failing of rows checked, what it means for the scores, the
+    whole sample and the query that lists the rows with their file, row number and batch."""
+    from orchestration.lib.quality.review import failing_rows_query, suite_expectations
+
+    suite = suite_expectations(source)
+    parts = []
     for r in failed:
-        sample = str(r.failing_sample)[:200].replace("|", "\\|")
-        lines.append(
-            f"| {r.check_name} | {r.severity} | {r.observed_value} | {r.unexpected_count} | {sample} |"
+        count = "table-level" if r.unexpected_count is None else f"{r.unexpected_count:,} rows failed"
+        if r.unexpected_count is not None and r.rows_checked:
+            count += f" of {r.rows_checked:,} checked"
+        consequence = (
+            "**error**: blocks everything downstream of this table"
+            if r.severity == ERROR
+            else "warning: not blocking, these rows were loaded and are scored"
         )
-    return "\n".join(lines)
+        parts.append(f"**{r.check_name}**: {count}; {consequence}.")
+        if r.failing_sample:
+            parts.append("\n".join(f"- `{json.dumps(item, default=str)}`" for item in r.failing_sample))
+        query = failing_rows_query(source, suite.get(r.check_name))
+        if query:
+            parts.append(
+                f"Rows (on the warehouse: `healthscore sql --db <warehouse>`):\n```sql\n{query};\n```"
+            )
+    return "\n\n".join(parts)
 
 
 def _build_source_check(source: str) -> dg.AssetChecksDefinition:

@@ -15,13 +15,22 @@ from orchestration.defs.transform.project import dbt_project
 
 
 class HealthscoreDbtTranslator(DagsterDbtTranslator):
-    """Groups follow the dbt folders (staging, intermediate, marts)."""
+    """Groups follow the dbt folders (staging, intermediate, marts), and the published BI marts
+    (marts/bi, downstream of scoring) get a group of their own; descriptions are the models' own
+    (dagster-dbt appends the raw SQL, which the asset's code view shows already)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
-            return fqn[1]
+            return "bi" if fqn[1:3] == ["marts", "bi"] else fqn[1]
         return super().get_group_name(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        description = (dbt_resource_props.get("description") or "").strip()
+        return (
+            description
+            or f"dbt {dbt_resource_props.get('resource_type', 'model')} {dbt_resource_props['name']}"
+        )
 
 
 class DbtBuildConfig(dg.Config):

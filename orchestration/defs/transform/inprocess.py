@@ -106,6 +106,9 @@ def _env(overrides: Mapping[str, str | None]):
                 os.environ[k] = v
 
 
+_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
+
+
 def run_dbt(
     context: dg.AssetExecutionContext,
     args: Sequence[str],
@@ -149,14 +152,20 @@ def run_dbt(
         str(target_path),
         "--log-path",
         str(target_path),
+        # dbt's console output goes through Dagster's log instead (below): levels, the run's log
+        # file, the UI's event log; the terminal of `healthscore run` stays quiet by default.
+        "--quiet",
+        "--no-use-colors",
     ]
-    context.log.info(f"dbt (in process): {' '.join(full_args)}")
+    context.log.debug(f"dbt (in process): {' '.join(full_args)}")
 
     results: queue.Queue = queue.Queue()
 
     def on_event(event: Any) -> None:
-        if event.info.name in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"):
+        if event.info.name in _RESULT_EVENTS:
             results.put(msg_to_dict(event))
+        elif event.info.level in ("info", "warn", "error") and event.info.msg:
+            results.put((event.info.level, event.info.msg))
 
     outcome: dict[str, Any] = {}
 
@@ -177,6 +186,25 @@ def run_dbt(
     worker.start()
     try:
         while (raw := results.get()) is not _DONE:
+            if isinstance(raw, tuple):  # a line dbt would have printed
+                level, message = raw
+                {"warn": context.log.warning, "error": context.log.error}.get(level, context.log.debug)(
+                    f"dbt: {message}"
+                )
+                continue
+            info = raw.get("info", {})
+            if info.get("msg"):  # models at info (-v), passing tests at debug, failures as such
+                level = info.get("level")
+                log = (
+                    context.log.error
+                    if level == "error"
+                    else context.log.warning
+                    if level == "warn"
+                    else context.log.debug
+                    if info.get("name") == "LogTestResult"
+                    else context.log.info
+                )
+                log(f"dbt: {info['msg']}")
             event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
             yield from event.to_default_asset_events(
                 manifest=manifest_json, dagster_dbt_translator=translator, context=context

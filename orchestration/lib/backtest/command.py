@@ -4,7 +4,6 @@ argparse parser is in orchestration/cli/main.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
     start = dt.date.fromisoformat(args.start) if args.start else None
     end = dt.date.fromisoformat(args.end) if args.end else None
     suggest_out = None
-    if args.suggest:
+    if args.suggest and args.write_tables:
         suggest_out = (
             project_path(args.suggest_out)
             if args.suggest_out
@@ -85,13 +84,9 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
         except LeakageError as exc:
             say(f"BACKTEST FAILED - leakage guard: {exc}")
             return 2
-    report = write_report(result, project_path(args.out))
-    m = result.metrics
-    say("")
-    say(
-        f"ROC AUC {m['roc_auc']:.3f} | PR AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.3f}) | top decile: "
-        f"precision {m['top_decile_precision']:.3f}, recall {m['top_decile_recall']:.3f}, lift {m['top_decile_lift']:.2f}"
-    )
+    # --no-write writes nothing: no backtest.* rows, no report file, no suggested scorecard.
+    report = write_report(result, project_path(args.out)) if args.write_tables else None
+    say("")  # the metrics line was printed by run_backtest
     say(
         "Churn rate by band: "
         + ", ".join(
@@ -108,7 +103,13 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
             f"over {c['accounts']} accounts - {verdict(c)}"
         )
     if result.oot:
-        say("Out of time: " + json.dumps({k: round(v, 4) for k, v in result.oot["models"].items()}))
+        models = result.oot["models"]
+        say(
+            "Out of time (later dates): logistic regression AUC "
+            f"{models['logistic_regression_test_auc']:.3f}, gradient-boosting ceiling "
+            f"{models['gbm_ceiling_test_auc']:.3f}; the ceiling is {models['gap_champion_to_gbm']:+.3f} above "
+            f"this scorecard and {models['gap_suggested_to_gbm']:+.3f} above the suggested weights"
+        )
     if result.suggestion_path:
         say(f"Suggested scorecard: {result.suggestion_path}")
     warn = result.drift[result.drift["warn"]]
@@ -117,9 +118,11 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
         + (": " + ", ".join(f"{r.name} {r.psi:.2f}" for r in warn.itertuples()) if len(warn) else "")
     )
     say("Timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
-    say(f"Report: {report}")
-    if args.write_tables:
+    if report is not None:
+        say(f"Report: {report}")
         say(f"Tables: backtest.* in {settings.warehouse_path} (run_id {result.run_id})")
+    else:
+        say("--no-write: nothing written (no report, no backtest.* rows, no suggested scorecard).")
     return 0
 
 

@@ -143,11 +143,15 @@ def run_backtest(
     if leakage_check is not None:
         t0 = time.perf_counter()
         used = sorted({f.feature for f in card.factors})
+        log(
+            "leakage guard: rebuilding the features of sampled dates from the data known then (dbt; about a minute) ..."
+        )
         leakage = leakage_check(con, dates, used)
         timings["leakage guard"] = time.perf_counter() - t0
         log(f"leakage guard: {leakage}")
 
     t0 = time.perf_counter()
+    log(f"scoring {len(dates)} as_of dates with {card.name} {card.version} and labelling churn ...")
     history = score_history(con, card, features_table=features_table, dates=dates)
     labelled = label_history(con, history.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
     timings["score history"] = time.perf_counter() - t0
@@ -174,12 +178,14 @@ def run_backtest(
     )
     timings["metrics"] = time.perf_counter() - t0
     log(
-        f"ROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f} (base rate "
-        f"{metrics['base_rate']:.3f}), top-decile lift {metrics['top_decile_lift']:.2f}"
+        f"ROC AUC {metrics['roc_auc']:.3f} | PR AUC {metrics['pr_auc']:.3f} (base rate {metrics['base_rate']:.3f}) "
+        f"| top decile: precision {metrics['top_decile_precision']:.3f}, recall "
+        f"{metrics['top_decile_recall']:.3f}, lift {metrics['top_decile_lift']:.2f}"
     )
 
     if challenger is not None:
         t0 = time.perf_counter()
+        log(f"challenger {challenger}: scoring the same dates and bootstrapping the AUC difference ...")
         ch_card = load_scorecard(challenger, known_features=known)
         ch_hist = score_history(con, ch_card, features_table=features_table, dates=dates)
         ch_lab = label_history(con, ch_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
@@ -201,6 +207,7 @@ def run_backtest(
 
     if suggest:
         t0 = time.perf_counter()
+        log("suggesting weights: fitting on the earlier dates, testing on the later ones ...")
         sug = suggest_weights(
             history, labelled, card, Path(scorecard).read_text(), horizon_days=horizon_days, seed=seed
         )

@@ -65,6 +65,8 @@ def apply_example(name: str, say: Callable[[str], None] = print) -> Example:
     os.environ[MAPPINGS_DIR_ENV] = str(example.folder)
     os.environ[REFERENCE_DATE_ENV] = example.reference_date.isoformat()
     os.environ["HEALTHSCORE_DATA_DIR"] = str(example.data_dir)
+    # Its own run history too: the demo's asset pages must not show the example's runs.
+    os.environ["DAGSTER_HOME"] = str(example.data_dir / ".dagster_home")
     # Scoring is partitioned by as_of day: the example scores its reference date's partition.
     os.environ["HEALTHSCORE_PARTITIONS_START"] = example.partitions_start.isoformat()
     # An explicit warehouse or landing setting would mix the example with other data.

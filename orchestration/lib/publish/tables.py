@@ -30,7 +30,9 @@ PUBLISHED_TABLES: tuple[str, ...] = (
     "scores.health_score_factors",
     "scores.health_score_rollups",
     "scores.input_batches",
+    "scores.grade_changes",
     "quality.check_results",
+    "quality.validated_batches",
     "raw._quarantine",
     "raw._load_batches",
     # Written by the backtesting pipeline when it has run; absent otherwise.

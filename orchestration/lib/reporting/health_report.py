@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +21,15 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.engines.warehouse import connect
+from orchestration.lib.reporting.at_risk import (
+    OBJECTIVE,
+    at_risk_accounts,
+    current_relation,
+    grade_counts,
+    table_names,
+)
 from orchestration.lib.reporting.svg import date_lines, grade_bars
 
-OBJECTIVE = "retention_risk"
 GRADE_ORDER = ("red", "yellow", "green", "churned", "insufficient_data")
 GRADE_COLORS = {
     "red": "#d64545",
@@ -31,21 +38,10 @@ GRADE_COLORS = {
     "churned": "#6b6b6b",
     "insufficient_data": "#a8b3bd",
 }
-_GRADE_SORT = (
-    "case grade when 'red' then 1 when 'yellow' then 2 when 'green' then 3 when 'churned' then 4 else 5 end"
-)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-    return {f"{s}.{t}" for s, t in rows}
-
-
-def _current_relation(tables: set[str]) -> str | None:
-    for name in ("bi.health_scores_current", "scores.health_scores_current"):
-        if name in tables:
-            return name
-    return None
+    return table_names(con)
 
 
 def _history_relation(tables: set[str]) -> str | None:
@@ -66,40 +62,31 @@ def grade_distribution(path: Path | str, objective: str = OBJECTIVE) -> dict[str
 
 
 def _grade_counts(con: duckdb.DuckDBPyConnection, objective: str = OBJECTIVE) -> dict[str, int]:
-    current = _current_relation(_tables(con))
-    if current is None:
-        return {}
-    rows = con.execute(
-        f"select grade, count(*) from {current} where objective = ? group by grade order by {_GRADE_SORT}",
-        [objective],
-    ).fetchall()
-    return {g: int(n) for g, n in rows}
-
-
-def _at_risk(con: duckdb.DuckDBPyConnection, limit: int, objective: str = OBJECTIVE) -> list[tuple]:
-    current = _current_relation(_tables(con))
-    if current is None:
-        return []
-    return con.execute(
-        f"""select account_id, owner, segment, round(health_score, 1), grade, round(confidence, 2),
-               round(score_change, 1), coalesce(top_reasons, '')
-        from {current}
-        where objective = ? and grade not in ('churned', 'insufficient_data')
-        order by health_score asc nulls last, account_id
-        limit {int(limit)}""",
-        [objective],
-    ).fetchall()
+    current = current_relation(_tables(con))
+    return grade_counts(con, current, objective) if current else {}
 
 
 def at_risk_preview(path: Path | str, limit: int = 10) -> str:
     """The most at-risk accounts as a markdown table (Dagster metadata)."""
     with connect(path, read_only=True) as con:
-        rows = _at_risk(con, limit)
+        current = current_relation(_tables(con))
+        rows = at_risk_accounts(con, current, limit) if current else []
     if not rows:
         return "none"
-    lines = ["| account | owner | score | grade | confidence | reasons |", "|---|---|---:|---|---:|---|"]
-    for acc, owner, _seg, score, grade, conf, _chg, reasons in rows:
-        lines.append(f"| {acc} | {owner or ''} | {score} | {grade} | {conf} | {reasons.replace('|', '/')} |")
+    lines = [
+        "| account | name | owner | ARR | score | grade | reasons |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
+    for r in rows:
+        reasons = (r["top_reasons"] or "").replace("|", "/")
+        if r["override_action"]:
+            reasons = f"override ({r['override_action']}): {r['override_reason'] or ''}; {reasons}"
+        score = "" if r["health_score"] is None else f"{r['health_score']:.1f}"
+        arr = "" if r["arr"] is None else f"{r['arr']:,.0f}"
+        lines.append(
+            f"| {r['account_id']} | {r['account_name'] or ''} | {r['owner'] or ''} | {arr} | {score} "
+            f"| {r['grade']} | {reasons} |"
+        )
     return "\n".join(lines)
 
 
@@ -107,14 +94,21 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
     """Everything the report shows, as plain Python data."""
     tables = _tables(con)
     data: dict[str, Any] = {"tables": tables}
+    current = current_relation(tables)
     if "scores.score_runs" in tables:
         data["run"] = con.execute(
             """select score_version, scorecard_name, scorecard_version, as_of_start, as_of_end,
                    accounts_scored, computed_at
             from scores.score_runs order by score_version desc limit 1"""
         ).fetchone()
+    # The date of the scores shown: a backfill's run scores older dates and leaves them current.
+    data["as_of"] = (
+        con.execute(f"select max(as_of_date) from {current} where objective = ?", [OBJECTIVE]).fetchone()[0]
+        if current
+        else None
+    )
     data["grades"] = _grade_counts(con)
-    data["at_risk"] = _at_risk(con, top_n)
+    data["at_risk"] = at_risk_accounts(con, current, top_n) if current else []
     history = _history_relation(tables)
     data["trend"] = []
     if history:
@@ -138,7 +132,6 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
             from {source} h where objective = ? group by as_of_date order by as_of_date""",
             [OBJECTIVE],
         ).fetchall()
-    current = _current_relation(tables)
     data["fallers"] = data["risers"] = []
     if current:
         movers = f"""select account_id, owner, round(previous_score, 1), round(health_score, 1),
@@ -163,7 +156,7 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
         if run:
             data["checks_run"] = run
             data["failed_checks"] = con.execute(
-                """select severity, source, check_name, coalesce(column_name, ''), observed_value, unexpected_count
+                """select severity, source, check_name, coalesce(column_name, ''), unexpected_count, rows_checked
                 from quality.check_results where run_id = ? and not passed
                 order by case severity when 'error' then 0 else 1 end, source, check_name""",
                 [run[0]],
@@ -216,15 +209,24 @@ def _e(value: Any) -> str:
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{margin:0 0 4px;font-size:26px} h2{font-size:19px;margin:0 0 12px}
+main{max-width:1200px;margin:0 auto;padding:24px}
+h1{margin:0 0 4px;font-size:26px} h2{font-size:19px;margin:0 0 12px} h3{font-size:15px;margin:16px 0 8px}
 section{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:16px 20px;margin:16px 0}
-table{border-collapse:collapse;width:100%;font-size:13px} th,td{padding:5px 8px;border-bottom:1px solid #e6eaef;text-align:left;vertical-align:top}
-th{background:#f0f3f7} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.muted{color:#6b7785} .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
+table{border-collapse:collapse;width:100%;font-size:13px} th,td{padding:6px 8px;border-bottom:1px solid #e6eaef;text-align:left;vertical-align:top}
+th{background:#f0f3f7;white-space:nowrap} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.id{white-space:nowrap} td.check{overflow-wrap:anywhere;min-width:18em}
+.muted{color:#6b7785} .small{font-size:12px} .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
 .grid{stroke:#e3e7ec} .axis{font-size:11px;fill:#6b7785} .lbl{font-size:13px;fill:#1f2933} .val{font-size:12px;fill:#1f2933}
 .kpis{display:flex;gap:16px;flex-wrap:wrap} .kpi{background:#f0f3f7;border-radius:6px;padding:8px 14px}
-.kpi b{display:block;font-size:20px} .ok{color:#3f9d5a} .bad{color:#d64545} .two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px} .two section{overflow-x:auto}
+.kpi b{display:block;font-size:20px} .ok{color:#3f9d5a} .bad{color:#d64545} .warn{color:#b7791f}
+.two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
+ul.reasons{margin:0;padding-left:16px} ul.reasons li{margin:0 0 2px}
+.override{background:#fff5f5;border-left:3px solid #d64545;padding:2px 6px;margin:0 0 4px;font-size:12px}
+.chips span{display:inline-block;margin:0 4px 3px 0;padding:1px 6px;border-radius:4px;background:#eef1f5;font-size:12px;white-space:nowrap}
+.chips span.down{background:#fdecec} .chips span.up{background:#e8f5ec}
+svg{max-width:100%;height:auto}
+dl.metrics{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:0}
+dl.metrics div{background:#f0f3f7;border-radius:6px;padding:8px 12px} dl.metrics dt{color:#6b7785;font-size:12px} dl.metrics dd{margin:2px 0 0;font-size:18px;font-weight:600}
 """
 
 
@@ -238,19 +240,98 @@ def _table(
     numeric: set[int] = frozenset(),
     raw: set[int] = frozenset(),
     id_: str = "",
+    classes: dict[int, str] | None = None,
 ) -> str:
     if not rows:
         return "<p class='muted'>None.</p>"
+    classes = classes or {}
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = []
         for i, v in enumerate(row):
             text = v if i in raw else _e(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v)
-            cells.append(f"<td class='num'>{text}</td>" if i in numeric else f"<td>{text}</td>")
+            cls = "num" if i in numeric else classes.get(i, "")
+            cells.append(f"<td class='{cls}'>{text}</td>" if cls else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     attr = f" id='{id_}'" if id_ else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _reasons_html(text: str | None) -> str:
+    items = [r.strip() for r in (text or "").split(";") if r.strip()]
+    return "<ul class='reasons'>" + "".join(f"<li>{_e(r)}</li>" for r in items) + "</ul>" if items else ""
+
+
+def _drivers_html(text: str | None) -> str:
+    """'Usage trend -4.2, NPS +1.0' as chips, red for drops and green for gains."""
+    chips = []
+    for item in (text or "").split(", "):
+        item = item.strip()
+        if not item:
+            continue
+        cls = "down" if re.search(r" -[0-9.]+$", item) else "up" if re.search(r" \+[0-9.]+$", item) else ""
+        chips.append(f"<span class='{cls}'>{_e(item)}</span>")
+    return f"<div class='chips'>{''.join(chips)}</div>" if chips else ""
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"${value:,.0f}"
+
+
+# The backtest metrics in words, in reading order; a metric not listed here is shown by its name.
+_METRIC_LABELS = {
+    "roc_auc": ("ROC AUC", "{:.3f}"),
+    "pr_auc": ("PR AUC", "{:.3f}"),
+    "base_rate": ("churn base rate", "{:.1%}"),
+    "top_decile_lift": ("top-decile lift", "{:.2f}x"),
+    "top_decile_precision": ("top-decile precision", "{:.1%}"),
+    "top_decile_recall": ("top-decile recall", "{:.1%}"),
+    "rows": ("account-dates scored", "{:,.0f}"),
+    "accounts": ("accounts", "{:,.0f}"),
+    "as_of_dates": ("as_of dates", "{:,.0f}"),
+    "positives": ("churned within the horizon", "{:,.0f}"),
+}
+
+
+def _backtest_html(bt: dict[str, Any] | None) -> str:
+    if not bt:
+        return ""
+    r = bt["run"]
+    by_key: dict[tuple[str, str], dict[str, float]] = {}
+    for scorecard, period, metric, value in bt["metrics"]:
+        by_key.setdefault((scorecard, period), {})[metric] = value
+    window = (
+        f"{_e(r.get('as_of_from'))} to {_e(r.get('as_of_to'))}" if r.get("as_of_from") is not None else ""
+    )
+    horizon = f", churn within {r['horizon_days']} days" if r.get("horizon_days") else ""
+    leak = r.get("leakage_passed")
+    leak_text = (
+        "<span class='ok'>leakage guard passed</span>"
+        if leak is True
+        else "<span class='bad'>leakage guard FAILED</span>"
+        if leak is False
+        else "leakage guard not run"
+    )
+    parts = [
+        "<section id='backtest'><h2>Backtest</h2>",
+        f"<p class='muted'>Scorecard {_e(r.get('scorecard_name', ''))} {_e(r.get('scorecard_version', ''))}: "
+        f"scored as of {window}{horizon}; {leak_text}. Run {_e(r.get('run_id'))} "
+        f"started {_e(str(r.get('started_at'))[:19])} UTC. Details: <code>healthscore backtest</code> "
+        "writes a full report (docs/backtesting.md).</p>",
+    ]
+    for (scorecard, period), metrics in by_key.items():
+        items = []
+        for key, (label, fmt) in _METRIC_LABELS.items():
+            if key in metrics and metrics[key] is not None:
+                items.append(f"<div><dt>{_e(label)}</dt><dd>{_e(fmt.format(metrics[key]))}</dd></div>")
+        for key, value in metrics.items():
+            if key not in _METRIC_LABELS and value is not None:
+                items.append(f"<div><dt>{_e(key)}</dt><dd>{_e(f'{value:,.4g}')}</dd></div>")
+        title = _e(scorecard) + ("" if period == "all" else f" ({_e(period)})")
+        parts.append(f"<h3>{title}</h3><dl class='metrics'>{''.join(items)}</dl>")
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None) -> str:
@@ -258,13 +339,19 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
     run = data.get("run")
     grades: dict[str, int] = data.get("grades", {})
     total = sum(grades.values())
-    subtitle = (
-        f"Score version {run[0]} &middot; scorecard {_e(run[1])} {_e(run[2])} &middot; as of {_e(run[4])} "
-        f"&middot; {run[5]:,} accounts &middot; published {_e(str(run[6])[:19])} UTC"
-        if run
-        else "No scores published yet."
-    )
-    errors = [c for c in data.get("failed_checks", []) if c[0] == "error"]
+    as_of = data.get("as_of") or (run[4] if run else None)
+    subtitle = "No scores published yet."
+    if run:
+        subtitle = (
+            f"Current scores as of {_e(as_of)} &middot; scorecard {_e(run[1])} {_e(run[2])} &middot; "
+            f"{total:,} accounts &middot; latest score version {run[0]}, published {_e(str(run[6])[:19])} UTC"
+        )
+        if run[4] is not None and as_of is not None and run[4] < as_of:
+            scored = _e(run[3]) if run[3] == run[4] else f"{_e(run[3])} to {_e(run[4])}"
+            subtitle += f" (a backfill: it scored {scored}; the current scores stay those of {_e(as_of)})"
+    failed = data.get("failed_checks", [])
+    errors = [c for c in failed if c[0] == "error"]
+    warnings = len(failed) - len(errors)
     quarantined = sum(r[3] for r in data.get("quarantine", []))
     kpis = "".join(
         f"<div class='kpi'><span class='muted'>{_e(label)}</span><b{cls}>{value}</b></div>"
@@ -275,10 +362,10 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
             ("green", f"{grades.get('green', 0):,}", ""),
             (
                 "failed checks",
-                f"{len(data.get('failed_checks', []))} ({len(errors)} error)",
-                " class='bad'" if errors else " class='ok'",
+                f"{len(errors)} error{'' if len(errors) == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}",
+                " class='bad'" if errors else " class='warn'" if warnings else " class='ok'",
             ),
-            ("rows quarantined", f"{quarantined:,}", ""),
+            ("rows set aside", f"{quarantined:,}", ""),
         )
     )
     trend = data.get("trend", [])
@@ -301,45 +388,47 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
         title="Accounts per grade per as_of_date",
         y_min=0,
     )
-    at_risk_rows = [
-        (acc, owner, seg, score, _badge(grade), conf, chg, reasons)
-        for acc, owner, seg, score, grade, conf, chg, reasons in data.get("at_risk", [])
-    ]
-    mover_headers = ("account", "owner", "previous", "score", "change", "grade", "drivers")
+    at_risk_rows = []
+    for r in data.get("at_risk", []):
+        account = (
+            f"<b>{_e(r['account_id'])}</b><br><span class='muted small'>{_e(r['account_name'] or '')}</span>"
+        )
+        why = ""
+        if r["override_action"]:
+            why = (
+                f"<div class='override'>override ({_e(r['override_action'])}, computed "
+                f"{_e(r['computed_label'])}): {_e(r['override_reason'] or '')}</div>"
+            )
+        score = None if r["health_score"] is None else round(r["health_score"], 1)
+        change = None if r["score_change"] is None else round(r["score_change"], 1)
+        at_risk_rows.append(
+            (
+                account,
+                r["owner"] or "",
+                r["segment"] or "",
+                _money(r["arr"]),
+                score,
+                _badge(r["grade"]),
+                f"{r['confidence']:.2f}",
+                change,
+                why + _reasons_html(r["top_reasons"]),
+            )
+        )
+    mover_headers = ("account", "owner", "previous", "score", "change", "grade", "what moved it (points)")
 
     def movers(rows: list[tuple]) -> list[tuple]:
-        return [(a, o, p, s, c, _badge(g), d) for a, o, p, s, c, g, d in rows]
+        return [(a, o, p, s, c, _badge(g), _drivers_html(d)) for a, o, p, s, c, g, d in rows]
 
     checks_run = data.get("checks_run")
     dq_note = (
-        f"Latest quality run <code>{_e(checks_run[0])}</code> at {_e(checks_run[1])} UTC: "
-        f"{checks_run[2]:,} expectations, {len(data.get('failed_checks', []))} failed."
+        f"Latest quality run <code>{_e(checks_run[0])}</code> at {_e(str(checks_run[1])[:19])} UTC: "
+        f"{checks_run[2]:,} expectations, {len(errors)} failed with error severity (these block scoring), "
+        f"{warnings} with warning severity (not blocking: the rows were loaded and scored). "
+        "Rows, files and a query per check: <code>healthscore dq</code>."
         if checks_run
         else "No quality results yet."
     )
-    backtest_html = ""
-    bt = data.get("backtest")
-    if bt:
-        r = bt["run"]
-        summary = ", ".join(
-            f"{k}: {_e(r[k])}"
-            for k in (
-                "run_id",
-                "started_at",
-                "scorecard_version",
-                "as_of_from",
-                "as_of_to",
-                "rows",
-                "leakage_passed",
-            )
-            if k in r
-        )
-        metric_rows = [(s, p, m, round(v, 4) if isinstance(v, float) else v) for s, p, m, v in bt["metrics"]]
-        backtest_html = (
-            f"<section id='backtest'><h2>Backtest</h2><p class='muted'>{summary}</p>"
-            + _table(("scorecard", "period", "metric", "value"), metric_rows, numeric={3})
-            + "</section>"
-        )
+    check_rows = [tuple(row) for row in failed]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -350,19 +439,18 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
 <section id="summary"><div class="kpis">{kpis}</div></section>
 <div class="two">
 <section id="grades"><h2>Grade distribution (retention health, current)</h2>{grade_bars(grades, GRADE_COLORS)}</section>
+<section id="trend-avg"><h2>Average score over the published history</h2>{avg_chart}</section>
+</div>
+<section id="at-risk"><h2>Most at-risk accounts</h2><p class="muted small">Red first (an override can make an account red whatever its score), then the lowest scores. Reasons: the factors pulling the score down most.</p>
+{_table(("account", "owner", "segment", "ARR", "score", "grade", "confidence", "change", "why"), at_risk_rows, numeric={3, 4, 6, 7}, raw={0, 5, 8}, id_="at-risk-table", classes={0: "id"})}</section>
+<section id="trend"><h2>Accounts per grade over the published history</h2>{count_chart}</section>
+<section id="fallers"><h2>Biggest drops</h2>{_table(mover_headers, movers(data.get("fallers", [])), numeric={2, 3, 4}, raw={5, 6}, classes={0: "id"})}</section>
+<section id="risers"><h2>Biggest gains</h2>{_table(mover_headers, movers(data.get("risers", [])), numeric={2, 3, 4}, raw={5, 6}, classes={0: "id"})}</section>
 <section id="dq"><h2>Data quality</h2><p>{dq_note}</p>
-{_table(("severity", "source", "check", "column", "observed", "unexpected"), data.get("failed_checks", []), numeric={5}, id_="failed-checks")}
-<h3>Quarantined rows</h3>
+{_table(("severity", "source", "check", "column", "rows failing", "rows checked"), check_rows, numeric={4, 5}, id_="failed-checks", classes={2: "check"})}
+<h3>Rows set aside by the loader (raw._quarantine)</h3>
 {_table(("source", "column", "reason", "rows"), data.get("quarantine", []), numeric={3}, id_="quarantine")}</section>
-</div>
-<section id="trend"><h2>Score trend over the published history</h2>{avg_chart}{count_chart}</section>
-<section id="at-risk"><h2>Most at-risk accounts</h2>
-{_table(("account", "owner", "segment", "score", "grade", "confidence", "change", "reasons"), at_risk_rows, numeric={3, 5, 6}, raw={4}, id_="at-risk-table")}</section>
-<div class="two">
-<section id="fallers"><h2>Biggest drops</h2>{_table(mover_headers, movers(data.get("fallers", [])), numeric={2, 3, 4}, raw={5})}</section>
-<section id="risers"><h2>Biggest gains</h2>{_table(mover_headers, movers(data.get("risers", [])), numeric={2, 3, 4}, raw={5})}</section>
-</div>
-{backtest_html}
+{_backtest_html(data.get("backtest"))}
 </main></body></html>
 """
 

@@ -22,7 +22,11 @@ import re
 from orchestration.lib.engines.dialect import DUCKDB, Dialect, quote_literal
 from orchestration.lib.scoring.scorecard import Factor, Normalisation, Scorecard
 
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+# Placeholders ({value}, {abs_value}, {change}) and number agreement after them: "[s]" is "s"
+# unless the value rounds to 1 ("{value} invoice[s]"), "[one|many]" picks a form
+# ("{value} ticket[s] [is|are] open"); after {change}, the bracketed words are left out when the
+# value held steady ("NPS {change}[ point| points]": "rose 3 points", "held steady").
+_TEMPLATE_RE = re.compile(r"\{([a-z_]+)\}|\[([^\[\]|]*)(?:\|([^\[\]]*))?\]")
 FACTOR_UNION_PART = 6  # branches per materialised part of the factor union on Spark
 
 
@@ -74,10 +78,24 @@ def _format_value(expr: str, unit: str, d: Dialect = DUCKDB) -> str:
 def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
     parts: list[str] = []
     pos = 0
-    for match in _PLACEHOLDER_RE.finditer(template):
+    last: str | None = None  # the placeholder an inflection agrees with
+    for match in _TEMPLATE_RE.finditer(template):
         if match.start() > pos:
             parts.append(lit(template[pos : match.start()]))
-        name = match.group(1)
+        name, one, many = match.group(1), match.group(2), match.group(3)
+        pos = match.end()
+        if name is None:  # [s] or [one|many]
+            if last is None:  # brackets before any placeholder: plain text
+                parts.append(lit(match.group(0)))
+                continue
+            singular, plural = ("", one) if many is None else (one, many)
+            rounded = d.round(x, 0)
+            steady = f"when {rounded} = 0 then '' " if last == "change" else ""
+            parts.append(
+                f"(case {steady}when abs({rounded}) = 1 then {lit(singular)} else {lit(plural)} end)"
+            )
+            continue
+        last = name
         if name == "value":
             parts.append(_format_value(x, unit, d))
         elif name == "abs_value":
@@ -88,7 +106,6 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUC
                 f"(case when {d.round(x, 0)} > 0 then 'rose ' || {amount} "
                 f"when {d.round(x, 0)} < 0 then 'fell ' || {amount} else 'held steady' end)"
             )
-        pos = match.end()
     if pos < len(template):
         parts.append(lit(template[pos:]))
     return " || ".join(parts) if parts else "''"

@@ -13,16 +13,23 @@
 with
 
 -- Incremental: only the as_of dates that score versions newer than this table's scored
--- (all their versions, so the newest wins); those dates are replaced, the others kept.
+-- (all their versions, so the newest wins); those dates are replaced, the others kept. A table
+-- from before a column was added is restated whole, so no row keeps a null in the new column.
 scores as (
 
     select * from {{ health_scores }}
-    {% if is_incremental() -%}
+    {% if is_incremental() and columns_present(this, ['account_name', 'grade_order']) -%}
     where as_of_date in (
         select distinct as_of_date from {{ health_scores }}
         where score_version > (select coalesce(max(score_version), 0) from {{ this }})
     )
     {%- endif %}
+
+),
+
+accounts as (
+
+    select * from {{ ref('dim_accounts') }}
 
 ),
 
@@ -45,12 +52,14 @@ final as (
         newest_per_date.as_of_date,
         newest_per_date.objective,
         newest_per_date.score_version,
+        accounts.account_name,
         newest_per_date.owner,
         newest_per_date.parent_account_id,
         newest_per_date.segment,
         newest_per_date.industry,
         newest_per_date.health_score,
         newest_per_date.grade,
+        {{ grade_order('newest_per_date.grade') }} as grade_order,
         newest_per_date.computed_score,
         newest_per_date.computed_grade,
         newest_per_date.confidence,
@@ -70,6 +79,8 @@ final as (
         newest_per_date.run_id,
         newest_per_date.computed_at
     from newest_per_date
+    left join accounts
+        on newest_per_date.account_id = accounts.account_id
     where newest_per_date.version_rank = 1
 
 )

@@ -34,6 +34,7 @@ final as (
         accounts.country,
         current_scores.health_score,
         current_scores.grade,
+        {{ grade_order('current_scores.grade') }} as grade_order,
         current_scores.confidence,
         current_scores.coverage,
         current_scores.missing_factors,
