@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="healthscore-shot-") as tmp:
         page = terminal_page(text, Path(tmp) / "summary.html")
         height = 30 + 19 * (text.count("\n") + 1)
-        print(shoot(page, out / "summary.png", 900, height))
+        print(shoot(page, out / "summary.png", 1000, height))
     print(shoot(published / "report.html", out / "report.png", 1200, 2400))
     docs_page = _failing_source(published / "data_docs")
     if docs_page is not None:
