@@ -19,7 +19,8 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.contracts.sources import CONTRACTS
-from orchestration.lib.engines.warehouse import connect, quote_ident, quote_literal
+from orchestration.lib.engines.dialect import quote_ident, quote_literal
+from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.publish.tables import QUARANTINE_SUMMARY_SQL, existing_tables
 from orchestration.lib.quality.suites import SUITES_DIR
 
