@@ -105,10 +105,11 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
     if result.oot:
         models = result.oot["models"]
         say(
-            "Out of time (later dates): logistic regression AUC "
-            f"{models['logistic_regression_test_auc']:.3f}, gradient-boosting ceiling "
-            f"{models['gbm_ceiling_test_auc']:.3f}; the ceiling is {models['gap_champion_to_gbm']:+.3f} above "
-            f"this scorecard and {models['gap_suggested_to_gbm']:+.3f} above the suggested weights"
+            "Out of time (the later dates): this scorecard AUC "
+            f"{result.oot['champion_test']['roc_auc']:.3f}, the suggested weights "
+            f"{result.oot['suggested_test']['roc_auc']:.3f}, a logistic regression "
+            f"{models['logistic_regression_test_auc']:.3f}, a gradient-boosting model (the ceiling) "
+            f"{models['gbm_ceiling_test_auc']:.3f}"
         )
     if result.suggestion_path:
         say(f"Suggested scorecard: {result.suggestion_path}")
