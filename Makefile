@@ -65,9 +65,12 @@ test-deps:
 		echo "postgresql-15 / Java could not be installed: the engine tests will be skipped"
 
 # Two workers (the machine has 2 cores); --dist loadfile keeps each test module, whose
-# end-to-end tests share one warehouse and run in order, on one worker; the 15 slowest tests are
-# listed at the end so a slow-down shows in CI output.
-PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
+# end-to-end tests share one warehouse and run in order, on one worker; --no-loadscope-reorder
+# hands the modules out in collection order, which tests/conftest.py sets longest first (xdist
+# would otherwise start the modules with the most tests first and leave a long one-test module,
+# such as Spark's, running alone at the end); the 15 slowest tests are listed at the end so a
+# slow-down shows in CI output.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # pytest exits 5 when a selection holds no test: not a failure here (say so and go on).
 NO_TESTS_OK = || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected (exit 5), not a failure"; [ $$rc -eq 5 ]; }
