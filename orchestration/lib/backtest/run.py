@@ -33,7 +33,6 @@ from orchestration.lib.backtest.metrics import (
 from orchestration.lib.backtest.weights import Suggestion, suggest_weights
 from orchestration.lib.scoring.scorecard import Scorecard, load_scorecard
 
-# --------------------------------------------------------------------------- full run
 TABLES_DDL = {
     "backtest_runs": """run_id varchar, started_at timestamp, scorecard_name varchar, scorecard_version varchar,
         scorecard_hash varchar, features_table varchar, as_of_from date, as_of_to date, every_days integer,

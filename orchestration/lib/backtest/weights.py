@@ -18,7 +18,6 @@ from orchestration.lib.scoring.scorecard import Scorecard, parse_scorecard
 MIN_FACTOR_WEIGHT = 0.01
 
 
-# --------------------------------------------------------------------------- refine
 def factor_matrix(history: History, labelled: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
     """One row per labelled (account, as_of_date), one column per factor score (NaN = missing)."""
     wide = history.factors.pivot_table(

@@ -16,10 +16,6 @@ from orchestration.lib.publish.tables import (
     existing_tables,
 )
 
-# =====================================================================================
-# PostgreSQL export
-# =====================================================================================
-
 
 def export_postgres(
     dsn: str,

@@ -14,10 +14,6 @@ from orchestration.lib.quality.policy import ERROR
 from orchestration.lib.quality.rules import suite_name
 from orchestration.lib.quality.suites import SUITES_DIR, _gx
 
-# =====================================================================================
-# Data Docs (offline): rendered from the persisted results in quality.check_results
-# =====================================================================================
-
 # GX's pages are written for Bootstrap 4, jQuery and Font Awesome from CDNs, with GX's logo and a
 # newsletter banner from its servers. Offline (and by policy) none of that loads: the page keeps
 # GX's markup, and this stylesheet covers the Bootstrap classes GX uses, the status icons become

@@ -14,11 +14,6 @@ from orchestration.lib.quality.rules import Rule
 RESULTS_TABLE = "quality.check_results"
 
 
-# =====================================================================================
-# Results
-# =====================================================================================
-
-
 @dataclass
 class ExpectationOutcome:
     check_name: str

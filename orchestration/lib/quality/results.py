@@ -13,10 +13,6 @@ from orchestration.lib.engines.factory import open_engine
 from orchestration.lib.quality.outcomes import BATCHES_TABLE, RESULTS_TABLE, SourceQualityResult
 from orchestration.lib.quality.rules import plan_rules, rules_hash
 
-# =====================================================================================
-# quality.check_results and quality.validated_batches
-# =====================================================================================
-
 RESULTS_DDL = f"""
 create schema if not exists quality;
 create table if not exists {RESULTS_TABLE} (

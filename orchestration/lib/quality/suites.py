@@ -18,10 +18,6 @@ from orchestration.lib.settings import PROJECT_ROOT
 SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
 
 
-# =====================================================================================
-# GX suites
-# =====================================================================================
-
 _GX_SEVERITY = {ERROR: "critical", WARN: "warning"}
 
 

@@ -23,9 +23,6 @@ from orchestration.lib.sentiment.model import (
 )
 
 
-# --------------------------------------------------------------------------------------------
-# benchmark
-# --------------------------------------------------------------------------------------------
 def _bench_texts(n: int, seed: int = 7) -> list[str]:
     """n texts sampled from the demo fragments (ticket-like combinations) and labelled sentences."""
     from orchestration.lib.demo.params import (

@@ -29,9 +29,6 @@ LABELLED_FILES = {
 HOLDOUT_MODULUS = 5
 
 
-# --------------------------------------------------------------------------------------------
-# labelled sentences: loading, split, evaluation
-# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Sentence:
     text: str

@@ -21,9 +21,6 @@ from orchestration.lib.sentiment.model import (
     load_model,
 )
 
-# --------------------------------------------------------------------------------------------
-# the warehouse: incremental scoring of every text in the staging views
-# --------------------------------------------------------------------------------------------
 CHANNELS = ("tickets", "surveys", "notes", "social")
 SCORES_TABLE = "sentiment.text_scores"
 CACHE_TABLE = "sentiment.text_score_cache"
