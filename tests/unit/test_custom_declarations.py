@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.ingest.declarations import MappingError
 from orchestration.lib.ingest.loader import IngestError, ensure_raw_schema, load_source
-from orchestration.lib.ingest.mapping import MappingError, check_mapping, parse_mapping
+from orchestration.lib.ingest.mapping import check_mapping, parse_mapping
 
 # A snapshot export: one row per customer, categorical and numeric columns of its own.
 SNAPSHOT_CSV = """customerID,Contract,PaymentMethod,MonthlyCharges,SeniorCitizen,FirstBill

@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.ingest.declarations import MappingError
 from orchestration.lib.ingest.loader import IngestError, load_source
-from orchestration.lib.ingest.mapping import MappingError, check_mapping, load_mappings, parse_mapping
+from orchestration.lib.ingest.mapping import check_mapping, load_mappings, parse_mapping
 
 ACCOUNTS_CSV = """Customer ID,Company,Tier,Signed Up,Churned
 c1,Acme,Basic,16/10/2024,Yes

@@ -41,7 +41,7 @@ from orchestration.lib.demo.activity import (
 from orchestration.lib.demo.params import DEMO_DECLARATIONS
 from orchestration.lib.demo.sql import _Sql
 from orchestration.lib.engines.dialect import quote_literal
-from orchestration.lib.ingest.mapping import LANDING_DECLARATIONS
+from orchestration.lib.ingest.declarations import LANDING_DECLARATIONS
 
 # Tables built in file order already (see _build_usage); the others are sorted when written.
 _PRESORTED = {"usage_events"}

@@ -38,16 +38,18 @@ from orchestration.lib.engines.dialect import create_table_sql, quote_ident, quo
 from orchestration.lib.engines.duckdb import DuckDBEngine
 from orchestration.lib.engines.factory import as_engine
 from orchestration.lib.engines.warehouse import connect
-from orchestration.lib.ingest.mapping import (
+from orchestration.lib.ingest.declarations import (
     DECLARATION_COLUMNS,
     Declarations,
-    LoadedMapping,
-    MappedBatch,
     MappingError,
     attribute_select,
     declaration_rows,
-    find_mapping,
     landing_declarations,
+)
+from orchestration.lib.ingest.mapping import (
+    LoadedMapping,
+    MappedBatch,
+    find_mapping,
     mapping_select,
     mappings_dir_from_env,
 )
