@@ -59,6 +59,19 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def arr_at_risk(con: duckdb.DuckDBPyConnection, current: str, objective: str = OBJECTIVE) -> tuple | None:
+    """(expected churned ARR = sum of churn_probability x ARR, accounts with a probability) over
+    the current scores; None when the scorecard publishes no churn probability."""
+    if not {"churn_probability", "arr_at_risk"} <= _columns(con, current):
+        return None
+    row = con.execute(
+        f"""select sum(arr_at_risk), count(churn_probability) from {current}
+        where objective = ? and churn_probability is not null""",
+        [objective],
+    ).fetchone()
+    return (float(row[0] or 0.0), int(row[1])) if row and row[1] else None
+
+
 def at_risk_accounts(
     con: duckdb.DuckDBPyConnection, current: str, limit: int, objective: str = OBJECTIVE
 ) -> list[dict[str, Any]]:
@@ -79,10 +92,16 @@ def at_risk_accounts(
         if {"computed_score", "computed_grade"} <= cols
         else "null as computed_score, null as computed_grade"
     )
+    # Published by a calibrated scorecard; tables from before they existed have no such columns.
+    risk = (
+        "s.churn_probability, s.arr_at_risk"
+        if {"churn_probability", "arr_at_risk"} <= cols
+        else "null as churn_probability, null as arr_at_risk"
+    )
     cursor = con.execute(
         f"""select s.account_id, {name} as account_name, s.owner, s.segment, s.arr, s.health_score,
                s.grade, s.confidence, s.score_change, s.top_reasons, s.override_action,
-               s.override_reason, {computed}
+               s.override_reason, {computed}, {risk}
         from {current} s {join}
         where s.objective = ? and s.grade not in ('churned', 'insufficient_data')
         order by {grade_order_sql("s.grade")}, s.health_score asc nulls last, s.account_id

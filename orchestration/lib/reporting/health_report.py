@@ -23,6 +23,7 @@ import duckdb
 from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.reporting.at_risk import (
     OBJECTIVE,
+    arr_at_risk,
     at_risk_accounts,
     current_relation,
     grade_counts,
@@ -109,6 +110,7 @@ def collect(con: duckdb.DuckDBPyConnection, top_n: int = 20, movers_n: int = 10)
     )
     data["grades"] = _grade_counts(con)
     data["at_risk"] = at_risk_accounts(con, current, top_n) if current else []
+    data["arr_at_risk"] = arr_at_risk(con, current) if current else None
     history = _history_relation(tables)
     data["trend"] = []
     if history:
@@ -366,6 +368,11 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
                 " class='bad'" if errors else " class='warn'" if warnings else " class='ok'",
             ),
             ("rows set aside", f"{quarantined:,}", ""),
+            *(
+                [("ARR at risk (calibrated)", _money(data["arr_at_risk"][0]), " class='bad'")]
+                if data.get("arr_at_risk")
+                else []
+            ),
         )
     )
     trend = data.get("trend", [])
@@ -411,6 +418,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
                 _badge(r["grade"]),
                 f"{r['confidence']:.2f}",
                 change,
+                "" if r.get("churn_probability") is None else f"{r['churn_probability']:.0%}",
                 why + _reasons_html(r["top_reasons"]),
             )
         )
@@ -442,7 +450,7 @@ def render_report(data: dict[str, Any], generated_at: dt.datetime | None = None)
 <section id="trend-avg"><h2>Average score over the published history</h2>{avg_chart}</section>
 </div>
 <section id="at-risk"><h2>Most at-risk accounts</h2><p class="muted small">Red first (an override can make an account red whatever its score), then the lowest scores. Reasons: the factors pulling the score down most.</p>
-{_table(("account", "owner", "segment", "ARR", "score", "grade", "confidence", "change", "why"), at_risk_rows, numeric={3, 4, 6, 7}, raw={0, 5, 8}, id_="at-risk-table", classes={0: "id"})}</section>
+{_table(("account", "owner", "segment", "ARR", "score", "grade", "confidence", "change", "churn probability", "why"), at_risk_rows, numeric={3, 4, 6, 7, 8}, raw={0, 5, 9}, id_="at-risk-table", classes={0: "id"})}</section>
 <section id="trend"><h2>Accounts per grade over the published history</h2>{count_chart}</section>
 <section id="fallers"><h2>Biggest drops</h2>{_table(mover_headers, movers(data.get("fallers", [])), numeric={2, 3, 4}, raw={5, 6}, classes={0: "id"})}</section>
 <section id="risers"><h2>Biggest gains</h2>{_table(mover_headers, movers(data.get("risers", [])), numeric={2, 3, 4}, raw={5, 6}, classes={0: "id"})}</section>

@@ -20,7 +20,14 @@ import datetime as dt
 import re
 
 from orchestration.lib.engines.dialect import DUCKDB, Dialect, quote_literal
-from orchestration.lib.scoring.scorecard import Factor, Normalisation, Scorecard
+from orchestration.lib.scoring.scorecard import (
+    CATEGORY_METHODS,
+    Condition,
+    Factor,
+    Normalisation,
+    Scorecard,
+    fold_category,
+)
 
 # Placeholders ({value}, {abs_value}, {change}) and number agreement after them: "[s]" is "s"
 # unless the value rounds to 1 ("{value} invoice[s]"), "[one|many]" picks a form
@@ -42,23 +49,67 @@ def date_lit(value: dt.date) -> str:
     return f"cast('{value.isoformat()}' as date)"
 
 
-def _variant_case(card: Scorecard, pick, default: str) -> str:  # pick() renders for its dialect
-    """CASE over industry overrides, then segment overrides, then the default.
+_TRUE_TEXT = ("true", "t", "1", "yes", "y")
+_FALSE_TEXT = ("false", "f", "0", "no", "n")
 
-    `pick(variant)` returns the SQL for that variant or None when it does not override.
-    """
+
+def folded_text(expr: str, d: Dialect = DUCKDB) -> str:
+    """A value as the text categories are matched on: trimmed, lower case."""
+    return f"lower(trim(cast({expr} as {d.string_type})))"
+
+
+def boolean_sql(expr: str, d: Dialect = DUCKDB) -> str:
+    """true / false / NULL from booleans, 0/1 or yes/no text (anything else: NULL)."""
+    text = folded_text(expr, d)
+    return (
+        f"(case when {text} in ({', '.join(lit(v) for v in _TRUE_TEXT)}) then true "
+        f"when {text} in ({', '.join(lit(v) for v in _FALSE_TEXT)}) then false end)"
+    )
+
+
+def condition_sql(cond: Condition, d: Dialect = DUCKDB) -> str:
+    """SQL for one override condition (a NULL feature never matches)."""
+    col = cond.feature
+    if cond.in_ is not None:
+        flags = [v for v in cond.in_ if isinstance(v, bool)]
+        texts = [fold_category(v) for v in cond.in_ if not isinstance(v, bool)]
+        parts = []
+        if texts:
+            parts.append(f"{folded_text(col, d)} in ({', '.join(lit(v) for v in texts)})")
+        for flag in flags:
+            parts.append(f"{boolean_sql(col, d)} = {'true' if flag else 'false'}")
+        return "(" + " or ".join(parts) + ")"
+    parts = []
+    if cond.min is not None:
+        parts.append(f"cast({col} as {d.float_type}) >= {num(cond.min, d)}")
+    if cond.max is not None:
+        parts.append(f"cast({col} as {d.float_type}) < {num(cond.max, d)}")
+    return "(" + " and ".join(parts) + ")"
+
+
+def _variant_case(card: Scorecard, pick, default: str, d: Dialect = DUCKDB) -> str:
+    """CASE over the overrides in precedence order (`overrides`, then industry, then segment
+    overrides), then the default. `pick(variant)` returns the SQL for that variant or None
+    when it does not override."""
     whens = []
-    for industry, variant in card.industry_overrides.items():
+    for _where, conditions, variant in card.variants():
         value = pick(variant)
         if value is not None:
-            whens.append(f"when industry = {lit(industry)} then {value}")
-    for segment, variant in card.segment_overrides.items():
-        value = pick(variant)
-        if value is not None:
-            whens.append(f"when segment = {lit(segment)} then {value}")
+            cond = " and ".join(condition_sql(c, d) for c in conditions)
+            whens.append(f"when {cond} then {value}")
     if not whens:
         return default
     return f"(case {' '.join(whens)} else {default} end)"
+
+
+def override_columns(card: Scorecard) -> list[str]:
+    """Feature columns the overrides' conditions read (besides segment and industry)."""
+    cols: list[str] = []
+    for o in card.overrides:
+        for c in o.conditions:
+            if c.feature not in ("segment", "industry") and c.feature not in cols:
+                cols.append(c.feature)
+    return cols
 
 
 def _format_value(expr: str, unit: str, d: Dialect = DUCKDB) -> str:
@@ -75,7 +126,17 @@ def _format_value(expr: str, unit: str, d: Dialect = DUCKDB) -> str:
     return rounded  # count, days
 
 
-def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
+def _reason_sql(
+    template: str,
+    unit: str,
+    x: str = "raw_value",
+    d: Dialect = DUCKDB,
+    *,
+    text: str | None = None,
+    bin_words: str | None = None,
+) -> str:
+    """A reason in words. `text`: SQL for the value as text (categories, booleans), used for
+    {value}; `bin_words`: SQL naming the bin or category the value fell in, for {bin}."""
     parts: list[str] = []
     pos = 0
     last: str | None = None  # the placeholder an inflection agrees with
@@ -89,6 +150,9 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUC
                 parts.append(lit(match.group(0)))
                 continue
             singular, plural = ("", one) if many is None else (one, many)
+            if text is not None or last == "bin":  # a category or a bin has no count to agree with
+                parts.append(lit(plural))
+                continue
             rounded = d.round(x, 0)
             steady = f"when {rounded} = 0 then '' " if last == "change" else ""
             parts.append(
@@ -96,7 +160,11 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUC
             )
             continue
         last = name
-        if name == "value":
+        if name == "bin":
+            parts.append(bin_words if bin_words is not None else _format_value(x, unit, d))
+        elif text is not None:
+            parts.append(text)
+        elif name == "value":
             parts.append(_format_value(x, unit, d))
         elif name == "abs_value":
             parts.append(_format_value(f"abs({x})", unit, d))
@@ -111,31 +179,106 @@ def _reason_sql(template: str, unit: str, x: str = "raw_value", d: Dialect = DUC
     return " || ".join(parts) if parts else "''"
 
 
+def _edge_text(x: float) -> str:
+    return f"{x:g}"
+
+
+def bin_labels(norm: Normalisation) -> list[str]:
+    """Words for each bin of a bins normalisation: below 2, 2 to 5, 5 or more."""
+    edges = norm.edges or []
+    if not edges:
+        return ["any value"]
+    words = [f"below {_edge_text(edges[0])}"]
+    words += [f"{_edge_text(a)} to {_edge_text(b)}" for a, b in zip(edges, edges[1:], strict=False)]
+    words.append(f"{_edge_text(edges[-1])} or more")
+    return words
+
+
+def _norm_score_sql(norm: Normalisation, factor: Factor, x: str, d: Dialect) -> str:
+    """Factor score of a non-NULL value under one normalisation (percentile excepted)."""
+    if norm.method == "thresholds":
+        low, high = num(norm.low, d), num(norm.high, d)
+        if factor.direction == "higher_is_better":
+            frac = f"({x} - {low}) / ({high} - {low})"
+        else:
+            frac = f"({high} - {x}) / ({high} - {low})"
+        return f"100.0 * greatest(0.0, least(1.0, {frac}))"
+    if norm.method == "bins":
+        edges, scores = norm.edges or [], norm.scores
+        whens = " ".join(
+            f"when {x} < {num(e, d)} then {num(s, d)}" for e, s in zip(edges, scores, strict=False)
+        )
+        return f"(case {whens} else {num(scores[-1], d)} end)" if whens else num(scores[-1], d)
+    if norm.method == "categories":
+        whens = " ".join(
+            f"when {x} = {lit(fold_category(k))} then {num(s, d)}" for k, s in norm.scores.items()
+        )
+        return f"(case {whens} else {num(norm.other, d)} end)"
+    if norm.method == "boolean":
+        return f"(case when {x} then {num(norm.if_true, d)} else {num(norm.if_false, d)} end)"
+    raise ValueError(f"no SQL for method {norm.method!r}")
+
+
+def _norm_bin_sql(norm: Normalisation, x: str, d: Dialect) -> str:
+    """Words for the bin / category a non-NULL value fell in."""
+    if norm.method == "bins":
+        labels = bin_labels(norm)
+        whens = " ".join(
+            f"when {x} < {num(e, d)} then {lit(w)}" for e, w in zip(norm.edges or [], labels, strict=False)
+        )
+        return f"(case {whens} else {lit(labels[-1])} end)" if whens else lit(labels[-1])
+    if norm.method == "categories":
+        whens = " ".join(f"when {x} = {lit(fold_category(k))} then {lit(str(k))}" for k in norm.scores)
+        return f"(case {whens} else 'another value' end)"
+    if norm.method == "boolean":
+        return f"(case when {x} then 'yes' else 'no' end)"
+    return _format_value(x, "number", d)
+
+
+def raw_sql(factor: Factor, d: Dialect = DUCKDB) -> str:
+    """The feature as the factor reads it: folded text (categories), boolean, or a float."""
+    method = factor.normalisation.method
+    if method == "categories":
+        return folded_text(factor.feature, d)
+    if method == "boolean":
+        return boolean_sql(factor.feature, d)
+    return f"cast({factor.feature} as {d.float_type})"
+
+
 def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
     norm = factor.normalisation
     if norm.method == "percentile":
         peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
         window = f"over (partition by as_of_date{peer}, ({x} is null) order by {x})"
-        rank = f"(100.0 * percent_rank() {window})"
+        # Mid-rank: tied values share the average of their lowest and highest percentile, so a
+        # peer group where everyone ties scores 50, not 0.
+        count = f"count({x}) over (partition by as_of_date{peer})"
+        rank = (
+            f"(50.0 * percent_rank() {window} + 50.0 * (cume_dist() {window} * {count} - 1) / ({count} - 1))"
+        )
         if factor.direction == "lower_is_better":
             rank = f"(100.0 - {rank})"
         # A lone peer has no one to rank against: neutral 50.
-        count = f"count({x}) over (partition by as_of_date{peer})"
-        return f"(case when {x} is null then null when {count} = 1 then 50.0 else {rank} end)"
+        scored = f"(case when {count} = 1 then 50.0 else {rank} end)"
+    else:
 
-    def bound(attr: str):
         def pick(variant):
             override: Normalisation | None = variant.normalisation.get(factor.name)
-            return num(getattr(override, attr), d) if override is not None else None
+            return _norm_score_sql(override, factor, x, d) if override is not None else None
 
-        return _variant_case(card, pick, num(getattr(norm, attr), d))
+        scored = _variant_case(card, pick, _norm_score_sql(norm, factor, x, d), d)
+    missing = num(norm.missing, d) if norm.missing is not None else "null"
+    return f"(case when {x} is null then {missing} else {scored} end)"
 
-    low, high = bound("low"), bound("high")
-    if factor.direction == "higher_is_better":
-        frac = f"({x} - {low}) / ({high} - {low})"
-    else:
-        frac = f"({high} - {x}) / ({high} - {low})"
-    return f"(case when {x} is null then null else 100.0 * greatest(0.0, least(1.0, {frac})) end)"
+
+def _factor_bin_sql(card: Scorecard, factor: Factor, x: str, d: Dialect = DUCKDB) -> str:
+    norm = factor.normalisation
+
+    def pick(variant):
+        override: Normalisation | None = variant.normalisation.get(factor.name)
+        return _norm_bin_sql(override, x, d) if override is not None else None
+
+    return f"(case when {x} is null then 'not set' else {_variant_case(card, pick, _norm_bin_sql(norm, x, d), d)} end)"
 
 
 def grade_sql(card: Scorecard, score: str, d: Dialect = DUCKDB) -> str:
@@ -152,7 +295,9 @@ def _objective_plan(card: Scorecard, objective: str) -> tuple[list[str], list[Fa
         for g in card.groups
         if default.get(g, 0) > 0 or any(v.group_weights.get(objective, {}).get(g, 0) > 0 for v in variants)
     ]
-    return groups, [f for f in card.factors if f.group in groups]
+    # A factor weighted 0 for this objective (a learned card keeps the factors other objectives
+    # use) is left out of it entirely: no weight, no rows, no reasons.
+    return groups, [f for f in card.factors if f.group in groups and card.factor_weight(objective, f) > 0]
 
 
 def _group_weight_expr(card: Scorecard, objective: str, group: str, d: Dialect = DUCKDB) -> str:
@@ -160,7 +305,7 @@ def _group_weight_expr(card: Scorecard, objective: str, group: str, d: Dialect =
         weights = variant.group_weights.get(objective)
         return num(weights.get(group, 0.0), d) if weights is not None else None
 
-    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0), d))
+    return _variant_case(card, pick, num(card.objectives[objective].group_weights.get(group, 0.0), d), d)
 
 
 def _clamp01(expr: str, d: Dialect = DUCKDB) -> str:
@@ -196,7 +341,15 @@ def compile_scoring(
     factors = card.factors
     plans = {o: _objective_plan(card, o) for o in card.objectives}
 
-    raw = ",\n            ".join(f"cast({f.feature} as {d.float_type}) as raw__{f.name}" for f in factors)
+    raw = ",\n            ".join(
+        [f"{raw_sql(f, d)} as raw__{f.name}" for f in factors]
+        + [
+            f"cast({f.feature} as {d.string_type}) as txt__{f.name}"
+            for f in factors
+            if f.normalisation.method in CATEGORY_METHODS
+        ]
+        + override_columns(card)
+    )
     scored = ",\n        ".join(
         f"{_factor_score_sql(card, f, 'raw__' + f.name, d)} as s__{f.name}" for f in factors
     )
@@ -244,12 +397,13 @@ def compile_scoring(
         # Nominal weights are fractions that can add up to 1.0000000000000002 in floating point:
         # coverage (and so confidence) is clamped to [0, 1] where it is computed.
         coverage = _sum(
-            [f"(case when s__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)" for f in fs]
+            # Coverage is about data: a factor scored by its `missing` rule still counts as missing.
+            [f"(case when raw__{f.name} is not null then nw__{o}__{f.name} else 0.0 end)" for f in fs]
         )
         b4.append(f"{_clamp01(coverage, d)} as cov__{o}")
         b4.append(
             "nullif(concat_ws(', ', "
-            + ", ".join(f"(case when s__{f.name} is null then {lit(f.name)} end)" for f in fs)
+            + ", ".join(f"(case when raw__{f.name} is null then {lit(f.name)} end)" for f in fs)
             + f"), '') as missing__{o}"
         )
     wide_scores = f"""
@@ -263,16 +417,31 @@ def compile_scoring(
     for o, (_groups, fs) in plans.items():
         for f in fs:
             s_col, w_col = f"s__{f.name}", f"w__{o}__{f.name}"
+            x = "raw__" + f.name
+            is_text = f.normalisation.method in CATEGORY_METHODS
+            words = {
+                "text": f"coalesce(txt__{f.name}, 'not set')" if is_text else None,
+                "bin_words": _factor_bin_sql(card, f, x, d)
+                if f.normalisation.method in ("bins", *CATEGORY_METHODS)
+                else None,
+            }
             reason = (
                 f"case when {s_col} is null or as_of_date < {start} then null "
-                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, 'raw__' + f.name, d)} "
-                f"else {_reason_sql(f.explain.high, f.explain.unit, 'raw__' + f.name, d)} end"
+                f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, x, d, **words)} "
+                f"else {_reason_sql(f.explain.high, f.explain.unit, x, d, **words)} end"
             )
+            if f.normalisation.method == "categories":
+                raw_value = f"cast(null as {d.float_type})"
+            elif f.normalisation.method == "boolean":
+                raw_value = f"(case when {x} then 1.0 when not {x} then 0.0 end)"
+            else:
+                raw_value = x
+            raw_text = f"txt__{f.name}" if is_text else f"cast(null as {d.string_type})"
             branches.append(
                 f"""
     select account_id, as_of_date, {lit(o)} as objective, {lit(f.name)} as factor,
         {lit(f.label)} as factor_label, {lit(f.group)} as factor_group, {lit(f.owner)} as owner,
-        {lit(f.feature)} as feature, raw__{f.name} as raw_value, {s_col} as factor_score,
+        {lit(f.feature)} as feature, {raw_value} as raw_value, {raw_text} as raw_text, {s_col} as factor_score,
         nw__{o}__{f.name} as nominal_weight, {w_col} as weight,
         {w_col} * coalesce({s_col}, 0.0) as contribution,
         {w_col} * (coalesce({s_col}, 50.0) - 50.0) as impact,
@@ -303,7 +472,7 @@ def compile_scoring(
         f"""        select account_id, as_of_date, {lit(o)} as objective, segment, industry, owner, parent_account_id,
             coalesce(is_churned, false) as is_churned, churned_on, cast(mrr as {d.float_type}) * 12 as arr,
             score__{o} as computed_score, cov__{o} as coverage, {_clamp01(f"cov__{o} * {freshness}", d)} as confidence,
-            missing__{o} as missing_factors
+            missing__{o} as missing_factors, {_probability_sql(card, o, f"score__{o}", d)} as churn_probability
         from _sc_wide_scores"""
         for o in plans
     )
@@ -377,6 +546,20 @@ def compile_scoring(
         ("_sc_change_drivers", change_drivers),
         ("_sc_scores", scores),
     ]
+
+
+def _probability_sql(card: Scorecard, objective: str, score: str, d: Dialect = DUCKDB) -> str:
+    """Calibrated churn probability of a computed score (NULL without a calibration for this
+    objective, and for accounts already churned)."""
+    cal = card.calibration
+    if cal is None or cal.objective != objective:
+        return f"cast(null as {d.float_type})"
+    # Clamped: exp() of a large argument is an error on some engines.
+    z = f"greatest(-50.0, least(50.0, {num(cal.intercept, d)} + {num(cal.slope, d)} * {score}))"
+    return (
+        f"(case when coalesce(is_churned, false) or {score} is null then null "
+        f"else 1.0 / (1.0 + exp(-{z})) end)"
+    )
 
 
 def final_grade_sql(card: Scorecard, d: Dialect = DUCKDB) -> str:

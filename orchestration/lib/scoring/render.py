@@ -15,9 +15,37 @@ def _norm_words(factor: Factor) -> str:
         }[n.peer_group]
         best = "highest" if factor.direction == "higher_is_better" else "lowest"
         return f"percentile among {peers} on the same day ({best} value scores 100)"
+    missing = f"; missing: {n.missing:g}" if n.missing is not None else ""
+    if n.method == "bins":
+        from orchestration.lib.scoring.compile import bin_labels
+
+        return "; ".join(f"{w}: {s:g}" for w, s in zip(bin_labels(n), n.scores, strict=True)) + missing
+    if n.method == "categories":
+        return (
+            "; ".join(f"{k}: {s:g}" for k, s in n.scores.items())
+            + f"; any other value: {n.other:g}"
+            + missing
+        )
+    if n.method == "boolean":
+        return f"yes: {n.if_true:g}; no: {n.if_false:g}" + missing
     if factor.direction == "higher_is_better":
-        return f"0 at or below {n.low:g}, 100 at or above {n.high:g}, linear between"
-    return f"100 at or below {n.low:g}, 0 at or above {n.high:g}, linear between"
+        return f"0 at or below {n.low:g}, 100 at or above {n.high:g}, linear between" + missing
+    return f"100 at or below {n.low:g}, 0 at or above {n.high:g}, linear between" + missing
+
+
+def _condition_words(card: Scorecard, conditions) -> str:
+    parts = []
+    for c in conditions:
+        if c.in_ is not None:
+            parts.append(
+                f"`{c.feature}` is "
+                + " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in c.in_)
+            )
+        else:
+            lo = f"at least {c.min:g}" if c.min is not None else ""
+            hi = f"below {c.max:g}" if c.max is not None else ""
+            parts.append(f"`{c.feature}` " + " and ".join(p for p in (lo, hi) if p))
+    return " and ".join(parts)
 
 
 def render_markdown(card: Scorecard) -> str:
@@ -73,23 +101,37 @@ def render_markdown(card: Scorecard) -> str:
                 f"{_norm_words(factor)} | {share:.0%} |"
             )
         lines.append("")
-    if card.segment_overrides or card.industry_overrides:
+    if card.calibration is not None:
+        cal = card.calibration
+        what = (
+            f"churn within {cal.horizon_days} days"
+            if cal.horizon_days
+            else "agreement with a concurrent churn flag (not a forecast)"
+        )
         lines += [
-            "## Segment and industry overrides",
+            "## Churn probability",
             "",
-            "An industry override wins over a segment override, which wins over the defaults above.",
+            f"{card.objectives[cal.objective].label}: probability of {what} = "
+            f"1 / (1 + exp(-({cal.intercept:g} + {cal.slope:g} x score))). Fitted on {cal.fitted_on or '-'}.",
             "",
         ]
-        for kind, variants in (("Segment", card.segment_overrides), ("Industry", card.industry_overrides)):
-            for value, variant in variants.items():
-                lines.append(f"### {kind}: {value}")
-                for objective, weights in variant.group_weights.items():
-                    parts = ", ".join(f"{card.groups[g]} {w:g}%" for g, w in weights.items() if w > 0)
-                    lines.append(f"- {card.objectives[objective].label} weights: {parts}")
-                for factor, norm in variant.normalisation.items():
-                    f = card.factor_map[factor]
-                    lines.append(f"- {f.label}: {_norm_words(f.model_copy(update={'normalisation': norm}))}")
-                lines.append("")
+    if card.overrides or card.segment_overrides or card.industry_overrides:
+        lines += [
+            "## Overrides",
+            "",
+            "The first matching entry wins: the conditional overrides in order, then an industry "
+            "override, then a segment override, then the defaults above.",
+            "",
+        ]
+        for where, conditions, variant in card.variants():
+            lines.append(f"### {where}: when {_condition_words(card, conditions)}")
+            for objective, weights in variant.group_weights.items():
+                parts = ", ".join(f"{card.groups[g]} {w:g}%" for g, w in weights.items() if w > 0)
+                lines.append(f"- {card.objectives[objective].label} weights: {parts}")
+            for factor, norm in variant.normalisation.items():
+                f = card.factor_map[factor]
+                lines.append(f"- {f.label}: {_norm_words(f.model_copy(update={'normalisation': norm}))}")
+            lines.append("")
     lines += ["## Reasons shown to users", "", "| factor | when it hurts | when it helps |", "|---|---|---|"]
     for factor in card.factors:
         lines.append(f"| {factor.label} | {factor.explain.low} | {factor.explain.high} |")

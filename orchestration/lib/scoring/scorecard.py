@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 OWNERS = ("sales", "cs", "product", "finance", "support")
 UNITS = ("pct", "count", "days", "score", "ratio", "hours", "currency", "number")
-PLACEHOLDERS = ("value", "abs_value", "change")
+PLACEHOLDERS = ("value", "abs_value", "change", "bin")
 WEIGHT_TOTAL = 100.0
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
@@ -31,22 +31,60 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+METHODS = ("thresholds", "percentile", "bins", "categories", "boolean")
+CATEGORY_METHODS = ("categories", "boolean")  # the feature is read as text, not as a number
+
+
+def fold_category(value: object) -> str:
+    """How a category is matched: text, trimmed, lower case (the SQL does the same)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
 class Normalisation(_Strict):
-    """How a raw feature value becomes a 0-100 factor score.
+    """How a raw feature value becomes a 0-100 factor score (the factor's type).
 
     thresholds: linear between `low` and `high` (clamped); with higher_is_better a value
     at or above `high` scores 100 and at or below `low` scores 0; lower_is_better mirrors it.
     percentile: the value's percentile rank among peers (all accounts, the same segment or
-    the same industry) on the same as_of_date.
+    the same industry) on the same as_of_date; tied values share their mid-rank (all tied: 50).
+    bins: `edges` (ascending) cut the values into len(edges) + 1 bins, [edge_i, edge_i+1) (a
+    value on an edge goes to the upper bin); `scores` gives each bin its score, any shape.
+    categories: `scores` maps a value (matched trimmed, case-insensitive) to its score;
+    `other` scores a value that is not listed (a new plan name): required, never guessed.
+    boolean: `if_true` / `if_false` (true/false, 1/0, yes/no, t/f, y/n).
+    missing (every method): the score when the feature is NULL. Without it a missing value
+    leaves the factor out and the other factors' weights are scaled up.
     """
 
-    method: Literal["thresholds", "percentile"]
+    method: Literal[METHODS]  # type: ignore[valid-type]
     low: float | None = None
     high: float | None = None
     peer_group: Literal["all", "segment", "industry"] = "segment"
+    edges: list[float] | None = None
+    scores: list[float] | dict[str, float] | None = None
+    other: float | None = None
+    if_true: float | None = None
+    if_false: float | None = None
+    missing: float | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _check(self) -> Normalisation:
+        def in_range(name: str, value: float) -> None:
+            if not 0 <= value <= 100:
+                raise ValueError(f"{name} must be a factor score from 0 to 100 (got {value:g})")
+
+        allowed = {
+            "thresholds": {"low", "high"},
+            "percentile": {"peer_group"},
+            "bins": {"edges", "scores"},
+            "categories": {"scores", "other"},
+            "boolean": {"if_true", "if_false"},
+        }[self.method] | {"method", "missing"}
+        extra = sorted(k for k in self.model_fields_set if k not in allowed)
+        if extra:
+            raise ValueError(f"{self.method} normalisation does not take {', '.join(extra)}")
         if self.method == "thresholds":
             if self.low is None or self.high is None:
                 raise ValueError("thresholds normalisation needs both low and high")
@@ -54,6 +92,59 @@ class Normalisation(_Strict):
                 raise ValueError(
                     f"thresholds are unordered: low ({self.low}) must be below high ({self.high})"
                 )
+        elif self.method == "bins":
+            if self.edges is None or not isinstance(self.scores, list):
+                raise ValueError("bins normalisation needs edges (a list) and scores (a list)")
+            if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+                raise ValueError(f"bin edges must be strictly ascending (got {self.edges})")
+            if len(self.scores) != len(self.edges) + 1:
+                raise ValueError(
+                    f"bins: {len(self.edges)} edges make {len(self.edges) + 1} bins, "
+                    f"but {len(self.scores)} scores are given"
+                )
+            for s in self.scores:
+                in_range("a bin score", s)
+        elif self.method == "categories":
+            if not isinstance(self.scores, dict) or not self.scores:
+                raise ValueError("categories normalisation needs scores: {value: score, ...}")
+            if self.other is None:
+                raise ValueError(
+                    "categories normalisation needs `other`: the score of a value that is not listed"
+                )
+            folded = [fold_category(k) for k in self.scores]
+            for dup in sorted({k for k in folded if folded.count(k) > 1}):
+                raise ValueError(f"category {dup!r} is listed more than once (matching ignores case)")
+            for s in [*self.scores.values(), self.other]:
+                in_range("a category score", s)
+        elif self.method == "boolean":
+            if self.if_true is None or self.if_false is None:
+                raise ValueError("boolean normalisation needs if_true and if_false")
+            in_range("if_true", self.if_true)
+            in_range("if_false", self.if_false)
+        return self
+
+
+class Condition(_Strict):
+    """A condition on one feature: `in` a list of values (categories/booleans, matched like
+    categories) or a numeric range [min, max)."""
+
+    feature: str
+    in_: list[str | bool | float] | None = Field(default=None, alias="in")
+    min: float | None = None
+    max: float | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Condition:
+        if self.in_ is None and self.min is None and self.max is None:
+            raise ValueError(f"condition on {self.feature!r} needs `in` or `min`/`max`")
+        if self.in_ is not None and (self.min is not None or self.max is not None):
+            raise ValueError(f"condition on {self.feature!r}: use either `in` or `min`/`max`, not both")
+        if self.min is not None and self.max is not None and not self.min < self.max:
+            raise ValueError(
+                f"condition on {self.feature!r}: min ({self.min:g}) must be below max ({self.max:g})"
+            )
         return self
 
 
@@ -77,11 +168,18 @@ class Factor(_Strict):
     feature: str
     group: str
     owner: Literal[OWNERS]  # type: ignore[valid-type]
-    direction: Literal["higher_is_better", "lower_is_better"]
+    # Required for thresholds and percentile; bins, categories and boolean state their own shape.
+    direction: Literal["higher_is_better", "lower_is_better"] | None = None
     weight: float = Field(default=1.0, gt=0, description="Relative weight inside its group.")
     normalisation: Normalisation
     explain: Explanation
     description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Factor:
+        if self.direction is None and self.normalisation.method in ("thresholds", "percentile"):
+            raise ValueError(f"factor {self.name!r}: {self.normalisation.method} needs a direction")
+        return self
 
 
 class Objective(_Strict):
@@ -103,6 +201,39 @@ class Variant(_Strict):
 
     group_weights: dict[str, dict[str, float]] = Field(default_factory=dict)
     normalisation: dict[str, Normalisation] = Field(default_factory=dict)
+
+
+class Override(Variant):
+    """Overrides for the accounts that meet `when` (one condition, or a list that must all hold)."""
+
+    name: str = ""
+    when: Condition | list[Condition]
+
+    @property
+    def conditions(self) -> list[Condition]:
+        return self.when if isinstance(self.when, list) else [self.when]
+
+
+class Calibration(_Strict):
+    """churn_probability = 1 / (1 + exp(-(intercept + slope * computed_score))) for `objective`.
+
+    Fitted by `healthscore scorecard learn` (or `backtest --calibrate`) on real outcomes and
+    versioned with the scorecard. horizon_days 0: the label was a concurrent churn flag (a
+    snapshot), so the probability is agreement with that flag, not a forecast.
+    """
+
+    objective: str = "retention_risk"
+    method: Literal["logistic"] = "logistic"
+    intercept: float
+    slope: float
+    horizon_days: int = Field(ge=0)
+    fitted_on: str = ""
+
+    def probability(self, score: float) -> float:
+        import math
+
+        z = self.intercept + self.slope * score
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
 class Confidence(_Strict):
@@ -131,6 +262,9 @@ class Scorecard(_Strict):
     confidence: Confidence = Confidence()
     segment_overrides: dict[str, Variant] = Field(default_factory=dict)
     industry_overrides: dict[str, Variant] = Field(default_factory=dict)
+    # Checked in order before industry and segment overrides; the first that matches wins.
+    overrides: list[Override] = Field(default_factory=list)
+    calibration: Calibration | None = None
 
     # Set by load_scorecard: sha256 of the file's bytes.
     content_hash: str = ""
@@ -142,6 +276,17 @@ class Scorecard(_Strict):
     def factors_in(self, objective: str) -> list[Factor]:
         weights = self.objectives[objective].group_weights
         return [f for f in self.factors if weights.get(f.group, 0) > 0]
+
+    def variants(self) -> list[tuple[str, list[Condition], Variant]]:
+        """Every override in precedence order: (where, conditions, variant)."""
+        out: list[tuple[str, list[Condition], Variant]] = []
+        for i, o in enumerate(self.overrides):
+            out.append((f"override {o.name or i + 1!r}", o.conditions, o))
+        for value, v in self.industry_overrides.items():
+            out.append((f"industry override {value!r}", [Condition(feature="industry", in_=[value])], v))
+        for value, v in self.segment_overrides.items():
+            out.append((f"segment override {value!r}", [Condition(feature="segment", in_=[value])], v))
+        return out
 
     def factor_weight(self, objective: str, factor: Factor) -> float:
         return self.objectives[objective].factor_weights.get(factor.name, factor.weight)
@@ -188,22 +333,26 @@ def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
         if not card.factors_in(name):
             errors.append(f"objective {name!r} has no factor in a weighted group")
 
-    for kind, variants in (("segment", card.segment_overrides), ("industry", card.industry_overrides)):
-        for value, variant in variants.items():
-            for objective, weights in variant.group_weights.items():
-                if objective not in card.objectives:
-                    errors.append(f"{kind} override {value!r}: unknown objective {objective!r}")
-                    continue
-                check_weights(f"{kind} override {value!r}, objective {objective!r}", weights)
-            for factor, norm in variant.normalisation.items():
-                base = card.factor_map.get(factor)
-                if base is None:
-                    errors.append(f"{kind} override {value!r}: unknown factor {factor!r}")
-                elif norm.method != base.normalisation.method:
-                    errors.append(
-                        f"{kind} override {value!r}: factor {factor!r} must keep its method "
-                        f"{base.normalisation.method!r} (got {norm.method!r})"
-                    )
+    for where, conditions, variant in card.variants():
+        for cond in conditions:
+            if known_features is not None and cond.feature not in known_features:
+                errors.append(f"{where}: condition on unknown feature {cond.feature!r}")
+        for objective, weights in variant.group_weights.items():
+            if objective not in card.objectives:
+                errors.append(f"{where}: unknown objective {objective!r}")
+                continue
+            check_weights(f"{where}, objective {objective!r}", weights)
+        for factor, norm in variant.normalisation.items():
+            base = card.factor_map.get(factor)
+            if base is None:
+                errors.append(f"{where}: unknown factor {factor!r}")
+            elif norm.method != base.normalisation.method:
+                errors.append(
+                    f"{where}: factor {factor!r} must keep its method "
+                    f"{base.normalisation.method!r} (got {norm.method!r})"
+                )
+    if card.calibration is not None and card.calibration.objective not in card.objectives:
+        errors.append(f"calibration: unknown objective {card.calibration.objective!r}")
 
     bands = card.bands
     if not bands:

@@ -68,6 +68,8 @@ SCORE_TABLES_DDL = {
         is_churned boolean not null,
         churned_on date,
         arr double,
+        churn_probability double,
+        arr_at_risk double,
         top_reasons varchar,
         previous_score double,
         score_change double,
@@ -96,6 +98,7 @@ SCORE_TABLES_DDL = {
         owner varchar not null,
         feature varchar not null,
         raw_value double,
+        raw_text varchar,
         factor_score double,
         nominal_weight double not null,
         weight double not null,
@@ -224,6 +227,24 @@ def ensure_score_tables(con: duckdb.DuckDBPyConnection | Engine) -> None:
     engine.execute(
         create_table_sql(engine.dialect, "scores.health_scores_current", SCORE_TABLES_DDL["health_scores"])
     )
+    # A warehouse made by an older version gains the columns added since (nullable, so the old
+    # rows read NULL there: churn_probability did not exist when they were scored).
+    for table, ddl in (
+        *SCORE_TABLES_DDL.items(),
+        ("health_scores_current", SCORE_TABLES_DDL["health_scores"]),
+    ):
+        have = set(engine.columns(f"scores.{table}"))
+        for line in ddl.split(","):
+            name = line.split()[0]
+            col_type = {"double": engine.dialect.float_type, "varchar": engine.dialect.string_type}.get(
+                line.split()[1], line.split()[1]
+            )
+            if name in have or "not null" in line or "primary key" in line:
+                continue
+            if engine.name == "spark":
+                engine.execute(f"alter table scores.{table} add columns ({name} {col_type})")
+            else:
+                engine.execute(f"alter table scores.{table} add column {name} {col_type}")
 
 
 def _overrides_relation(overrides_table: str | None) -> str:
@@ -384,7 +405,8 @@ def score_and_publish(
                 select {score_version} as score_version, account_id, as_of_date, objective, segment, industry,
                     owner, parent_account_id, final_score as health_score, grade, computed_score,
                     banded_grade as computed_grade, confidence, coverage, missing_factors, is_churned,
-                    churned_on, arr, top_reasons, previous_score, score_change, change_drivers,
+                    churned_on, arr, churn_probability, churn_probability * arr as arr_at_risk,
+                    top_reasons, previous_score, score_change, change_drivers,
                     override_id, override_action, override_author, override_reason, override_expires_at,
                     {lineage}
                 from _sc_final
@@ -395,7 +417,7 @@ def score_and_publish(
                 "scores.health_score_factors",
                 f"""
                 select {score_version} as score_version, account_id, as_of_date, objective, factor,
-                    factor_label, factor_group, owner, feature, raw_value, factor_score, nominal_weight,
+                    factor_label, factor_group, owner, feature, raw_value, raw_text, factor_score, nominal_weight,
                     weight, contribution, impact, reason,
                     {lit(card.version)} as scorecard_version, {lit(run_id)} as run_id
                 from _sc_factors

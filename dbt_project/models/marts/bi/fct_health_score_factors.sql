@@ -55,6 +55,7 @@ final as (
         factors.owner as factor_owner,
         factors.feature,
         factors.raw_value,
+        factors.raw_text,
         factors.factor_score,
         factors.nominal_weight,
         factors.weight,

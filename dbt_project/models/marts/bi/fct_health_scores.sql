@@ -68,6 +68,8 @@ final as (
         newest_per_date.is_churned,
         newest_per_date.churned_on,
         newest_per_date.arr,
+        newest_per_date.churn_probability,
+        newest_per_date.arr_at_risk,
         newest_per_date.top_reasons,
         newest_per_date.previous_score,
         newest_per_date.score_change,

@@ -41,6 +41,8 @@ final as (
         current_scores.is_churned,
         current_scores.churned_on,
         current_scores.arr,
+        current_scores.churn_probability,
+        current_scores.arr_at_risk,
         current_scores.top_reasons,
         current_scores.previous_score,
         current_scores.score_change,
