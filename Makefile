@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
-export HEALTHSCORE_WAREHOUSE ?= $(CURDIR)/data/warehouse/healthscore.duckdb
 DEMO_ACCOUNTS ?= 500
 DEMO_DAYS ?= 365
 

@@ -105,8 +105,8 @@ def _write_bad(landing: Path, name: str, content: bytes) -> None:
         ),
         (
             "empty.csv",
-            ACCOUNTS_CSV.splitlines()[0].encode() + b"\n",
-            "file accounts/empty.csv has no data rows",
+            b"",
+            "file accounts/empty.csv: the file is empty (0 bytes: no header, no rows)",
         ),
         (
             "broken.parquet",
@@ -114,14 +114,9 @@ def _write_bad(landing: Path, name: str, content: bytes) -> None:
             "file accounts/broken.parquet cannot be read as parquet",
         ),
         (
-            "latin1.csv",
-            ACCOUNTS_CSV.replace("Acme", "Acm\xe9").encode("latin-1"),
-            "file accounts/latin1.csv cannot be read as csv",
-        ),
-        (
-            "list.jsonl",
-            b'{"account_id": "A1"}\n[1, 2]\n',
-            "file accounts/list.jsonl: row 2 is not a JSON object",
+            "unreadable.jsonl",
+            b'[1, 2]\n"text"\n',
+            "file accounts/unreadable.jsonl: none of its 2 data line(s) can be read",
         ),
     ],
 )

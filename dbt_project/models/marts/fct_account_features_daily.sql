@@ -18,9 +18,10 @@ account_days as (
 
 ),
 
+-- the version of each account known on the as_of_date (a later export applies from its load date)
 accounts as (
 
-    select * from {{ ref('stg_crm__accounts') }}
+    select * from {{ ref('stg_crm__account_versions') }}
 
 ),
 
@@ -185,7 +186,9 @@ joined as (
         {{- custom_feature_columns(qualified=true) }}
     from account_days
     inner join accounts
-        on account_days.account_id = accounts.account_id
+        on
+            account_days.account_id = accounts.account_id
+            and {{ known_on('accounts', 'account_days.as_of_date') }}
     inner join usage
         on account_days.account_id = usage.account_id and account_days.as_of_date = usage.as_of_date
     inner join support

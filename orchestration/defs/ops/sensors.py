@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,10 +10,8 @@ from orchestration.defs.asset_keys import HEALTH_SCORES
 from orchestration.lib import clock
 from orchestration.lib.contracts.sources import CONTRACTS
 from orchestration.lib.ingest.loader import discover_files
-from orchestration.lib.reporting.alerts import AlertDeliveryError, deliver
+from orchestration.lib.reporting.alerts import WEBHOOK_ENV, AlertDeliveryError, deliver, webhook_url_from_env
 from orchestration.lib.settings import Settings
-
-WEBHOOK_ENV = "HEALTHSCORE_ALERT_WEBHOOK_URL"
 
 
 def _landing_files(landing: Path) -> dict[str, list[float]]:
@@ -57,7 +54,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     ),
 )
 def grade_drop_alerts(context: dg.SensorEvaluationContext):
-    url = os.environ.get(WEBHOOK_ENV)
+    url = webhook_url_from_env()  # not http(s): WebhookSettingError, the tick fails saying so
     if not url:
         return dg.SkipReason(f"no webhook configured (set {WEBHOOK_ENV})")
     state = json.loads(context.cursor) if context.cursor else {"after": None, "sent": []}

@@ -29,7 +29,8 @@ CATEGORY_DESCRIPTIONS = {
     "completeness": "Required columns are never null (error); optional columns are >= 90% filled (warn).",
     "validity": "Allowed values, min/max ranges and cross-field rules (warn; error where scores would "
     "be corrupted).",
-    "uniqueness": "The primary key is unique (error for accounts, warn elsewhere: staging dedupes).",
+    "uniqueness": "The primary key is unique within each load (warn: a re-export repeats keys across loads, "
+    "staging keeps every version).",
     "referential_integrity": "Every reference exists in the referenced raw table (warn on any orphan, "
     "error above 1% orphans).",
     "staleness": "The table is not empty and its newest freshness value is recent (contract severity).",

@@ -12,6 +12,8 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.inprocess import run_dbt
 from orchestration.defs.transform.project import dbt_project
+from orchestration.lib.engines.warehouse import wait_for_warehouse
+from orchestration.lib.quality.policy import reference_date
 
 
 class HealthscoreDbtTranslator(DagsterDbtTranslator):
@@ -68,6 +70,12 @@ def healthscore_dbt_models(
         dbt_vars = {"as_of_start": window[0], "as_of_end": window[1]}
     if dbt_vars:
         context.log.info(f"dbt vars: {dbt_vars}")
+    # The as_of range never passes today (or HEALTHSCORE_REFERENCE_DATE): a record dated in the
+    # future that reached raw anyway cannot move the scores' date (int_as_of_range).
+    dbt_vars["reference_date"] = reference_date().isoformat()
+    # A reader holding the warehouse file: wait for it here (dbt-duckdb does not retry).
+    if warehouse.engine_kind == "duckdb":
+        wait_for_warehouse(warehouse.warehouse_path, log=context.log.warning)
     args = ["build"]  # runs the dbt unit tests too, each before its model is built
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]

@@ -71,6 +71,13 @@ class SourceContract:
     stale_after_days: int
     # Error: a stale source blocks scoring. Warn: recorded and shown, scoring goes on.
     stale_severity: str = "warn"
+    # A current-state export (the system's current view, exported again and again): every load is
+    # kept and each key's versions are historised (dbt macro scd2_versions): a changed value
+    # applies from its load date, earlier dates keep what was known then.
+    history: bool = False
+    # Records may legitimately be dated ahead (contract terms, scheduled churn): not quarantined
+    # as dated in the future (the loader's FUTURE_TOLERANCE check), and they never move the as_of range.
+    dated_ahead: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -123,9 +130,13 @@ ACCOUNTS = SourceContract(
     known_at="created_at",
     freshness_column="created_at",
     stale_after_days=120,
+    history=True,
+    dated_ahead=True,
     notes=(
-        "A current-state table: attribute changes are not historised, so industry, segment and "
-        "owner as of a past date are today's values (documented limitation).",
+        "A current-state export with history: re-export it whenever it changes; each load is kept, "
+        "and an attribute changed by a later export (segment, industry, owner, parent) applies from "
+        "that export's load date, earlier dates keep what was known then. The first export of an "
+        "account also covers the dates before it.",
     ),
 )
 
@@ -156,9 +167,13 @@ SUBSCRIPTIONS = SourceContract(
     known_at="cast(start_date as timestamp)",
     freshness_column="start_date",
     stale_after_days=400,
+    history=True,
+    dated_ahead=True,
     notes=(
         "Point in time: a term counts as active on D when start_date <= D and "
-        "(end_date is null or end_date >= D).",
+        "(end_date is null or end_date >= D), with the values of its version known on D.",
+        "A current-state export with history: a re-export that changes a term (MRR, seats, end date) "
+        "applies from its load date.",
     ),
 )
 
@@ -338,6 +353,7 @@ OUTCOMES = SourceContract(
     known_at="cast(outcome_date as timestamp)",
     freshness_column="outcome_date",
     stale_after_days=120,
+    dated_ahead=True,  # a scheduled churn or renewal is recorded before it happens
 )
 
 OVERRIDES = SourceContract(
@@ -377,6 +393,7 @@ OVERRIDES = SourceContract(
     known_at="created_at",
     freshness_column="created_at",
     stale_after_days=100000,
+    dated_ahead=True,  # an override can be prepared ahead; it applies from created_at
 )
 
 CONTRACTS: dict[str, SourceContract] = {

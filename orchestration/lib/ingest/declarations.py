@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from orchestration.lib.contracts.sources import DATE, TIMESTAMP
 from orchestration.lib.engines.dialect import quote_ident, quote_literal
+from orchestration.lib.ingest.sql_checks import sql_errors
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 # How a parsed date / timestamp is written back as text for the contract's cast.
@@ -57,7 +58,7 @@ class ColumnMap(_Strict):
         if self.column is not None:
             return quote_ident(self.column)
         if self.expr is not None:
-            return f"({self.expr})"
+            return f"(\n{self.expr}\n)"  # on lines of its own: a trailing -- comment stays inside
         return "null" if self.value is None else quote_literal(str(self.value))
 
 
@@ -240,7 +241,7 @@ def landing_declarations(landing_dir: Path | str, source: str) -> Declarations |
         raise MappingError(f"{where}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         raise MappingError(f"{where}: " + "; ".join(_pydantic_errors(exc))) from None
-    errors = decls.check_source(source)
+    errors = sql_errors(decls) + decls.check_source(source)
     if errors:
         raise MappingError(f"{where}: " + "; ".join(errors))
     return decls

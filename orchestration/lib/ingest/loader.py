@@ -4,13 +4,20 @@ Rules (docs/sources.md):
 - Files live under `<landing>/<source>/` as CSV (with a header), Parquet or JSON Lines.
 - A file is identified by its SHA-256: a file whose content was already loaded for that
   source is skipped, so loading the same file twice never duplicates rows.
-- Rows that break the contract (a required value missing, a value that does not parse as
-  the contract type, a value outside the allowed set) go to `raw._quarantine` with file,
-  row number, column, reason and the raw values; the other rows load. Every batch records
-  rows landed = rows loaded + rows quarantined in `raw._load_batches`.
-- A file that is unusable as a whole (unreadable in its declared format, wrong encoding,
-  no data rows, required columns missing) fails the source with an error naming the file
-  and the problem. A source's new files load in one transaction: all of them or none.
+- Rows that break the contract go to `raw._quarantine` with file, row number, column, reason
+  and the raw values; the other rows load. Breaking the contract: a line the CSV reader cannot
+  read (too few or too many fields, not UTF-8, an unterminated quote: DuckDB's own reason), a
+  JSON Lines line that is not a JSON object, a required value missing, a value that does not
+  parse as the contract type or is outside the allowed set, a value outside the range of a
+  column where a bad value would corrupt scores (quality policy, VALIDITY_ERROR_COLUMNS) or an
+  error-severity cross-field rule, and a record dated in the future (after now, or after
+  HEALTHSCORE_REFERENCE_DATE, plus FUTURE_TOLERANCE) in a source whose dates say when it
+  happened. Every batch records rows landed = rows loaded + rows quarantined in
+  `raw._load_batches`.
+- A file that is unusable as a whole fails the source with an error naming the file and the
+  real cause: empty (0 bytes), not readable at all in its format (DuckDB's full reason), every
+  line rejected, required columns missing. A file with a header and no rows loads 0 rows. A
+  source's new files load in one transaction: all of them or none.
 
 All parsing and validation is SQL run by DuckDB; Python never holds the rows.
 
@@ -23,15 +30,17 @@ rows keep the user's original columns in `raw_values`.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import clock
 from orchestration.lib.contracts.sources import CONTRACTS, FORMATS, LOAD_METADATA_COLUMNS, SourceContract
 from orchestration.lib.engines.base import Engine
 from orchestration.lib.engines.dialect import create_table_sql, quote_ident, quote_literal
@@ -53,10 +62,35 @@ from orchestration.lib.ingest.mapping import (
     mapping_select,
     mappings_dir_from_env,
 )
+from orchestration.lib.ingest.sql_checks import check_select
+from orchestration.lib.quality.policy import VALIDITY_ERROR_COLUMNS, reference_time
+from orchestration.lib.quality.rules import CROSS_FIELD_RULES
+
+# A record dated after now (or after the end of HEALTHSCORE_REFERENCE_DATE) by more than this is
+# quarantined as dated in the future: it would move the as_of range past today. One day covers
+# clocks and time zones (a local timestamp written as UTC is at most 14 hours ahead).
+FUTURE_TOLERANCE = timedelta(days=1)
+# Longest CSV line the reader accepts (DuckDB's default is 2 MB; a 5 MB ticket body is real).
+MAX_CSV_LINE_BYTES = 64 * 1024 * 1024
 
 
 class IngestError(Exception):
     """A landing file (or source) that cannot be loaded at all."""
+
+
+def duckdb_reason(exc: BaseException, limit: int = 1500) -> str:
+    """DuckDB's whole message on one line: the reason and its hints, without the echoed SQL
+    statement, the reader's option dump and long data lines."""
+    lines = []
+    for line in str(exc).strip().splitlines():
+        if re.match(r"^LINE \d+:", line):  # the echoed SQL statement follows
+            break
+        text = line.strip()
+        if not text or re.match(r"^[a-z_]+ = ", text) or set(text) <= {"^", " "}:
+            continue
+        lines.append(text if len(text) <= 200 else text[:197] + "...")
+    reason = " / ".join(lines)
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 @dataclass
@@ -191,33 +225,101 @@ def _relative(path: Path, landing_dir: Path) -> str:
         return str(path)
 
 
+def _csv_encoding(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, stage: str) -> None:
+    """A CSV file into `stage`; every line the reader rejects into `{stage}_rejects` with
+    DuckDB's reason (store_rejects), so that one malformed line quarantines one row."""
+    p = quote_literal(str(path))
+    for suffix in ("_errors", "_scans"):
+        con.execute(f"drop table if exists {stage}{suffix}")
+    # all_varchar: parsing to contract types happens later, row by row
+    relation = (
+        f"read_csv({p}, header = true, all_varchar = true, encoding = '{_csv_encoding(path)}', "
+        f"max_line_size = {MAX_CSV_LINE_BYTES}, store_rejects = true, "
+        f"rejects_table = '{stage}_errors', rejects_scan = '{stage}_scans')"
+    )
+    con.execute(
+        f"create or replace temp table {stage}_read as select row_number() over () as __good, * from {relation}"
+    )
+    # One row per rejected line. The reader numbers records with the header as line 1; a line
+    # with several errors (one per missing field) keeps each kind once, its first message.
+    con.execute(
+        f"""create or replace temp table {stage}_rejects as
+        with kinds as (
+            select line, error_type, arg_min(error_message, column_idx) as message,
+                arg_min(column_name, column_idx) as column_name, min(csv_line) as csv_line
+            from {stage}_errors group by line, error_type
+        )
+        select line - 1 as __row_number,
+            case when count(*) = 1 and min(error_type) in ('INVALID ENCODING', 'CAST ERROR')
+                then coalesce(min(column_name), '(line)') else '(line)' end as column_name,
+            'line not readable as CSV: ' || string_agg(error_type || ': ' || message, '; ' order by error_type)
+                as reason,
+            min(csv_line) as raw_values
+        from kinds group by line"""
+    )
+    # A good row's data row number: its rank among the good rows plus the rejected lines before it.
+    con.execute(
+        f"""create or replace temp table {stage} as
+        with rejected as (
+            select __row_number - row_number() over (order by __row_number) as good_before from {stage}_rejects
+        )
+        select r.__good + (select count(*) from rejected where rejected.good_before < r.__good) as __row_number,
+            r.* exclude (__good)
+        from {stage}_read as r order by r.__good"""
+    )
+    for suffix in ("_read", "_errors", "_scans"):
+        con.execute(f"drop table if exists {stage}{suffix}")
+
+
 def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, stage: str) -> dict[str, str]:
-    """Read a file into a temp table `stage` with a 1-based `__row_number`.
+    """Read a file into a temp table `stage` with a 1-based `__row_number`, and the lines that
+    cannot be read as rows into `{stage}_rejects` (__row_number, column_name, reason, raw_values).
 
     Returns {lower-cased column name: actual column name}.
     """
     p = quote_literal(str(path))
+    if path.stat().st_size == 0:
+        raise IngestError("the file is empty (0 bytes: no header, no rows)")
+    con.execute(
+        f"create or replace temp table {stage}_rejects (__row_number bigint, column_name varchar, "
+        "reason varchar, raw_values varchar)"
+    )
     if fmt == "csv":
-        # all_varchar: parsing to contract types happens below, row by row, so that one bad
-        # value quarantines one row instead of failing the file.
-        relation = f"read_csv({p}, header = true, all_varchar = true, encoding = 'utf-8')"
-        sql = f"create or replace temp table {stage} as select row_number() over () as __row_number, * from {relation}"
+        _stage_csv(con, path, stage)
+        sql = None
     elif fmt == "parquet":
         sql = (
             f"create or replace temp table {stage} as select file_row_number + 1 as __row_number, "
             f"* exclude (file_row_number) from read_parquet({p}, file_row_number = true)"
         )
     elif fmt == "jsonl":
-        objects = f"read_json_objects({p}, format = 'newline_delimited')"
-        con.execute(
-            f"create or replace temp table {stage}_json as "
-            f"select row_number() over () as __row_number, json from {objects}"
+        # Each line as text first, so that a line that is not a JSON object is quarantined alone.
+        lines = (
+            f"read_csv({p}, columns = {{'line': 'varchar'}}, header = false, delim = '\x1e', quote = '', "
+            f"escape = '', auto_detect = false, max_line_size = {MAX_CSV_LINE_BYTES})"
         )
-        bad = con.execute(
-            f"select min(__row_number) from {stage}_json where json_type(json) <> 'OBJECT'"
-        ).fetchone()[0]
-        if bad is not None:
-            raise IngestError(f"row {bad} is not a JSON object")
+        con.execute(
+            f"create or replace temp table {stage}_lines as "
+            f"select row_number() over () as __row_number, line from {lines} where trim(line) <> ''"
+        )
+        con.execute(
+            f"insert into {stage}_rejects select __row_number, '(line)', "
+            "'line not readable as JSON Lines: ' || case when json_valid(line) then 'a JSON ' || "
+            "lower(json_type(line)) || ', not an object' else 'not valid JSON' end, line "
+            f"from {stage}_lines where coalesce(case when json_valid(line) then json_type(line) end, '') <> 'OBJECT'"
+        )
+        con.execute(
+            f"create or replace temp table {stage}_json as select __row_number, "
+            "case when json_valid(line) then cast(line as json) end as json "
+            f"from {stage}_lines where __row_number not in (select __row_number from {stage}_rejects)"
+        )
+        con.execute(f"drop table {stage}_lines")
         keys = [
             r[0]
             for r in con.execute(
@@ -228,7 +330,8 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, stage: str
         sql = f"create or replace temp table {stage} as select __row_number{', ' + select if select else ''} from {stage}_json"
     else:  # pragma: no cover - FORMATS guards this
         raise IngestError(f"unsupported format {fmt}")
-    con.execute(sql)
+    if sql:
+        con.execute(sql)
     names = [r[0] for r in con.execute(f"select * from {stage} limit 0").description]
     return {n.strip().lower(): n for n in names if n != "__row_number"}
 
@@ -284,6 +387,58 @@ def _validation_sql(
     )
 
 
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _row_rule_checks(contract: SourceContract, future_cutoff: datetime) -> list[str]:
+    """Violations decided on the typed row (`{stage}_checked`), each a {column, reason} struct
+    or null: ranges of the columns where a bad value corrupts scores, error-severity cross-field
+    rules (both from the quality policy, so the gates and the loader agree), and dates in the
+    future. Such a row never loads, so it cannot block a run at the quality gates."""
+    checks = []
+    for col in contract.columns:
+        if (contract.name, col.name) not in VALIDITY_ERROR_COLUMNS:
+            continue
+        c, name = quote_ident(col.name), quote_literal(col.name)
+        if col.min_value is not None:
+            checks.append(
+                f"case when {c} < {col.min_value!r} then {{'column': {name}, 'reason': 'value ' || "
+                f"cast({c} as varchar) || ' is below the minimum {_number(col.min_value)}'}} end"
+            )
+        if col.max_value is not None:
+            checks.append(
+                f"case when {c} > {col.max_value!r} then {{'column': {name}, 'reason': 'value ' || "
+                f"cast({c} as varchar) || ' is above the maximum {_number(col.max_value)}'}} end"
+            )
+    for rule in CROSS_FIELD_RULES.get(contract.name, ()):
+        if rule.severity != "error":
+            continue
+        checks.append(
+            f"case when not coalesce(({rule.ok}), true) then {{'column': {quote_literal(', '.join(rule.columns))}, "
+            f"'reason': {quote_literal(f'{rule.name}: {rule.description}')}}} end"
+        )
+    if not contract.dated_ahead:
+        cutoff = quote_literal(future_cutoff.isoformat(sep=" ", timespec="seconds"))
+        dated = [(contract.known_at, contract.freshness_column)]
+        if contract.known_at != contract.freshness_column:
+            dated.append((quote_ident(contract.freshness_column), contract.freshness_column))
+        for expression, column in dated:
+            checks.append(
+                f"case when cast({expression} as timestamp) > cast({cutoff} as timestamp) then "
+                f"{{'column': {quote_literal(column)}, 'reason': 'dated in the future: ' || "
+                f"cast({expression} as varchar) || ' is after {future_cutoff:%Y-%m-%d %H:%M} UTC (now or the "
+                f"reference date, plus {FUTURE_TOLERANCE.days} day)'}} end"
+            )
+    return checks
+
+
+def future_cutoff(now: datetime) -> datetime:
+    """Records dated after this are quarantined as dated in the future."""
+    reference = reference_time()
+    return min(now, reference) + FUTURE_TOLERANCE if reference is not None else now + FUTURE_TOLERANCE
+
+
 def _stage_mapped(
     con: duckdb.DuckDBPyConnection, batch: MappedBatch, stage: str
 ) -> tuple[dict[str, str], str]:
@@ -295,8 +450,21 @@ def _stage_mapped(
     for name, path in batch.files.items():
         _stage_file(con, path, loaded.format_of(path), f"{stage}_in_{name}")
         con.execute(f"create or replace temp view {quote_ident(name)} as select * from {stage}_in_{name}")
+        if name != batch.main_name:
+            bad = con.execute(
+                f"select __row_number, reason from {stage}_in_{name}_rejects limit 1"
+            ).fetchone()
+            if bad is not None:  # a lookup missing a line would silently blank the rows it maps
+                raise IngestError(f"lookup input {name!r} ({path}): row {bad[0]}: {bad[1]}")
+    con.execute(
+        f"create or replace temp table {stage}_rejects as select * from {stage}_in_{batch.main_name}_rejects"
+    )
     relation = f"{stage}_in_{batch.main_name}"
     if loaded.mapping.query:
+        try:
+            check_select(loaded.mapping.query)
+        except ValueError as exc:  # parse_mapping checked it already; never run anything else
+            raise IngestError(f"mapping {loaded.path}: query {exc}") from None
         con.execute(f"create or replace temp table {stage}_src as {loaded.mapping.query}")
         names = [d[0] for d in con.execute(f"select * from {stage}_src limit 0").description]
         counts = con.execute(
@@ -362,11 +530,16 @@ def load_source(
     *,
     log: Callable[[str], None] | None = None,
     mappings_dir: Path | None = None,
+    loaded_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> SourceLoad:
     """Load every new file of one source. Raises IngestError naming the file on a whole-file problem.
 
     With a mapping for the source in `mappings_dir` (default: $HEALTHSCORE_MAPPINGS_DIR), its
-    files are the mapping's instead of `<landing>/<source>/`."""
+    files are the mapping's instead of `<landing>/<source>/`. `loaded_at` (naive UTC, default:
+    now) is the load time recorded on every row: a current-state export's version applies from
+    its date (tests pin it). `now` (default: the clock, HEALTHSCORE_TODAY moves it) decides
+    which records are dated in the future."""
     contract = CONTRACTS[source]
     log = log or (lambda _msg: None)
     started = time.perf_counter()
@@ -430,7 +603,8 @@ def load_source(
         result.seconds = time.perf_counter() - started
         return result
 
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
+    rule_checks = _row_rule_checks(contract, future_cutoff(now or clock.now()))
     target_cols = ", ".join(quote_ident(c) for c in contract.column_names)
     meta_cols = ", ".join(name for name, _, _ in LOAD_METADATA_COLUMNS)
     con.execute("begin transaction")
@@ -448,12 +622,23 @@ def load_source(
                         + attribute_select(attributes, user_relation)
                     )
             except duckdb.Error as exc:
-                first_line = str(exc).strip().splitlines()[0]
                 raise IngestError(
-                    f"source {source}: file {fl.path} cannot be read as {fl.format}: {first_line}"
+                    f"source {source}: file {fl.path} cannot be read as {fl.format}: {duckdb_reason(exc)}"
                 ) from exc
             except IngestError as exc:
                 raise IngestError(f"source {source}: file {fl.path}: {exc}") from exc
+            readable, rejected = con.execute(
+                f"select (select count(*) from {stage}), (select count(*) from {stage}_rejects)"
+            ).fetchone()
+            if readable == 0 and rejected > 0:  # nothing readable: the file is not what it says it is
+                row, reason, count = con.execute(
+                    f"select min(__row_number), reason, count(*) from {stage}_rejects group by reason "
+                    "order by count(*) desc, reason limit 1"
+                ).fetchone()
+                raise IngestError(
+                    f"source {source}: file {fl.path}: none of its {rejected:,} data line(s) can be read; "
+                    f"{count:,} of them (first: row {row}): {reason}"
+                )
             missing = [c for c in contract.required_columns if c.lower() not in columns]
             if missing:
                 raise IngestError(
@@ -461,9 +646,7 @@ def load_source(
                     f"found: {', '.join(sorted(columns)) or 'none'}"
                 )
             fl.ignored_columns = sorted(set(columns) - {c.lower() for c in contract.column_names})
-            fl.rows_landed = con.execute(f"select count(*) from {stage}").fetchone()[0]
-            if fl.rows_landed == 0:
-                raise IngestError(f"source {source}: file {fl.path} has no data rows")
+            fl.rows_landed = readable + rejected  # a header-only file loads 0 rows
 
             checked = _validation_sql(contract, columns, stage, mapped=isinstance(path, MappedBatch))
             if attributes is not None:
@@ -474,6 +657,11 @@ def load_source(
                     f"from ({checked}) as c join {stage}_attrs as a on a.__row_number = c.__row_number"
                 )
             con.execute(f"create or replace temp table {stage}_checked as {checked}")
+            if rule_checks:
+                con.execute(
+                    f"update {stage}_checked set __violations = list_concat(__violations, "
+                    f"list_filter([{', '.join(rule_checks)}], lambda x: x is not null))"
+                )
             batch = quote_literal(fl.batch_id)
             file_lit = quote_literal(fl.path)
             ts = quote_literal(loaded_at.isoformat(sep=" "))
@@ -488,13 +676,21 @@ def load_source(
                 f"__raw_values, cast({ts} as timestamp) "
                 f"from (select __row_number, __raw_values, unnest(__violations) as v from {stage}_checked)"
             )
+            con.execute(
+                "insert into raw._quarantine "
+                f"select {batch}, {quote_literal(source)}, {file_lit}, __row_number, column_name, reason, "
+                f"raw_values, cast({ts} as timestamp) from {stage}_rejects"
+            )
             if isinstance(path, MappedBatch):
                 _insert_extras(con, path.mapping, stage, fl.batch_id)
             if attributes is not None:
                 _insert_attributes(con, contract, attributes, stage, fl.batch_id)
-            fl.rows_quarantined = con.execute(
-                f"select count(*) from {stage}_checked where len(__violations) > 0"
-            ).fetchone()[0]
+            fl.rows_quarantined = (
+                rejected
+                + con.execute(f"select count(*) from {stage}_checked where len(__violations) > 0").fetchone()[
+                    0
+                ]
+            )
             fl.rows_loaded = fl.rows_landed - fl.rows_quarantined
             con.execute(
                 "insert into raw._load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -513,13 +709,9 @@ def load_source(
             )
             inputs = [f"_in_{n}" for n in path.files] if isinstance(path, MappedBatch) else []
             for suffix in (
-                "",
-                "_checked",
-                "_json",
-                "_src",
-                "_attrs",
+                *("", "_checked", "_json", "_src", "_attrs", "_rejects"),
                 *inputs,
-                *[f"{i}_json" for i in inputs],
+                *[f"{i}{kind}" for i in inputs for kind in ("_json", "_rejects")],
             ):
                 con.execute(f"drop table if exists {stage}{suffix}")
             log(

@@ -46,6 +46,7 @@ from orchestration.lib.ingest.declarations import (
     _pydantic_errors,
     attribute_select,
 )
+from orchestration.lib.ingest.sql_checks import sql_errors
 
 MAPPINGS_DIR_ENV = "HEALTHSCORE_MAPPINGS_DIR"
 
@@ -193,7 +194,7 @@ def parse_mapping(text: str, path: Path | str) -> LoadedMapping:
             f"{where}: unknown source {mapping.source!r}; known sources: {', '.join(sorted(CONTRACTS))}"
         )
     contract = get_contract(mapping.source)
-    errors = mapping.check_source(mapping.source)
+    errors = sql_errors(mapping) + mapping.check_source(mapping.source)
     for target in mapping.columns:
         if target not in contract.column_names:
             errors.append(

@@ -22,6 +22,8 @@ from orchestration.lib.engines.warehouse import connect
 from orchestration.lib.publish.parquet import _snapshot_reader, write_parquet
 from orchestration.lib.publish.tables import (
     APPEND_BY_VERSION,
+    MASK_FUNCTION,
+    MASKED_COLUMNS,
     PARQUET_PARTITION,
     PARQUET_UNPARTITIONED,
     PUBLISHED_TABLES,
@@ -37,6 +39,9 @@ from orchestration.lib.publish.tables import (
     ensure_quality_views,
     existing_tables,
     published_dir,
+    published_select,
+    register_masking,
+    remove_debris,
 )
 
 
@@ -72,13 +77,13 @@ def _update_table(con: duckdb.DuckDBPyConnection, name: str, alias: str, update:
         ).fetchone()
     else:
         con.execute(f"delete from {dst}")
-        (written,) = con.execute(f"insert into {dst} select * from {src}").fetchone()
+        (written,) = con.execute(f"insert into {dst} {published_select(name, src)}").fetchone()
     (count,) = con.execute(f"select count(*) from {dst}").fetchone()
     (expected,) = con.execute(f"select count(*) from {src}").fetchone()
     if count != expected:
         # History pruned or rewritten in the warehouse (not append-only any more): copy it whole.
         con.execute(f"delete from {dst}")
-        (written,) = con.execute(f"insert into {dst} select * from {src}").fetchone()
+        (written,) = con.execute(f"insert into {dst} {published_select(name, src)}").fetchone()
         update.new_versions.pop(name, None)
         update.restated_dates.pop(name, None)
     update.rows_written[name] = written
@@ -108,6 +113,7 @@ def write_snapshot(
     wanted = [t for t in tables if t in present]
     alias = "published_snapshot"
     update = SnapshotUpdate()
+    register_masking(con)
     try:
         if not incremental:
             update.reason = "full publish requested"
@@ -136,7 +142,9 @@ def write_snapshot(
                 for schema in sorted({t.split(".")[0] for t in wanted}):
                     con.execute(f"create schema if not exists {alias}.{quote_ident(schema)}")
                 for name in wanted:
-                    con.execute(f"create table {_relation(name, alias)} as select * from {_relation(name)}")
+                    con.execute(
+                        f"create table {_relation(name, alias)} as {published_select(name, _relation(name))}"
+                    )
                     count = con.execute(f"select count(*) from {_relation(name, alias)}").fetchone()[0]
                     update.row_counts[name] = update.rows_written[name] = count
                 if "raw._quarantine" in update.row_counts:
@@ -186,6 +194,11 @@ def write_snapshot_from_engine(
                     else:
                         snap.execute(f"insert into {_relation(name)} select * from __batch")
                     snap.unregister("__batch")
+                for column in MASKED_COLUMNS.get(name, ()):
+                    register_masking(snap)
+                    snap.execute(
+                        f"update {_relation(name)} set {quote_ident(column)} = {MASK_FUNCTION}({quote_ident(column)})"
+                    )
                 count = snap.execute(f"select count(*) from {_relation(name)}").fetchone()[0]
                 update.row_counts[name] = update.rows_written[name] = count
             if "raw._quarantine" in update.row_counts:
@@ -214,6 +227,11 @@ def publish(
     started = time.perf_counter()
     out_dir = Path(out_dir or published_dir())
     result = PublishResult(snapshot_path=out_dir / SNAPSHOT_NAME, parquet_dir=out_dir / "parquet")
+    debris = remove_debris(out_dir)
+    if debris:
+        log(
+            f"removed {len(debris)} leftover(s) of an interrupted publish: {', '.join(p.name for p in debris[:5])}"
+        )
     engine = as_engine(con)
     # DuckDB: the snapshot is read back through the warehouse's connection (one instance, one cap)
     duck = engine.con if isinstance(engine, DuckDBEngine) else None

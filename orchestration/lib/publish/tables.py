@@ -40,6 +40,56 @@ PUBLISHED_TABLES: tuple[str, ...] = (
     "backtest.backtest_metrics",
 )
 
+# Columns holding a source's raw values: published with personal data masked (e-mail addresses,
+# phone numbers: the masking of every published excerpt, orchestration/lib/sentiment). The live
+# warehouse keeps them as loaded, for whoever may read it (docs/reliability.md).
+MASKED_COLUMNS: dict[str, tuple[str, ...]] = {"raw._quarantine": ("raw_values",)}
+MASK_FUNCTION = "healthscore_mask_pii"
+
+
+def register_masking(con: duckdb.DuckDBPyConnection) -> None:
+    """Make MASK_FUNCTION (the Python mask_pii) callable in SQL on this connection."""
+    from duckdb.sqltypes import VARCHAR
+
+    from orchestration.lib.sentiment.model import mask_pii
+
+    try:
+        con.remove_function(MASK_FUNCTION)
+    except duckdb.Error:
+        pass  # not registered yet
+    con.create_function(MASK_FUNCTION, mask_pii, [VARCHAR], VARCHAR, side_effects=False)
+
+
+def published_select(name: str, relation: str) -> str:
+    """The SELECT that publishes table `name` from `relation`: masked columns replaced."""
+    masked = MASKED_COLUMNS.get(name)
+    if not masked:
+        return f"select * from {relation}"
+    replace = ", ".join(f"{MASK_FUNCTION}({quote_ident(c)}) as {quote_ident(c)}" for c in masked)
+    return f"select * replace ({replace}) from {relation}"
+
+
+# Files a publish writes under a temp name and renames: left behind only by an interrupted run.
+DEBRIS_GLOBS = (".*.tmp", ".*.tmp.wal", "parquet/.*.tmp", "parquet/*/.*.tmp", "parquet/*/.partitioned.*.tmp")
+
+
+def remove_debris(out_dir: Path) -> list[Path]:
+    """Remove what interrupted publishes left (temp snapshots, half-written Parquet files and
+    partition folders), so that readers globbing `**/*.parquet` never meet a partial file.
+    Publishing runs one at a time (the pipeline holds the warehouse), so nothing live is removed."""
+    import shutil
+
+    removed = []
+    for pattern in DEBRIS_GLOBS:
+        for path in Path(out_dir).glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 # Quarantined rows by source, column and reason: what a data-quality reviewer looks at first.
 QUARANTINE_SUMMARY_SQL = """
 select

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from orchestration.lib import clock
+
 ERROR = "error"
 WARN = "warn"
 SEVERITIES = (ERROR, WARN)
@@ -29,9 +31,12 @@ SAMPLE_SIZE = 5  # failing keys / values kept per expectation
 # `min_fill` in their contract warn below that share of non-null values; the others are
 # sparse by nature (closed_at of open tickets, responded_at of unanswered surveys).
 
-# Uniqueness of the primary key. Staging dedupes duplicate keys (latest load wins), so a
-# duplicate is a warning, except where a duplicate would fan out every join in scoring.
-UNIQUENESS_ERROR_SOURCES = frozenset({"accounts"})
+# Uniqueness of the primary key, per load: a key twice in one file is a warning (staging keeps
+# the file's last row). Across loads a key repeats by design (re-exports of current-state
+# sources are versions, docs/operations.md; re-delivered events are deduplicated).
+# Row-level problems never block a run: rows that would corrupt scores (VALIDITY_ERROR_COLUMNS
+# ranges, error-severity cross-field rules) are quarantined by the loader before they load;
+# blocking stays for table-level failures (orphan rate, staleness, a missing table).
 
 # Referential integrity: any orphan (a reference to a key that is not in the referenced raw
 # table) is a warning; more than this share of orphan rows is an error.
@@ -68,6 +73,12 @@ NOT_PROVIDED = "source not provided"
 
 # Name of the suite parameter carrying the staleness cut-off (reference time - stale_after_days).
 FRESHNESS_CUTOFF_PARAM = "freshness_cutoff"
+
+
+def reference_date() -> dt.date:
+    """The last day the data may describe: HEALTHSCORE_REFERENCE_DATE, else today (UTC)."""
+    end = reference_time()
+    return end.date() - dt.timedelta(days=1) if end is not None else clock.today()
 
 
 def reference_time() -> dt.datetime | None:

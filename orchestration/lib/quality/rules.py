@@ -25,7 +25,6 @@ from orchestration.lib.quality.policy import (
     SEVERITIES,
     STALENESS,
     UNIQUENESS,
-    UNIQUENESS_ERROR_SOURCES,
     VALIDITY,
     VALIDITY_ERROR_COLUMNS,
     WARN,
@@ -245,16 +244,18 @@ def _orphans_query(contract: SourceContract, column: str, min_rate: float | None
 
 
 def _duplicates_query(contract: SourceContract) -> str:
-    """Keys of the validated rows that occur more than once in the WHOLE raw table, one result row
-    per duplicated raw row ({value, count}): new keys are checked against every existing key and
-    against each other, and only the keys of the validated rows are looked up."""
+    """Keys that occur more than once in ONE load (file) among the validated rows, one result row
+    per duplicated row ({value, count}). Across loads a key repeats by design: a re-export of a
+    current-state source is a new version, a re-delivered event the same event (staging keeps
+    the latest load); so only a key twice in the same file is flagged."""
     pk = quote_ident(contract.primary_key)
     return (
-        f"with src as (select * from {{batch}}), dups as (select t.{pk} as value, count(*) as count "
-        f"from raw.{quote_ident(contract.name)} as t where t.{pk} in (select src.{pk} from src where src.{pk} is not null) "
-        f"group by t.{pk} having count(*) > 1) select dups.value, dups.count from dups "
-        # one row per duplicated raw row (portable: no range() / generate_series)
-        f"join raw.{quote_ident(contract.name)} as r on r.{pk} = dups.value order by dups.value"
+        f"with src as (select * from {{batch}}), dups as (select src._batch_id as batch_id, src.{pk} as value, "
+        f"count(*) as count from src where src.{pk} is not null group by src._batch_id, src.{pk} "
+        f"having count(*) > 1) select dups.value, dups.count from dups "
+        # one row per duplicated row (portable: no range() / generate_series)
+        f"join src as r on r.{pk} = dups.value and r._batch_id is not distinct from dups.batch_id "
+        "order by dups.value"
     )
 
 
@@ -342,11 +343,12 @@ def plan_rules(source: str, existing_tables: set[str] | None = None) -> list[Rul
     add(
         UNIQUENESS,
         "unique",
-        ERROR if source in UNIQUENESS_ERROR_SOURCES else WARN,
+        WARN,
         c.primary_key,
         "UnexpectedRowsExpectation",
         {"unexpected_rows_query": _duplicates_query(c)},
-        f"Primary key {c.primary_key} is unique (the validated rows' keys against every row of the table).",
+        f"Primary key {c.primary_key} is unique within each load (a key repeated across loads is a "
+        "re-export: staging keeps every version, the latest wins).",
     )
 
     # referential integrity

@@ -15,7 +15,7 @@ from typing import Any
 from orchestration.lib.contracts.sources import CONTRACTS, get_contract
 from orchestration.lib.engines.dialect import DIALECTS
 from orchestration.lib.engines.factory import engine_name, open_engine
-from orchestration.lib.engines.warehouse import warehouse_settings
+from orchestration.lib.engines.warehouse import retry_while_locked, warehouse_settings
 from orchestration.lib.quality.outcomes import (
     SCOPE_ROWS,
     SCOPE_TABLE,
@@ -265,6 +265,13 @@ def _cap_duckdb(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute(statement)
 
 
+def _connect_when_unlocked(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """GX's DuckDB connections wait while a reader holds the file, like the pipeline's own
+    (orchestration/lib/engines/warehouse.py)."""
+    target = cparams.get("database") or (cargs[0] if cargs else "the warehouse")
+    return retry_while_locked(lambda: dialect.connect(*cargs, **cparams), target)
+
+
 def cap_gx_duckdb_connections() -> None:
     """Give GX's own DuckDB connections the pipeline's memory cap and offline flags.
 
@@ -274,11 +281,15 @@ def cap_gx_duckdb_connections() -> None:
     set everywhere else. A SET on connect (not a connect-time config) so the connection never
     differs in configuration from another one the process holds on the same file.
     """
+    import duckdb_engine
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     if not event.contains(Engine, "connect", _cap_duckdb):
         event.listen(Engine, "connect", _cap_duckdb)
+    # do_connect is a dialect event: it fires only when listened on the concrete dialect class.
+    if not event.contains(duckdb_engine.Dialect, "do_connect", _connect_when_unlocked):
+        event.listen(duckdb_engine.Dialect, "do_connect", _connect_when_unlocked)
 
 
 def dispose_datasource(datasource: Any) -> None:

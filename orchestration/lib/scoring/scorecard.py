@@ -21,6 +21,10 @@ UNITS = ("pct", "count", "days", "score", "ratio", "hours", "currency", "number"
 PLACEHOLDERS = ("value", "abs_value", "change", "bin")
 WEIGHT_TOTAL = 100.0
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+# Names that become SQL identifiers (columns, CTE aliases) when a scorecard is compiled: factor,
+# feature, group and objective names. Configuration is data: anything else is rejected here, in
+# every command that loads a scorecard (run, diff, backtest, render), never quoted into SQL.
+IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class ScorecardError(ValueError):
@@ -299,8 +303,35 @@ class Scorecard(_Strict):
         return self.bands[-1].grade
 
 
+def _identifier_errors(card: Scorecard) -> list[str]:
+    found: list[tuple[str, str]] = [("objective", name) for name in card.objectives]
+    found += [("group", name) for name in card.groups]
+    for f in card.factors:
+        found += [
+            ("factor", f.name),
+            (f"factor {f.name!r}: feature", f.feature),
+            (f"factor {f.name!r}: group", f.group),
+        ]
+    for name, objective in card.objectives.items():
+        found += [(f"objective {name!r}: group_weights", g) for g in objective.group_weights]
+        found += [(f"objective {name!r}: factor_weights", f) for f in objective.factor_weights]
+    for kind, variants in (("segment", card.segment_overrides), ("industry", card.industry_overrides)):
+        for value, variant in variants.items():
+            found += [(f"{kind} override {value!r}: objective", o) for o in variant.group_weights]
+            for weights in variant.group_weights.values():
+                found += [(f"{kind} override {value!r}: group_weights", g) for g in weights]
+            found += [(f"{kind} override {value!r}: normalisation", f) for f in variant.normalisation]
+    return [
+        f"{where} {name!r} is not a valid name (lower-case letters, digits and _, starting with a letter or _)"
+        for where, name in dict.fromkeys(found)
+        if not IDENTIFIER_RE.match(name)
+    ]
+
+
 def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
-    errors: list[str] = []
+    errors: list[str] = _identifier_errors(card)
+    if errors:  # names go into SQL: report them and nothing else
+        return errors
     names = [f.name for f in card.factors]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         errors.append(f"factor {dup!r} is defined more than once")

@@ -39,9 +39,12 @@ class SentimentModel(Protocol):
 # --------------------------------------------------------------------------------------------
 # personal data
 # --------------------------------------------------------------------------------------------
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Bounded repetitions (an e-mail's local part has at most 64 characters, a domain label 63, a
+# phone number far fewer than 40): unbounded ones backtrack quadratically, and one 5 MB ticket
+# body took hours to mask (issue 20).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 # Digit runs with separators; masked when they hold 7+ digits and do not start with an ISO date.
-_PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,}\d(?!\w)")
+_PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,40}\d(?!\w)")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
 
 

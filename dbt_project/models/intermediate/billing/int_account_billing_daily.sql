@@ -1,14 +1,16 @@
 {{ config(materialized='table') }}
 
 -- Financial features per account and as_of_date. A subscription term is active on D
--- when start_date <= D and (end_date is null or end_date >= D); an invoice is known
--- from issued_at. Invoice status is the state at export time, so only 'failed' is
+-- when start_date <= D and (end_date is null or end_date >= D), with the values of the
+-- version of the term known on D (a re-export that changes MRR, seats or the end date applies
+-- from its load date: stg_billing__subscription_versions); an invoice is known from issued_at. Invoice status is the state at export time, so only 'failed' is
 -- used, and from the due date (when a payment can first fail).
 with
 
+-- Each version of a term counts while it is the version known (valid_from <= D < valid_to).
 subscriptions as (
 
-    select * from {{ ref('stg_billing__subscriptions') }}
+    select * from {{ ref('stg_billing__subscription_versions') }}
 
 ),
 
@@ -38,8 +40,8 @@ intervals as (
     select
         account_id,
         'mrr' as measure,
-        start_date as valid_from,
-        {{ add_days('end_date', 1) }} as valid_until,
+        greatest(start_date, valid_from) as valid_from,
+        {{ clip_to_version(add_days('end_date', 1)) }} as valid_until,
         mrr as amount
     from subscriptions
 
@@ -48,8 +50,8 @@ intervals as (
     select
         account_id,
         'seats' as measure,
-        start_date as valid_from,
-        {{ add_days('end_date', 1) }} as valid_until,
+        greatest(start_date, valid_from) as valid_from,
+        {{ clip_to_version(add_days('end_date', 1)) }} as valid_until,
         coalesce(seats, 0) as amount
     from subscriptions
 
@@ -58,8 +60,8 @@ intervals as (
     select
         account_id,
         'active_subscriptions' as measure,
-        start_date as valid_from,
-        {{ add_days('end_date', 1) }} as valid_until,
+        greatest(start_date, valid_from) as valid_from,
+        {{ clip_to_version(add_days('end_date', 1)) }} as valid_until,
         1 as amount
     from subscriptions
 
@@ -69,8 +71,8 @@ intervals as (
     select
         account_id,
         'mrr_90d_ago' as measure,
-        {{ add_days('start_date', 90) }} as valid_from,
-        {{ add_days('end_date', 91) }} as valid_until,
+        greatest({{ add_days('start_date', 90) }}, valid_from) as valid_from,
+        {{ clip_to_version(add_days('end_date', 91)) }} as valid_until,
         mrr as amount
     from subscriptions
 
@@ -115,7 +117,7 @@ dated as (
     select
         account_id,
         'last_billing_known_date' as measure,
-        start_date as known_from,
+        greatest(start_date, valid_from) as known_from,
         start_date as value
     from subscriptions
 
@@ -153,6 +155,7 @@ active_terms as (
             account_days.account_id = subscriptions.account_id
             and account_days.as_of_date >= subscriptions.start_date
             and (subscriptions.end_date is null or account_days.as_of_date <= subscriptions.end_date)
+            and {{ known_on('subscriptions', 'account_days.as_of_date') }}
     group by
         account_days.account_id,
         account_days.as_of_date

@@ -13,9 +13,13 @@
       as_of_date, or earlier when records loaded since the last build are known on an
       earlier date (a late-arriving file restates the days it changes, and only those).
       Nothing new loaded and nothing new to build: an empty range, the mart is unchanged.
+    Var reference_date (ISO date; the pipeline passes today, or HEALTHSCORE_REFERENCE_DATE):
+    the end never passes it, so a record dated in the future cannot move the scores' date
+    (the loader quarantines those; this holds for rows that reached raw another way).
     docs/operations.md ("Incremental runs") explains what this covers and what needs a backfill. -#}
 {%- set as_of_start = var('as_of_start', none) -%}
 {%- set as_of_end = var('as_of_end', none) -%}
+{%- set reference_date = var('reference_date', none) -%}
 {%- set event_models = [
     'stg_product__usage_events', 'stg_support__tickets', 'stg_surveys__responses',
     'stg_billing__invoices', 'stg_crm__account_notes', 'stg_social__mentions',
@@ -24,6 +28,9 @@
 {%- set all_models = event_models + [
     'stg_crm__accounts', 'stg_billing__subscriptions', 'stg_crm__outcomes',
 ] -%}
+{#- Current-state exports with history: a version loaded since the last build changes the
+    features from its load date (valid_from), so those days are rebuilt. -#}
+{%- set history_models = ['stg_crm__account_versions', 'stg_billing__subscription_versions'] -%}
 {%- set mart = none -%}
 {%- if execute and not flags.FULL_REFRESH -%}
     {%- set candidate = adapter.get_relation(
@@ -64,6 +71,22 @@ known_dates as (
             as first_new_known_at
     from {{ ref(model) }}
     cross join built
+    union all
+    {% endfor -%}
+    {% for model in history_models -%}
+    select
+        cast(null as {{ dbt.type_timestamp() }}) as first_known_at,
+        cast(null as {{ dbt.type_timestamp() }}) as last_known_at,
+        min(
+            case
+                when
+                    (built.loaded_through is null or loaded_at > built.loaded_through)
+                    and valid_from > cast('1900-01-01' as date)
+                    then cast(valid_from as {{ dbt.type_timestamp() }})
+            end
+        ) as first_new_known_at
+    from {{ ref(model) }}
+    cross join built
     {% if not loop.last %}union all
     {% endif %}
     {%- endfor %}
@@ -96,10 +119,14 @@ ends as (
         data_range.first_known_date,
         data_range.first_new_known_date,
         built.built_through,
-        {% if as_of_end -%}
-        cast('{{ as_of_end }}' as date) as as_of_end
+        {% set end = "cast('" ~ as_of_end ~ "' as date)" if as_of_end else 'data_range.last_known_date' -%}
+        {% if reference_date -%}
+        case
+            when {{ end }} > cast('{{ reference_date }}' as date) then cast('{{ reference_date }}' as date)
+            else {{ end }}
+        end as as_of_end
         {%- else -%}
-        data_range.last_known_date as as_of_end
+        {{ end }} as as_of_end
         {%- endif %}
     from data_range
     cross join built

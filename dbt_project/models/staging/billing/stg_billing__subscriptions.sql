@@ -1,21 +1,10 @@
+-- The current version of every subscription term (stg_billing__subscription_versions: the
+-- latest load wins).
 with
 
-source as (
+versions as (
 
-    select * from {{ source('raw', 'subscriptions') }}
-
-),
-
--- Re-exports repeat a key: keep the row from the latest load.
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by subscription_id
-            order by _loaded_at desc nulls last, _row_number desc nulls last
-        ) as load_rank
-    from source
+    select * from {{ ref('stg_billing__subscription_versions') }}
 
 ),
 
@@ -27,18 +16,18 @@ final as (
         plan,
         seats,
         mrr,
-        coalesce(arr, 12 * mrr) as arr,
-        upper(trim(currency)) as currency,
+        arr,
+        currency,
         start_date,
         end_date,
         renewal_date,
-        lower(trim(status)) as status,
+        status,
         discount_pct,
         cast(start_date as timestamp) as known_at,
-        _batch_id as batch_id,
-        _loaded_at as loaded_at
-    from deduplicated
-    where load_rank = 1
+        batch_id,
+        loaded_at
+    from versions
+    where is_current
 
 )
 

@@ -1,21 +1,9 @@
+-- The current version of every account (stg_crm__account_versions: the latest load wins).
 with
 
-source as (
+versions as (
 
-    select * from {{ source('raw', 'accounts') }}
-
-),
-
--- Re-exports repeat a key: keep the row from the latest load.
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by account_id
-            order by _loaded_at desc nulls last, _row_number desc nulls last
-        ) as load_rank
-    from source
+    select * from {{ ref('stg_crm__account_versions') }}
 
 ),
 
@@ -25,21 +13,16 @@ final as (
         account_id,
         account_name,
         industry,
-        case lower(trim(segment))
-            when 'smb' then 'SMB'
-            when 'mid-market' then 'Mid-Market'
-            when 'enterprise' then 'Enterprise'
-            else trim(segment)
-        end as segment,
+        segment,
         country,
         owner,
         created_at,
         parent_account_id,
         created_at as known_at,
-        _batch_id as batch_id,
-        _loaded_at as loaded_at
-    from deduplicated
-    where load_rank = 1
+        batch_id,
+        loaded_at
+    from versions
+    where is_current
 
 )
 
