@@ -17,7 +17,7 @@ from orchestration.lib.quality.outcomes import (
     ExpectationOutcome,
     SourceQualityResult,
 )
-from orchestration.lib.quality.policy import ERROR, REFERENTIAL_INTEGRITY, STALENESS, VALIDITY
+from orchestration.lib.quality.policy import COMPLETENESS, ERROR, REFERENTIAL_INTEGRITY, STALENESS
 from orchestration.lib.quality.validate import validate_sources
 from tests.support.raw_tables import create_raw_table, insert_raw_rows
 
@@ -151,10 +151,10 @@ def test_no_new_batch_repeats_the_last_verdict_without_gx(warehouse: Path) -> No
 
 
 def test_an_unresolved_error_keeps_blocking_until_the_rows_are_fixed(warehouse: Path) -> None:
-    # a segment outside the contract (written to raw without the loader, which would quarantine it): error
-    _load(warehouse, "accounts", "acc-2", [_account(2, segment="Galaxy")])
+    # a required value missing (written to raw without the loader, which would quarantine it): error
+    _load(warehouse, "accounts", "acc-2", [_account(2, account_name=None)])
     first = _validate(warehouse, ["accounts"], "r1")["accounts"]
-    assert first.category_outcome(VALIDITY) == (False, ERROR)
+    assert first.category_outcome(COMPLETENESS) == (False, ERROR)
 
     # Nothing new arrived, but the error is not forgotten: the batches validated with it (an error
     # is not traced to one batch) are checked again.
@@ -163,14 +163,14 @@ def test_an_unresolved_error_keeps_blocking_until_the_rows_are_fixed(warehouse: 
         ("acc-1", True),
         ("acc-2", True),
     ]
-    assert rerun.category_outcome(VALIDITY) == (False, ERROR)
+    assert rerun.category_outcome(COMPLETENESS) == (False, ERROR)
     assert rerun.carried_from_run is None
 
     # A clean new batch does not hide it either: both are validated.
     _load(warehouse, "accounts", "acc-3", [_account(3)])
     third = _validate(warehouse, ["accounts"], "r3")["accounts"]
     assert sorted(b.batch_id for b in third.batches) == ["acc-1", "acc-2", "acc-3"]
-    assert third.category_outcome(VALIDITY) == (False, ERROR)
+    assert third.category_outcome(COMPLETENESS) == (False, ERROR)
 
     # The bad row is removed from raw: the re-check passes and the batches are closed.
     with connect(warehouse) as con:
