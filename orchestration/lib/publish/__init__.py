@@ -1,7 +1,7 @@
 """Publish the warehouse for readers that must never block (or be blocked by) the pipeline.
 
 DuckDB allows one writer process per file and a reader of the live file takes its lock, so BI
-clients read copies instead (STACK.md, "DuckDB concurrency"):
+clients read copies instead:
 
 - a read-only DuckDB snapshot, `data/published/healthscore_published.duckdb`, written to a temp
   file in one read transaction of the live warehouse and then renamed over the old one
