@@ -9,6 +9,7 @@ from orchestration.defs.asset_keys import HEALTH_SCORES, scores_key
 from orchestration.defs.ops.partitions import daily_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
+from orchestration.lib.reporting.at_risk import grade_order_sql
 from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD, load_scorecard
 from orchestration.lib.scoring.scores import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
 from orchestration.lib.settings import project_path
@@ -129,13 +130,30 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             from scores.health_scores
             where score_version = ? and objective = 'retention_risk' and as_of_date = ?
               and grade not in ('churned', 'insufficient_data')
-            order by health_score asc nulls last limit 10""",
+            order by {grade_order_sql()}, health_score asc nulls last, account_id limit 10""",
             [run.score_version, as_of_end],
         ).df()
         counts = {
             name: con.execute(f"select count(*) from scores.{name}").fetchone()[0]
             for name in PUBLISHED_TABLES
         }
+    if HEALTH_SCORES in context.selected_asset_keys and not (
+        context.has_partition_key or context.has_partition_key_range
+    ):
+        # A run without a partition (`healthscore run`, a first run's history) still scores days:
+        # record each as its partition, so the Partitions tab shows what was scored.
+        keys = set(daily_partitions.get_partition_keys())
+        day = run.as_of_start
+        while day <= run.as_of_end:
+            if day.isoformat() in keys:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=HEALTH_SCORES,
+                        partition=day.isoformat(),
+                        metadata={"score_version": run.score_version},
+                    )
+                )
+            day += dt.timedelta(days=1)
     if HEALTH_SCORES in context.selected_asset_keys:
         yield dg.MaterializeResult(
             asset_key=HEALTH_SCORES,
