@@ -115,7 +115,7 @@ def model_plan(manifest_path: Path) -> list[tuple[str, str, str, str]]:
 def raw_view_sql(con, landing: Path, contract) -> str:
     """The landing files of a source, typed and filtered by the loader's own rules (rows the loader
     quarantines are left out here too), with the load-metadata columns the staging models read."""
-    from orchestration.lib.ingest.loader import _validation_sql
+    from orchestration.lib.ingest.files import _validation_sql
 
     files = sorted(str(p) for p in (landing / contract.name).glob("*.parquet"))
     if not files:

@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest.loader import IngestError, load_source
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import load_source
 
 TICKETS_HEADER = "ticket_id,account_id,opened_at,closed_at,priority,status,csat_score,subject,body"
 GOOD = "T{n},A1,2026-01-0{n} 10:00:00,,low,open,4,Login,Cannot log in"

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest.loader import IngestError, load_source
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import load_source
 from orchestration.lib.ingest.mapping import MappingError, load_mapping
 from orchestration.lib.ingest.sql_checks import check_expression, check_select
 from orchestration.lib.scoring.scorecard import ScorecardError, parse_scorecard

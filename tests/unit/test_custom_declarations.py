@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from orchestration.lib.ingest.declarations import MappingError
-from orchestration.lib.ingest.loader import IngestError, ensure_raw_schema, load_source
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import ensure_raw_schema, load_source
 from orchestration.lib.ingest.mapping import check_mapping, parse_mapping
 
 # A snapshot export: one row per customer, categorical and numeric columns of its own.

@@ -7,7 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest.loader import IngestError, load_source
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import load_source
 
 ACCOUNTS_CSV = """account_id,account_name,industry,segment,country,owner,created_at,parent_account_id,crm_extra
 A1,Acme,Software,smb,US,Jo,2024-01-01,,x

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from orchestration.lib.ingest.declarations import MappingError
-from orchestration.lib.ingest.loader import IngestError, load_source
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import load_source
 from orchestration.lib.ingest.mapping import check_mapping, load_mappings, parse_mapping
 
 ACCOUNTS_CSV = """Customer ID,Company,Tier,Signed Up,Churned

@@ -7,7 +7,8 @@ import dagster as dg
 from orchestration.defs.asset_keys import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts.sources import CONTRACTS, SourceContract
-from orchestration.lib.ingest.loader import IngestError, load_source_into
+from orchestration.lib.ingest.files import IngestError
+from orchestration.lib.ingest.loader import load_source_into
 
 
 def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
