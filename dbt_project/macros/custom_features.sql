@@ -53,12 +53,13 @@
 {%- endmacro %}
 
 {#- The custom feature columns the mart carries, as `, <cte>.<column>` (qualified) or
-    `, <column>`: every column of int_account_metrics_daily and the
+    `, <column>`: every column of int_account_attributes_daily, int_account_metrics_daily and the
     models in var('custom_feature_models') except the keys. Read from the built relations when the
     mart runs; a name used twice stops the build with the model named. -#}
 {% macro custom_feature_columns(qualified) -%}
     {%- if execute -%}
         {%- set sources = [
+            ('custom_attributes', ref('int_account_attributes_daily')),
             ('custom_metrics', ref('int_account_metrics_daily')),
         ] -%}
         {%- for model in var('custom_feature_models', []) -%}

@@ -152,11 +152,19 @@ def test_a_later_export_never_changes_an_earlier_dates_features(built: dict) -> 
     assert built["after"] == built["before"]
 
 
-def test_standard_features(built: dict) -> None:
+def test_a_changed_attribute_applies_from_the_day_its_export_was_loaded(built: dict) -> None:
+    assert _feature(built, "attr_region, attr_employees", "A1", "2026-04-09") == ("emea", 40.0)
+    assert _feature(built, "attr_region, attr_employees", "A1", SECOND_EXPORT_DAY) == ("apac", 55.0)
+    assert _feature(built, "attr_region, attr_employees", "A3", "2026-04-30") == ("amer", None)
+
+
+def test_standard_features_and_subscription_attributes(built: dict) -> None:
     # A2: two active terms (MRR and ARR add up); the primary one is the highest-MRR term, not the add-on
-    got = _feature(built, "segment, tenure_days, plan, contract_term_months, mrr, arr", "A2", D)
-    assert got == ("Public Sector", 197, "Enterprise", 24, 9100.0, 109200.0)
-    assert _feature(built, "plan, contract_term_months", "A1", D) == ("Team", 12)
+    got = _feature(
+        built, "segment, tenure_days, plan, contract_term_months, mrr, arr, attr_auto_renew", "A2", D
+    )
+    assert got == ("Public Sector", 197, "Enterprise", 24, 9100.0, 109200.0, False)
+    assert _feature(built, "plan, contract_term_months, attr_auto_renew", "A1", D) == ("Team", 12, True)
 
 
 def test_metric_windows_latest_and_change_are_point_in_time(built: dict) -> None:
@@ -181,10 +189,14 @@ def test_catalog_lists_every_feature_with_its_type(built: dict) -> None:
     with duckdb.connect(str(built["warehouse"]), read_only=True) as con:
         catalog = feature_catalog(con)
     got = {n: (catalog[n].type, catalog[n].kind) for n in catalog}
+    assert got["attr_region"] == ("categorical", "attribute")
+    assert got["attr_employees"] == ("numeric", "attribute")
+    assert got["attr_auto_renew"] == ("boolean", "attribute")
     assert got["metric_charges__change_30d"] == ("numeric", "metric")
     assert got["cf_term_elapsed_share"] == ("numeric", "custom")
     assert got["plan"] == ("categorical", "standard")
     assert got["tenure_days"] == ("numeric", "standard")
     assert got["account_id"] == ("key", "key") and got["is_churned"][1] == "label"
+    assert catalog["attr_region"].description == "Sales region."
     assert catalog["metric_charges__sum_30d"].description.startswith("Monthly charges: sum of the values")
-    assert not catalog["is_churned"].is_feature and catalog["plan"].is_feature
+    assert not catalog["is_churned"].is_feature and catalog["attr_region"].is_feature

@@ -87,6 +87,11 @@ select 'N' || i || '-' || k, account_id, 'am', 1 + cast(hash(i, k) % 5 as intege
     cast(date '2026-04-30' - cast(hash(i, k, 'n') % 200 as integer) as timestamp), {META}
 from acc, range(0, 4) as t(k);
 
+-- A custom metric (docs/features.md): the quantity of usage feature_2, with two windows.
+insert into raw._feature_declarations values
+    ('usage_events', 'metric', 'feature_two', 'numeric', 'Quantity of feature_2', 'feature_2', '7,30',
+     'sum,avg,latest,change', 'fixture');
+
 insert into raw.social_mentions
 select 'M' || i, account_id, 'twitter', 'x', timestamp '2026-02-10 10:00:00', {META} from acc where i % 4 = 0;
 
@@ -267,6 +272,42 @@ def test_rolling_distinct_counts_match_brute_force(built_warehouse: dict) -> Non
     actual = _rows(built_warehouse["warehouse"], model)
     assert len(actual) > 1000
     assert sum(row[2] for row in actual) > 0
+    assert actual == expected
+
+
+def test_usage_metric_sums_match_brute_force(built_warehouse: dict) -> None:
+    brute_force = """
+        with events as (
+            select
+                account_id, quantity,
+                cast(event_at as date) as event_date,
+                cast(coalesce(received_at, event_at) as date) as known_date
+            from staging.stg_product__usage_events
+            where feature = 'feature_2'
+        )
+        select
+            f.account_id,
+            f.as_of_date,
+            -- null until the first value is known, then the sums of the windows
+            case when count(e.account_id) > 0 then
+                coalesce(sum(case when e.event_date > f.as_of_date - 7 then e.quantity end), 0) end,
+            case when count(e.account_id) > 0 then
+                coalesce(sum(case when e.event_date > f.as_of_date - 30 then e.quantity end), 0) end
+        from marts.fct_account_features_daily as f
+        left join events as e
+            on e.account_id = f.account_id
+            and e.event_date <= f.as_of_date
+            and e.known_date <= f.as_of_date
+        group by f.account_id, f.as_of_date
+        order by f.account_id, f.as_of_date
+    """
+    model = """
+        select account_id, as_of_date, metric_feature_two__sum_7d, metric_feature_two__sum_30d
+        from marts.fct_account_features_daily order by account_id, as_of_date
+    """
+    expected = _rows(built_warehouse["warehouse"], brute_force)
+    actual = _rows(built_warehouse["warehouse"], model)
+    assert sum(row[3] or 0 for row in actual) > 100
     assert actual == expected
 
 

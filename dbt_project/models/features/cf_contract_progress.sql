@@ -1,6 +1,7 @@
 -- An example of your own feature model (docs/features.md): one row per (account_id,
 -- as_of_date) of int_account_days, any number of feature columns. Use only what was known on
--- as_of_date: here a contract term counts from its start_date (terms are known from their start).
+-- as_of_date: here a contract term counts from its start_date, as the billing export known on
+-- that date described it (the version known then: macros/history.sql, known_on).
 -- Copy this file, rename it, list it in dbt_project.yml under vars.custom_feature_models and
 -- describe its columns in _features__models.yml.
 with
@@ -13,7 +14,7 @@ account_days as (
 
 subscriptions as (
 
-    select * from {{ ref('stg_billing__subscriptions') }}
+    select * from {{ ref('stg_billing__subscription_versions') }}
 
 ),
 
@@ -34,6 +35,7 @@ current_terms as (
     inner join subscriptions
         on
             account_days.account_id = subscriptions.account_id
+            and {{ known_on('subscriptions', 'account_days.as_of_date') }}
             and subscriptions.start_date <= account_days.as_of_date
             and (subscriptions.end_date is null or account_days.as_of_date <= subscriptions.end_date)
     group by

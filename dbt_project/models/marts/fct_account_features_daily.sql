@@ -95,8 +95,14 @@ contracts as (
 
 ),
 
--- custom features (docs/features.md): declared metrics, and the user's own dbt models listed
--- in var('custom_feature_models')
+-- custom features (docs/features.md): declared attributes and metrics, and the user's own dbt
+-- models listed in var('custom_feature_models')
+custom_attributes as (
+
+    select * from {{ ref('int_account_attributes_daily') }}
+
+),
+
 custom_metrics as (
 
     select * from {{ ref('int_account_metrics_daily') }}
@@ -209,6 +215,10 @@ joined as (
         on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
     left join contracts
         on account_days.account_id = contracts.account_id and account_days.as_of_date = contracts.as_of_date
+    inner join custom_attributes
+        on
+            account_days.account_id = custom_attributes.account_id
+            and account_days.as_of_date = custom_attributes.as_of_date
     inner join custom_metrics
         on
             account_days.account_id = custom_metrics.account_id

@@ -3,13 +3,13 @@
 -- The account's primary contract on each as_of_date: among the terms active on D (start_date
 -- <= D and (end_date is null or end_date >= D)), the one with the highest MRR, then the latest
 -- start, then the lowest id. Its plan and term length are standard features; its custom
--- attributes become the account's (int_account_attributes_daily). Terms are known from their
--- start, as in int_account_billing_daily.
+-- attributes become the account's (int_account_attributes_daily). Each term as known on D: the
+-- version of the billing export loaded by then (macros/history.sql).
 with
 
 subscriptions as (
 
-    select * from {{ ref('stg_billing__subscriptions') }}
+    select * from {{ ref('stg_billing__subscription_versions') }}
 
 ),
 
@@ -43,6 +43,7 @@ active_terms as (
     inner join subscriptions
         on
             account_days.account_id = subscriptions.account_id
+            and {{ known_on('subscriptions', 'account_days.as_of_date') }}
             and account_days.as_of_date >= subscriptions.start_date
             and (subscriptions.end_date is null or account_days.as_of_date <= subscriptions.end_date)
 

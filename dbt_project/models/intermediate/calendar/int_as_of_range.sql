@@ -13,6 +13,8 @@
       as_of_date, or earlier when records loaded since the last build are known on an
       earlier date (a late-arriving file restates the days it changes, and only those).
       Nothing new loaded and nothing new to build: an empty range, the mart is unchanged.
+    Without any event record (a snapshot-only dataset) the end is the latest export's known
+    date (issue 19: a snapshot builds its own date, no invented events).
     Var reference_date (ISO date; the pipeline passes today, or HEALTHSCORE_REFERENCE_DATE):
     the end never passes it, so a record dated in the future cannot move the scores' date
     (the loader quarantines those; this holds for rows that reached raw another way).
@@ -103,11 +105,26 @@ loads as (
 
 ),
 
+-- A snapshot-only dataset (no event source has any record: one current-state export per
+-- customer) ends on the snapshot's own date: the day its latest export became known.
+snapshots as (
+
+    {% for model in history_models -%}
+    select max(known_from) as snapshot_date from {{ ref(model) }}
+    {% if not loop.last %}union all
+    {% endif %}
+    {%- endfor %}
+
+),
+
 data_range as (
 
     select
         {{ to_date('min(first_known_at)') }} as first_known_date,
-        {{ to_date('max(last_known_at)') }} as last_known_date,
+        coalesce(
+            {{ to_date('max(last_known_at)') }},
+            (select max(snapshot_date) from snapshots)
+        ) as last_known_date,
         {{ to_date('min(first_new_known_at)') }} as first_new_known_date
     from known_dates
 
