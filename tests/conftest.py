@@ -10,6 +10,9 @@ import pytest
 # Tests never write to the repository's .dagster_home: anything that asks for the instance
 # from the environment gets a throwaway one (one per xdist worker).
 os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="healthscore-test-dagster-")
+# Partitions start where the data starts (a marker next to the warehouse, written by scoring):
+# tests pin the start instead, so a developer's own data/warehouse cannot move their partitions.
+os.environ.setdefault("HEALTHSCORE_PARTITIONS_START", "2020-01-01")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -173,6 +173,9 @@ def test_partitioned_materialization_and_single_run_backfill(env):
     scores = [dg.AssetKey(["scores", "health_scores"])]
     # The earlier runs had no partition (as `healthscore run`), yet the day they scored is recorded.
     assert str(end) in env["instance"].get_materialized_partitions(scores[0])
+    # ... and the data's first day is recorded for the partitions definition to start there.
+    first = _q(env, "select min(as_of_date) from marts.fct_account_features_daily")[0][0]
+    assert (env["warehouse"].parent / "partitions_start").read_text().strip() == str(first)
     day = str(end - dt.timedelta(days=30))
     one = job.execute_in_process(instance=env["instance"], partition_key=day, asset_selection=scores)
     assert one.success

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.asset_keys import HEALTH_SCORES, scores_key
-from orchestration.defs.ops.partitions import daily_partitions
+from orchestration.defs.ops.partitions import daily_partitions, start_marker
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
 from orchestration.lib.reporting.at_risk import grade_order_sql
@@ -56,6 +56,18 @@ PUBLISHED_TABLES = {
 }
 
 
+def _record_partitions_start(first: dt.date) -> None:
+    """The data's first day, read by the partitions definition when the code location next loads
+    (a write failure only leaves the default start)."""
+    marker = start_marker()
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        if not marker.exists() or marker.read_text().strip() != first.isoformat():
+            marker.write_text(first.isoformat() + "\n")
+    except OSError:
+        pass
+
+
 @dg.multi_asset(
     name="scores__health_scores",
     specs=[
@@ -99,6 +111,7 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             raise dg.Failure(f"{features} is empty: nothing to score (is the landing zone empty?)")
         as_of_start, as_of_end = _as_of_range(context, config, latest)
         first = con.execute(f"select min(as_of_date) from {features}").fetchone()[0]
+        _record_partitions_start(first)
         if config.history_days and not config.as_of_start:
             accounts = con.execute(
                 f"select count(distinct account_id) from {features} where as_of_date = ?", [as_of_end]
