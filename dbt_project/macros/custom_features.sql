@@ -30,6 +30,11 @@
         {%- for w in (row[4] or '').split(',') if w | trim -%}
             {%- do windows.append(w | trim | int) -%}
         {%- endfor -%}
+        {%- for earlier in declared if earlier.name == row[1] -%}
+            {{ exceptions.raise_compiler_error(
+                kind ~ " " ~ row[1] ~ " is declared by both " ~ earlier.source ~ " and " ~ row[0]
+                ~ ": names must be unique (they become one column)") }}
+        {%- endfor -%}
         {%- do declared.append({
             'source': row[0], 'name': row[1], 'type': row[2], 'origin': row[3],
             'windows': windows, 'aggregations': (row[5] or '').split(','), 'description': row[6] or '',
