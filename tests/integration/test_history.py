@@ -160,3 +160,35 @@ def test_current_state_is_the_latest_export(history: dict) -> None:
         (dt.date(1900, 1, 1), dt.date(2026, 4, 10), False),
         (dt.date(2026, 4, 10), None, True),
     ]
+
+
+def test_a_future_dated_record_never_moves_the_as_of_range(tmp_path: Path, monkeypatch) -> None:
+    """A ticket dated 2099 that reached raw without the loader (which quarantines it): the as_of
+    range still ends on the reference date the pipeline passes (int_as_of_range)."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.defs.transform.inprocess import release_duckdb
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_raw_schema(con)
+        con.execute(FIXTURE_SQL)
+        con.execute(
+            "insert into raw.support_tickets select * replace ('T-2099' as ticket_id, "
+            "timestamp '2099-01-01 00:00:00' as opened_at) from raw.support_tickets limit 1"
+        )
+    monkeypatch.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
+    ends = []
+    for reference in (None, "2026-04-30"):
+        args = [
+            "run", "--select", "+int_as_of_range", "--full-refresh",
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--quiet",
+        ]  # fmt: skip
+        if reference:
+            args += ["--vars", json.dumps({"reference_date": reference})]
+        result = dbtRunner().invoke(args)
+        release_duckdb()
+        assert result.success, result.exception
+        ends.append(_rows(warehouse, "select as_of_end from intermediate.int_as_of_range")[0][0])
+    assert ends == [dt.date(2099, 1, 1), dt.date(2026, 4, 30)]  # without the cap it would move

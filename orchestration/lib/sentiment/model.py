@@ -44,7 +44,8 @@ class SentimentModel(Protocol):
 # body took hours to mask (issue 20).
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 # Digit runs with separators; masked when they hold 7+ digits and do not start with an ISO date.
-_PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,40}\d(?!\w)")
+# Not after a word character, nor after "<word>-": identifiers such as INV-000035-0-02 stay.
+_PHONE = re.compile(r"(?<![\w+])(?<!\w-)\+?\(?\d[\d\s().-]{5,40}\d(?!\w)")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
 
 
