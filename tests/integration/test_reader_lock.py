@@ -43,7 +43,7 @@ def warehouse(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_write_waits_for_a_reader_then_succeeds(warehouse, monkeypatch):
+def test_a_write_waits_for_a_reader_then_succeeds(warehouse, monkeypatch, capsys):
     monkeypatch.setenv(LOCK_WAIT_ENV, "60")
     reader = _reader(warehouse, 2)
     try:
@@ -52,6 +52,7 @@ def test_a_write_waits_for_a_reader_then_succeeds(warehouse, monkeypatch):
         with connect(warehouse) as con:
             con.execute("insert into t values (2)")
         assert reader.poll() == 0  # we got in only after the reader let go
+        assert f"is locked by PID {reader.pid}" in capsys.readouterr().err  # the user sees why it waits
     finally:
         reader.kill()
         reader.wait()
@@ -98,3 +99,19 @@ def test_quality_gates_wait_for_a_reader(warehouse, monkeypatch, tmp_path):
         not r.observed_value or "lock" not in str(r.observed_value) for r in result.results
     )
     assert not [r for r in result.results if str(r.observed_value).startswith("error:")]
+
+
+def test_after_one_full_wait_the_next_connections_fail_at_once(warehouse, monkeypatch):
+    """Ten ingest steps must not wait ten times for a reader that never lets go."""
+    monkeypatch.setenv(LOCK_WAIT_ENV, "2")
+    reader = _reader(warehouse, 600)
+    attempts = []
+    try:
+        for _ in range(2):
+            with pytest.raises(WarehouseLockedError) as err, connect(warehouse):
+                pass
+            attempts.append(int(str(err.value).split(" attempts)")[0].rsplit("(", 1)[1]))
+    finally:
+        reader.kill()
+        reader.wait()
+    assert attempts[0] > 1 and attempts[1] == 1

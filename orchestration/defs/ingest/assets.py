@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.defs.asset_keys import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.contracts.sources import CONTRACTS, SourceContract
+from orchestration.lib.engines.warehouse import WarehouseLockedError
 from orchestration.lib.ingest.files import IngestError
 from orchestration.lib.ingest.loader import load_source_into
 
@@ -35,8 +36,9 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
                     f"select count(*), count(distinct _batch_id), max({contract.freshness_column}) "
                     f"from {contract.raw_table}"
                 ).fetchone()
-        except IngestError as exc:
-            # Whole-file problems are not transient: fail at once, naming the file.
+        except (IngestError, WarehouseLockedError) as exc:
+            # Whole-file problems are not transient: fail at once, naming the file. A reader that
+            # held the warehouse past the wait was already waited for (the wait is the retry).
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         return dg.MaterializeResult(
             metadata={

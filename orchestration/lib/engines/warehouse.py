@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,10 @@ def warehouse_settings() -> list[str]:
 LOCK_WAIT_ENV = "HEALTHSCORE_LOCK_WAIT_SECONDS"
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
 _T = TypeVar("_T")
+# After one full wait for a file has failed, the next steps of the same run fail at once instead of
+# each waiting again (ten ingest steps would otherwise take ten waits to fail).
+_GAVE_UP: dict[str, float] = {}
+_GAVE_UP_MEMORY_SECONDS = 300.0
 
 
 class WarehouseLockedError(RuntimeError):
@@ -102,6 +107,8 @@ def retry_while_locked(
     DuckDB file's lock, for up to `wait_seconds` (default HEALTHSCORE_LOCK_WAIT_SECONDS); then
     WarehouseLockedError naming the holder and the fix. Any other error is raised at once."""
     wait = lock_wait_seconds() if wait_seconds is None else wait_seconds
+    if time.monotonic() - _GAVE_UP.get(str(path), -1e9) < _GAVE_UP_MEMORY_SECONDS:
+        wait = 0.0  # this process waited its full time for the file just now: fail fast, once named
     deadline, delay, attempt = time.monotonic() + wait, 0.2, 0
     while True:
         attempt += 1
@@ -112,6 +119,7 @@ def retry_while_locked(
                 raise
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                _GAVE_UP[str(path)] = time.monotonic()
                 raise WarehouseLockedError(
                     f"the warehouse {path} is locked by {lock_holder(exc)}, still after waiting {wait:g} s "
                     f"({attempt} attempts). A reader of the live file blocks the pipeline: readers (BI tools, "
@@ -123,6 +131,10 @@ def retry_while_locked(
                 log(f"the warehouse {path} is locked by {lock_holder(exc)}: waiting up to {wait:g} s")
             sleep(min(delay, remaining))
             delay = min(delay * 2, 5.0)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # the CLI's output, and the step's compute log
 
 
 def wait_for_warehouse(path: Path | str, **kwargs) -> None:
@@ -139,7 +151,7 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = retry_while_locked(lambda: duckdb.connect(str(path), read_only=read_only), path)
+    con = retry_while_locked(lambda: duckdb.connect(str(path), read_only=read_only), path, log=_say)
     try:
         for statement in warehouse_settings():
             con.execute(statement)
