@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from orchestration.cli.backtest import cmd_backtest
 from orchestration.cli.docs import cmd_gen_docs
@@ -176,7 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_backtest)
 
     args = parser.parse_args(argv)
+    from orchestration.lib.engines.warehouse import WarehouseLockedError
+    from orchestration.lib.ingest.declarations import MappingError
+    from orchestration.lib.scoring.scorecard import ScorecardError
+
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except (ScorecardError, MappingError, WarehouseLockedError) as exc:
+        # configuration or a reader holding the warehouse: the message says what to fix, no traceback
+        print(f"healthscore {args.command}: {exc}", file=sys.stderr)
+        return 2

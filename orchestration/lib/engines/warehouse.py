@@ -75,7 +75,7 @@ def lock_holder(exc: BaseException) -> str:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         cmdline = ""
-    return f"PID {pid} ({(cmdline.strip() or program)[:200]})"
+    return f"PID {pid} ({' '.join((cmdline or program).split())[:200]})"
 
 
 def lock_wait_seconds() -> float:
