@@ -59,8 +59,13 @@ def print_summary(
         log_file=_short(log_file) if log_file else None,
         command=_command(),
     )
-    with connect(path, read_only=True) as con:
-        _say(summary_text(con, places, quality_run_id=run_id))
+    import duckdb
+
+    try:
+        with connect(path, read_only=True) as con:
+            _say(summary_text(con, places, quality_run_id=run_id))
+    except duckdb.Error as error:  # e.g. an interrupted run still holds the file: say so, go on
+        _say(f"{RULE}\nNo summary: {path} could not be read ({error}).\n{RULE}")
 
 
 def cmd_summary(_args: argparse.Namespace) -> int:
