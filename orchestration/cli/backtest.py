@@ -23,5 +23,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         out=args.out,
         write_tables=not args.no_write,
+        label=args.label,
     )
     return run_backtest_command(options, say=_say)

@@ -24,7 +24,7 @@ from orchestration.cli.export import cmd_export_postgres
 from orchestration.cli.features import cmd_features
 from orchestration.cli.report import cmd_report
 from orchestration.cli.run import cmd_demo_data, cmd_run
-from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_render
+from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_learn, cmd_scorecard_render
 from orchestration.cli.sql import cmd_sql
 from orchestration.cli.summary import cmd_summary
 from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
@@ -147,6 +147,32 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--as-of", default="", help="as_of_date to compare (default: the latest)")
     r.add_argument("--out", help="also write the Markdown report to this file")
     r.set_defaults(func=cmd_scorecard_diff)
+    r = ssub.add_parser(
+        "learn",
+        help="learn bins, points, bands and a churn probability from outcomes; write a reviewable scorecard",
+    )
+    r.add_argument("--scorecard", default=DEFAULT_SCORECARD, help="the card to start from")
+    r.add_argument("--out", default="", help="where to write it (default: scorecards/learned-<date>.yml)")
+    r.add_argument("--horizon", default="90d", help="label: churn within this long after each as_of date")
+    r.add_argument("--every", default="7d", help="sample an as_of date this often (histories)")
+    r.add_argument("--from", dest="start", default="", help="first as_of_date")
+    r.add_argument("--to", dest="end", default="", help="last as_of_date (a snapshot: its date)")
+    r.add_argument(
+        "--label",
+        choices=("auto", "history", "snapshot"),
+        default="auto",
+        help="snapshot: label = the churn flag on the date itself (default: when no date has a horizon after it)",
+    )
+    r.add_argument("--holdout", type=float, default=0.25, help="share of accounts held out (snapshots)")
+    r.add_argument("--max-factors", type=int, default=15)
+    r.add_argument("--max-bins", type=int, default=6)
+    r.add_argument(
+        "--max-interactions", type=int, default=4, help="factors whose bins may depend on a category"
+    )
+    r.add_argument("--exclude", action="append", default=[], help="a feature never to use (repeatable)")
+    r.add_argument("--only", action="append", default=[], help="use only these features (repeatable)")
+    r.add_argument("--bootstrap", type=int, default=300)
+    r.set_defaults(func=cmd_scorecard_learn)
 
     p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
     p.add_argument("--scorecard", default=DEFAULT_SCORECARD)
@@ -173,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-write",
         action="store_true",
         help="write nothing: no backtest.* rows, no report file, no suggested scorecard (print the results only)",
+    )
+    p.add_argument(
+        "--label",
+        choices=("auto", "history", "snapshot"),
+        default="auto",
+        help="snapshot: score the data's own date against its churn flag (default: when no date has a horizon after it)",
     )
     p.set_defaults(func=cmd_backtest)
 

@@ -28,3 +28,25 @@ def cmd_scorecard_diff(args: argparse.Namespace) -> int:
 
     options = ScorecardDiffOptions(old=args.old, new=args.new, as_of=args.as_of, out=args.out)
     return scorecard_diff_command(options, say=_say)
+
+
+def cmd_scorecard_learn(args: argparse.Namespace) -> int:
+    from orchestration.lib.backtest.command import LearnCommandOptions, scorecard_learn_command
+
+    options = LearnCommandOptions(
+        scorecard=args.scorecard,
+        out=args.out,
+        horizon=args.horizon,
+        every=args.every,
+        start=args.start,
+        end=args.end,
+        label=args.label,
+        holdout=args.holdout,
+        max_factors=args.max_factors,
+        max_bins=args.max_bins,
+        max_interactions=args.max_interactions,
+        exclude=tuple(args.exclude),
+        only=tuple(args.only),
+        bootstrap=args.bootstrap,
+    )
+    return scorecard_learn_command(options, say=_say)

@@ -30,6 +30,7 @@ class BacktestOptions:
     bootstrap: int = 1000
     out: str = "reports/backtest"
     write_tables: bool = True
+    label: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,79 @@ class ScorecardDiffOptions:
     new: str
     as_of: str = ""
     out: str | None = None
+
+
+@dataclass(frozen=True)
+class LearnCommandOptions:
+    """What `healthscore scorecard learn` was asked to do."""
+
+    scorecard: str = DEFAULT_SCORECARD
+    out: str = ""
+    horizon: str = "90d"
+    every: str = "7d"
+    start: str = ""
+    end: str = ""
+    label: str = "auto"
+    holdout: float = 0.25
+    max_factors: int = 15
+    max_bins: int = 6
+    max_interactions: int = 4
+    exclude: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    bootstrap: int = 300
+
+
+def scorecard_learn_command(args: LearnCommandOptions, say: Callable[[str], None]) -> int:
+    from orchestration.lib.backtest.learn import learn_scorecard
+    from orchestration.lib.backtest.learn_model import LearnOptions
+    from orchestration.lib.engines.warehouse import connect
+
+    settings = Settings.from_env()
+    out = project_path(args.out) if args.out else settings.scorecards_dir / f"learned-{clock.today()}.yml"
+    opts = LearnOptions(
+        max_factors=args.max_factors, max_bins=args.max_bins, max_interactions=args.max_interactions
+    )
+    with connect(settings.warehouse_path) as con:
+        result = learn_scorecard(
+            con,
+            project_path(args.scorecard),
+            horizon=args.horizon,
+            every=args.every,
+            start=dt.date.fromisoformat(args.start) if args.start else None,
+            end=dt.date.fromisoformat(args.end) if args.end else None,
+            mode=args.label,
+            test_share=args.holdout,
+            exclude=args.exclude,
+            only=args.only,
+            options=opts,
+            n_boot=args.bootstrap,
+            out=out,
+            log=say,
+        )
+    say("")
+    say(f"Held out ({result.test_rows:,} rows; label: {result.rows.label_words}):")
+    for model, part in result.comparison.groupby("model", sort=False):
+        m = {r.metric: r for r in part.itertuples()}
+        say(
+            f"  {model}: ROC AUC {m['roc_auc'].value:.3f} [{m['roc_auc'].ci_low:.3f}, {m['roc_auc'].ci_high:.3f}]"
+            f" | PR AUC {m['pr_auc'].value:.3f} | top-decile lift {m['top_decile_lift'].value:.2f}"
+            f" | Brier {m['brier'].value:.4f}"
+        )
+    say(
+        "Bands (held out): "
+        + ", ".join(
+            f"{b.grade} <{b.score_max:g}: churn {b.churn_rate:.1%} ({b.lift:.1f}x, "
+            f"{b.share_of_churners:.0%} of churners, n={b.rows})"
+            for b in result.bands.itertuples()
+        )
+    )
+    say(
+        f"Round trip (YAML scored by the warehouse vs the model): max difference {result.round_trip_max_diff:.3f}"
+    )
+    say(f"Learned scorecard: {result.path}")
+    say(f"Report: {result.path.with_suffix('.report.md')}")
+    say(f"Review it, then: healthscore backtest --scorecard {result.path}; healthscore scorecard diff")
+    return 0
 
 
 def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> int:
@@ -79,6 +153,7 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
                 leakage_check=guard,
                 n_boot=args.bootstrap,
                 write_tables=args.write_tables,
+                label=args.label,
                 log=say,
             )
         except LeakageError as exc:
@@ -87,6 +162,13 @@ def run_backtest_command(args: BacktestOptions, say: Callable[[str], None]) -> i
     # --no-write writes nothing: no backtest.* rows, no report file, no suggested scorecard.
     report = write_report(result, project_path(args.out)) if args.write_tables else None
     say("")  # the metrics line was printed by run_backtest
+    say(f"Label: {result.label_words}")
+    if result.calibration:
+        cm = result.calibration["metrics"]
+        say(
+            f"Churn probability: Brier {cm['brier']:.4f} vs {cm['brier_base_rate']:.4f} for the base rate; "
+            f"mean predicted {cm['mean_probability']:.3f} vs observed {result.metrics['base_rate']:.3f}"
+        )
     say(
         "Churn rate by band: "
         + ", ".join(

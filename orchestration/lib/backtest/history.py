@@ -142,9 +142,19 @@ def label_history(
     *,
     outcomes_table: str,
     horizon_days: int,
+    concurrent: bool = False,
 ) -> pd.DataFrame:
     """Add `churned` (a churn outcome in (as_of, as_of + horizon]); drop rows already churned
-    on as_of and rows without a computed score."""
+    on as_of and rows without a computed score.
+
+    concurrent (a snapshot, nothing known after its date): `churned` is the account's churn flag
+    on as_of itself and those rows stay: the score is measured on agreement with a concurrent
+    flag, not on a prediction."""
+    if concurrent:
+        out = scores[scores["computed_score"].notna()].copy()
+        out["churned"] = out["is_churned"].fillna(False).astype(bool)
+        out["risk"] = 100.0 - out["computed_score"].astype(float)
+        return out.reset_index(drop=True)
     keys = scores[["account_id", "as_of_date"]].drop_duplicates()
     con.register("_bt_keys", keys)
     try:

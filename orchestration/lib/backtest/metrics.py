@@ -80,10 +80,18 @@ def evaluate(df: pd.DataFrame, risk_col: str = "risk") -> dict[str, float]:
 
 
 def band_table(df: pd.DataFrame, card: Scorecard) -> tuple[pd.DataFrame, bool]:
-    """Churn rate per grade band, worst band first; monotone = rates never rise toward green."""
+    """Churn rate per grade band, worst band first; monotone = rates never rise toward green.
+
+    Rows whose confidence is below the card's min_for_grade are published as insufficient_data,
+    not in a colour band: they are counted on a row of their own, outside the bands."""
     rows = []
+    if "confidence" in df:
+        thin = df["confidence"].astype(float) < card.confidence.min_for_grade
+    else:
+        thin = pd.Series(False, index=df.index)
+    graded = df[~thin]
     for band in card.bands:
-        part = df[df["banded_grade"] == band.grade]
+        part = graded[graded["banded_grade"] == band.grade]
         n = len(part)
         rate = float(part["churned"].mean()) if n else float("nan")
         rows.append(
@@ -96,10 +104,22 @@ def band_table(df: pd.DataFrame, card: Scorecard) -> tuple[pd.DataFrame, bool]:
                 "churn_rate": rate,
             }
         )
+    rates = [r["churn_rate"] for r in rows if not math.isnan(r["churn_rate"])]
+    if thin.any():
+        part = df[thin]
+        rows.append(
+            {
+                "grade": "insufficient_data",
+                "score_min": float("nan"),
+                "score_max": float("nan"),
+                "rows": len(part),
+                "churned": int(part["churned"].sum()),
+                "churn_rate": float(part["churned"].mean()),
+            }
+        )
     table = pd.DataFrame(rows)
     base = float(df["churned"].mean()) if len(df) else float("nan")
     table["lift"] = table["churn_rate"] / base if base else float("nan")
-    rates = [r for r in table["churn_rate"] if not math.isnan(r)]
     monotone = all(a >= b for a, b in zip(rates, rates[1:], strict=False))
     return table, monotone
 

@@ -95,8 +95,9 @@ def render_html(r: BacktestResult) -> str:
         "svg{margin:6px;border:1px solid #eee}</style></head><body>",
         f"<h1>Backtest: {html.escape(r.card.name)} {html.escape(r.card.version)}</h1>",
         f"<p>Run {r.run_id}, generated {dt.datetime.now().replace(microsecond=0)}. {len(r.dates)} as_of dates "
-        f"{r.dates[0]} to {r.dates[-1]}; label: churn within {r.horizon_days} days after each date; accounts "
-        "already churned on the date are left out; scores before human overrides.</p>",
+        f"{r.dates[0]} to {r.dates[-1]}; label: {html.escape(r.label_words or f'churn within {r.horizon_days} days')}"
+        + ("" if r.horizon_days == 0 else "; accounts already churned on the date are left out")
+        + "; scores before human overrides.</p>",
     ]
     if r.leakage is not None:
         ok = getattr(r.leakage, "passed", False)
@@ -105,7 +106,30 @@ def render_html(r: BacktestResult) -> str:
         )
     parts.append("<h2>Headline</h2>" + _table(pd.DataFrame([m])))
     parts.append("<div>" + "".join(charts) + "</div>")
-    parts.append("<h2>Grade bands</h2>" + _table(r.bands))
+    parts.append(
+        "<h2>Grade bands</h2><p>Rows published as insufficient_data (confidence below "
+        f"{r.card.confidence.min_for_grade:g}) are counted on their own row, not in a band.</p>"
+        + _table(r.bands)
+    )
+    if r.calibration:
+        rel = r.calibration["reliability"]
+        cm = r.calibration["metrics"]
+        top = max(float(rel["mean_predicted"].max()), float(rel["observed_rate"].max()), 0.05)
+        parts.append(
+            "<h2>Churn probability: reliability</h2>"
+            f"<p>Brier {cm['brier']:.4f} against {cm['brier_base_rate']:.4f} for the base rate alone "
+            "(lower is better). Each point: a tenth of the rows by predicted probability; on the diagonal "
+            "the probability means what it says.</p>"
+            + line_chart(
+                [("observed churn rate", rel["mean_predicted"].tolist(), rel["observed_rate"].tolist())],
+                title="Reliability: predicted vs observed churn",
+                x_label="mean predicted probability",
+                y_label="observed churn rate",
+                y_range=(0, top),
+                diagonal=True,
+            )
+            + _table(rel)
+        )
     parts.append("<h2>By segment</h2>" + _table(r.segments) + "<h2>By industry</h2>" + _table(r.industries))
     parts.append("<h2>Over time</h2>" + _table(r.over_time))
     if r.comparisons:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from orchestration.lib.backtest.history import (
@@ -79,6 +80,30 @@ class BacktestResult:
     suggestion_path: Path | None = None
     oot: dict[str, dict[str, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    label_words: str = ""
+    calibration: dict | None = None  # metrics and reliability of the card's churn probability
+
+
+def calibration_check(labelled: pd.DataFrame, card: Scorecard) -> dict | None:
+    """Brier score of the card's calibrated churn probability against the base rate's, and the
+    reliability curve (mean predicted vs observed churn per tenth of predictions)."""
+    cal = card.calibration
+    if cal is None or not len(labelled):
+        return None
+    from orchestration.lib.backtest.learn import brier, reliability
+
+    y = labelled["churned"].to_numpy(bool)
+    p = np.array([cal.probability(s) for s in labelled["computed_score"].to_numpy(float)])
+    base = float(y.mean())
+    return {
+        "metrics": {
+            "brier": brier(p, y),
+            "brier_base_rate": brier(np.full(len(y), base), y),
+            "mean_probability": float(p.mean()),
+        },
+        "reliability": reliability(p, y.astype(float)),
+        "horizon_days": cal.horizon_days,
+    }
 
 
 def _over_time(df: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +144,7 @@ def run_backtest(
     n_boot: int = 1000,
     seed: int = 0,
     write_tables: bool = True,
+    label: str = "auto",
     log: Callable[[str], None] = lambda _m: None,
 ) -> BacktestResult:
     started = time.perf_counter()
@@ -129,12 +155,33 @@ def run_backtest(
     outcomes_table = find_relation(con, outcomes_table)
     known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
     card = load_scorecard(scorecard, known_features=known)
-    dates = sample_dates(
-        con, features_table, start=start, end=end, every_days=every_days, horizon_days=horizon_days
-    )
+    concurrent = label == "snapshot"
+    if not concurrent:
+        try:
+            dates = sample_dates(
+                con, features_table, start=start, end=end, every_days=every_days, horizon_days=horizon_days
+            )
+        except ValueError as exc:
+            if label == "history":
+                raise
+            log(f"{exc}: scoring the data's own date against its churn flag (snapshot)")
+            concurrent = True
+    if concurrent:
+        dates = [end or con.execute(f"select max(as_of_date) from {features_table}").fetchone()[0]]
+        horizon_days = 0
+        label_words = (
+            f"churn flag on {dates[0]}: agreement with a concurrent churn flag, NOT a prediction of churn"
+        )
+        if suggest:
+            raise ValueError(
+                "--suggest needs a history to split by time; on a snapshot use `healthscore scorecard learn` "
+                "(it holds out accounts by a stable hash)"
+            )
+    else:
+        label_words = f"churn within {horizon_days} days after each as_of date"
     log(
         f"backtest {card.name} {card.version}: {len(dates)} as_of dates {dates[0]}..{dates[-1]}, "
-        f"horizon {horizon_days} d"
+        f"label: {label_words}"
     )
     run_id = uuid.uuid4().hex[:12]
 
@@ -152,11 +199,16 @@ def run_backtest(
     t0 = time.perf_counter()
     log(f"scoring {len(dates)} as_of dates with {card.name} {card.version} and labelling churn ...")
     history = score_history(con, card, features_table=features_table, dates=dates)
-    labelled = label_history(con, history.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
+    labelled = label_history(
+        con, history.scores, outcomes_table=outcomes_table, horizon_days=horizon_days, concurrent=concurrent
+    )
     timings["score history"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     metrics = evaluate(labelled)
     bands, monotone = band_table(labelled, card)
+    calibration = calibration_check(labelled, card)
+    if calibration:
+        metrics.update(calibration["metrics"])
     result = BacktestResult(
         run_id=run_id,
         card=card,
@@ -174,6 +226,8 @@ def run_backtest(
         drift=drift_table(history),
         leakage=leakage,
         timings=timings,
+        label_words=label_words,
+        calibration=calibration,
     )
     timings["metrics"] = time.perf_counter() - t0
     log(
@@ -187,7 +241,13 @@ def run_backtest(
         log(f"challenger {challenger}: scoring the same dates and bootstrapping the AUC difference ...")
         ch_card = load_scorecard(challenger, known_features=known)
         ch_hist = score_history(con, ch_card, features_table=features_table, dates=dates)
-        ch_lab = label_history(con, ch_hist.scores, outcomes_table=outcomes_table, horizon_days=horizon_days)
+        ch_lab = label_history(
+            con,
+            ch_hist.scores,
+            outcomes_table=outcomes_table,
+            horizon_days=horizon_days,
+            concurrent=concurrent,
+        )
         cmp = _compare(labelled, ch_lab, n_boot, seed)
         result.challenger, result.challenger_labelled = ch_card, ch_lab
         result.comparisons.append(

@@ -80,7 +80,6 @@ def suggest_weights(
     """Regularised logistic regression on factor scores, trained on early dates only; the
     positive coefficients become group and factor weights (normalised to 100)."""
     import yaml
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     factors = [f.name for f in card.factors_in(objective)]
@@ -97,20 +96,24 @@ def suggest_weights(
     coefs = dict(zip(factors, model.coef_[0].tolist(), strict=True))
     model_auc = auc_weighted(model.decision_function(_risk_matrix(x_te)), y_te)
 
-    gbm = HistGradientBoostingClassifier(
-        max_iter=150,
-        learning_rate=0.05,
-        max_depth=3,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        random_state=seed,
+    # The reference: boosting on the same factor scores, tuned by cross-validation over accounts
+    # on the training dates only; factors without data there (an absent source) are dropped
+    # with a note instead of crashing the fit.
+    from orchestration.lib.backtest.learn import fit_reference
+    from orchestration.lib.backtest.learn_model import NUMERIC, Candidate
+
+    ref = fit_reference(
+        x_tr.reset_index(drop=True),
+        y_tr,
+        [Candidate(f, NUMERIC) for f in factors],
+        accounts=tr["account_id"].astype(str).reset_index(drop=True),
+        seed=seed,
     )
-    gbm.fit(x_tr.to_numpy(float), y_tr)
-    gbm_auc = auc_weighted(gbm.predict_proba(x_te.to_numpy(float))[:, 1], y_te)
+    gbm_auc = auc_weighted(ref.predict(x_te.reset_index(drop=True)), y_te)
 
     positive = {f: max(0.0, v) for f, v in coefs.items()}
     total = sum(positive.values())
-    notes = []
+    notes = [f"reference model: {n}" for n in ref.notes]
     if total <= 0:
         raise ValueError("no factor has a positive (risk-increasing) coefficient: nothing to suggest")
     fmap = card.factor_map

@@ -127,7 +127,7 @@ def backtest_example(
         f"Backtest ({example.name}): ROC AUC {figures['backtest_roc_auc']:.3f}, PR AUC "
         f"{figures['backtest_pr_auc']:.3f} (base rate {figures['backtest_base_rate']:.3f}) over "
         f"{int(figures['backtest_rows']):,} account-dates on {int(figures['backtest_dates'])} as_of dates, "
-        f"churn within {example.horizon}"
+        f"label: {result.label_words}"
     )
     if "snapshot_auc_vs_churn_flag" in figures:
         say(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -107,7 +108,7 @@ class LoadedMapping:
         return self.path.parent
 
     def _resolve(self, pattern: str) -> list[Path]:
-        full = Path(os.path.expanduser(pattern))
+        full = Path(os.path.expanduser(expand_env(pattern)))
         full = full if full.is_absolute() else self.base_dir / full
         return sorted(Path(p) for p in glob.glob(str(full)) if Path(p).is_file())
 
@@ -167,6 +168,14 @@ class MappedBatch:
 
 
 # ------------------------------------------------------------------------------- loading
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(pattern: str) -> str:
+    """${NAME} and ${NAME:-default} in a file path: data that must stay outside the repository
+    (a licence that does not allow copying it) is read from where the environment says."""
+    return _ENV_RE.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), pattern)
 
 
 def mappings_dir_from_env() -> Path | None:

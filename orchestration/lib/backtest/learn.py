@@ -1,0 +1,938 @@
+"""`healthscore scorecard learn`: a scorecard learned from real outcomes, written as reviewable YAML.
+
+rows      labelled_rows()     feature rows + label: churn within the horizon (history) or the
+                              concurrent churn flag (a snapshot: one date, nothing after it)
+split     by time (train dates, a horizon gap, test dates) or by a stable hash of the account
+model     learn_model.learn() bins and points per factor, interactions as overrides
+card      build_card()        the base scorecard with a learned retention objective, bands
+                              proposed from outcomes and a calibration
+measure   on the held-out rows: the learned card scored by the warehouse's own SQL (the
+          round trip), the current card, and a tuned gradient-boosting reference; ROC AUC,
+          PR AUC, top-decile lift, Brier with bootstrap CIs over accounts; band table;
+          reliability curve
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from orchestration.lib import clock
+from orchestration.lib.backtest.history import (
+    OBJECTIVE,
+    find_relation,
+    parse_days,
+    sample_dates,
+    score_history,
+)
+from orchestration.lib.backtest.learn_model import (
+    BOOLEAN,
+    CATEGORICAL,
+    NUMERIC,
+    Candidate,
+    LearnedModel,
+    LearnOptions,
+    Term,
+    encode,
+    group_folds,
+    hash_share,
+    learn,
+    screen,
+)
+from orchestration.lib.backtest.metrics import auc_weighted, compare_auc
+from orchestration.lib.backtest.weights import time_split
+from orchestration.lib.scoring.scorecard import Scorecard, load_scorecard, parse_scorecard
+
+# Columns of the feature mart that are never features (keys, labels, descriptive, bookkeeping).
+NOT_FEATURES = {
+    "account_id",
+    "as_of_date",
+    "account_name",
+    "owner",
+    "parent_account_id",
+    "is_churned",
+    "churned_on",
+    "inputs_loaded_through",
+    "sentiment_top_negative",
+}
+_NOT_FEATURE_PREFIXES = ("has_",)
+SNAPSHOT = "snapshot"
+HISTORY = "history"
+
+
+# --------------------------------------------------------------------------- rows and labels
+@dataclass
+class LabelledRows:
+    frame: pd.DataFrame  # the mart's rows, plus `churned`
+    mode: str  # history | snapshot
+    dates: list[dt.date]
+    horizon_days: int
+    label_words: str
+    notes: list[str] = field(default_factory=list)
+
+
+def labelled_rows(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    features_table: str,
+    outcomes_table: str,
+    horizon_days: int,
+    every_days: int,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    mode: str = "auto",
+) -> LabelledRows:
+    """Feature rows and labels. History: sampled dates with a full horizon after them, label =
+    a churn outcome in (as_of, as_of + horizon], accounts already churned left out. Snapshot (no
+    date has a horizon of data after it, or mode='snapshot'): the last date, label = the
+    account's churn flag on that date, which is agreement with a concurrent flag, not a forecast."""
+    notes: list[str] = []
+    dates: list[dt.date] = []
+    if mode != SNAPSHOT:
+        try:
+            dates = sample_dates(
+                con, features_table, start=start, end=end, every_days=every_days, horizon_days=horizon_days
+            )
+            mode = HISTORY
+        except ValueError as exc:
+            if mode == HISTORY:
+                raise
+            notes.append(f"no as_of date has {horizon_days} days of data after it ({exc}): snapshot mode")
+            mode = SNAPSHOT
+    if mode == SNAPSHOT:
+        last = end or con.execute(f"select max(as_of_date) from {features_table}").fetchone()[0]
+        dates = [last]
+    date_list = ", ".join(f"date '{d.isoformat()}'" for d in dates)
+    frame = con.execute(f"select * from {features_table} where as_of_date in ({date_list})").df()
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    if mode == SNAPSHOT:
+        frame["churned"] = frame["is_churned"].fillna(False).astype(bool)
+        words = f"churn flag on {dates[0]} (agreement with a concurrent churn flag, not a prediction)"
+        return LabelledRows(frame, mode, dates, 0, words, notes)
+    con.register("_learn_keys", frame[["account_id", "as_of_date"]])
+    try:
+        labels = con.execute(
+            f"""select k.account_id, k.as_of_date, count(o.account_id) > 0 as churned
+                from _learn_keys as k
+                left join (select account_id, outcome_date from {outcomes_table}
+                           where outcome_type = 'churn') as o
+                    on o.account_id = k.account_id
+                    and o.outcome_date > cast(k.as_of_date as date)
+                    and o.outcome_date <= cast(k.as_of_date as date) + {int(horizon_days)}
+                group by k.account_id, k.as_of_date"""
+        ).df()
+    finally:
+        con.unregister("_learn_keys")
+    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
+    frame = frame.merge(labels, on=["account_id", "as_of_date"], how="left")
+    frame = frame[~frame["is_churned"].fillna(False).astype(bool)].reset_index(drop=True)
+    frame["churned"] = frame["churned"].fillna(False).astype(bool)
+    words = f"churn within {horizon_days} days after each as_of date"
+    return LabelledRows(frame, mode, dates, horizon_days, words, notes)
+
+
+def candidates_from(con: duckdb.DuckDBPyConnection, features_table: str) -> list[Candidate]:
+    """Every column that may be a factor, typed: the feature catalog (marts.dim_features: type,
+    kind, description) for the columns it knows, the warehouse types for the others."""
+    from orchestration.lib.features.catalog import feature_catalog
+
+    try:
+        catalog = feature_catalog(con)
+    except LookupError:
+        catalog = {}
+    out: list[Candidate] = []
+    for name, type_code, *_ in con.execute(f"select * from {features_table} limit 0").description:
+        if name in NOT_FEATURES or name.startswith(_NOT_FEATURE_PREFIXES):
+            continue
+        info = catalog.get(name)
+        if info is not None:
+            kind = {"categorical": CATEGORICAL, "boolean": BOOLEAN, "numeric": NUMERIC}.get(info.type)
+            if not info.is_feature or kind is None:
+                continue
+            out.append(Candidate(name, kind, "", info.description or ""))
+            continue
+        text = str(type_code).upper()
+        if text in ("VARCHAR", "STRING"):
+            kind = CATEGORICAL
+        elif text in ("BOOLEAN", "BOOL"):
+            kind = BOOLEAN
+        elif any(t in text for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "NUMBER", "REAL")):
+            kind = NUMERIC
+        else:
+            continue  # dates, timestamps: not a factor as they are
+        out.append(Candidate(name, kind))
+    return out
+
+
+# --------------------------------------------------------------------------- the reference model
+@dataclass
+class Reference:
+    model: object
+    columns: list[Candidate]
+    levels: dict[str, list[str]]
+    params: dict
+    cv_auc: float
+    notes: list[str]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(encode(frame, self.columns, self.levels))[:, 1]
+
+
+def fit_reference(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    candidates: Sequence[Candidate],
+    *,
+    accounts: pd.Series,
+    seed: int = 0,
+    opts: LearnOptions | None = None,
+) -> Reference:
+    """A properly fitted gradient-boosting reference: every usable feature (missing values
+    handled natively, absent or constant ones dropped with a note), its size and learning rate
+    tuned by cross-validation over accounts on the training rows only, then refitted on them."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    opts = opts or LearnOptions()
+    cols, levels, _labels, notes = screen(frame, candidates, y, opts)
+    if not cols:
+        raise ValueError("no usable feature for the reference model: " + "; ".join(notes))
+    x = encode(frame, cols, levels)
+    cat = np.array([c.kind == CATEGORICAL for c in cols])
+    folds = group_folds(accounts, 3)
+    grid = [
+        {"learning_rate": 0.1, "max_leaf_nodes": leaves, "min_samples_leaf": leaf}
+        for leaves in (7, 31)
+        for leaf in (20, 80)
+    ]
+    best = None
+    for params in grid:
+        aucs = []
+        for f in range(3):
+            tr, te = folds != f, folds == f
+            if y[tr].all() or not y[tr].any() or y[te].all() or not y[te].any():
+                continue
+            m = HistGradientBoostingClassifier(
+                max_iter=300,
+                l2_regularization=1.0,
+                early_stopping=True,
+                validation_fraction=0.15,
+                n_iter_no_change=20,
+                categorical_features=cat if cat.any() else None,
+                random_state=seed,
+                **params,
+            ).fit(x[tr], y[tr])
+            aucs.append(auc_weighted(m.predict_proba(x[te])[:, 1], y[te]))
+        score = float(np.mean(aucs)) if aucs else float("nan")
+        if best is None or score > best[0]:
+            best = (score, params)
+    model = HistGradientBoostingClassifier(
+        max_iter=300,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.15,
+        n_iter_no_change=20,
+        categorical_features=cat if cat.any() else None,
+        random_state=seed,
+        **best[1],
+    ).fit(x, y)
+    return Reference(model, cols, levels, best[1], best[0], notes)
+
+
+# --------------------------------------------------------------------------- the YAML card
+_FAMILY_GROUPS = (
+    ("attr_", "account_profile", "Account profile"),
+    ("metric_", "custom_metrics", "Custom metrics"),
+)
+_STANDARD_PROFILE = {"tenure_days", "plan", "contract_term_months", "segment", "industry", "mrr", "arr"}
+
+
+def _factor_name(feature: str, taken: set[str]) -> str:
+    name = re.sub(r"^(attr_|metric_)", "", feature)
+    name = re.sub(r"__+", "_", name)
+    name = re.sub(r"[^a-z0-9_]", "_", name.lower()).strip("_") or "factor"
+    if name in taken:
+        name = f"{name}_learned"
+    i = 2
+    base = name
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def _label(c: Candidate) -> str:
+    if c.label:
+        return c.label
+    text = re.sub(r"^(attr_|metric_)", "", c.name).replace("__", " ").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _round_to_total(values: dict[str, float], total: float, digits: int = 2) -> dict[str, float]:
+    """Round to `digits` so that the rounded values add up to exactly `total`."""
+    scale = 10**digits
+    units = {k: v * scale for k, v in values.items()}
+    floors = {k: math.floor(v) for k, v in units.items()}
+    short = int(round(total * scale)) - sum(floors.values())
+    for k in sorted(units, key=lambda k: units[k] - floors[k], reverse=True)[:short]:
+        floors[k] += 1
+    return {k: v / scale for k, v in floors.items()}
+
+
+@dataclass
+class CardParts:
+    """The learned model expressed as factor scores: score = offset - scale x logit part."""
+
+    scale: float  # 100 / total range of the points
+    top: float  # sum over factors of the highest points
+    ranges: dict[str, float]
+
+
+def _neutral_points(model: LearnedModel, frame: pd.DataFrame) -> None:
+    """Bins no training row fell in (a category never seen, a missing value never seen) get the
+    factor's average points instead of an arbitrary 0, so 'unknown' is neutral by design."""
+    for t, points in zip(model.terms, model.points, strict=True):
+        idx = t.assign(frame)
+        counts = np.bincount(idx, minlength=t.width)
+        seen = counts > 0
+        if seen.any():
+            mean = float((points[seen] * counts[seen]).sum() / counts[seen].sum())
+            points[~seen] = mean
+
+
+def score_from_logit(model: LearnedModel, parts: CardParts, logit: np.ndarray) -> np.ndarray:
+    """The card's score of a row from the model's log-odds: every factor scores
+    100 x (its top points - its points) / its range with weight range / total range, so
+    score = 100 / total range x (sum of top points - (log-odds - intercept))."""
+    return parts.scale * (parts.top - (np.asarray(logit, float) - model.intercept))
+
+
+def build_card(
+    base_text: str,
+    model: LearnedModel,
+    *,
+    objective: str = OBJECTIVE,
+    bands: list[tuple[str, float, float]],
+    calibration: dict,
+    description: str,
+    version: str,
+    header: str,
+) -> tuple[str, CardParts]:
+    """The base scorecard with `objective` relearned: learned factors (bins / categories /
+    boolean, with `missing` and `other` explicit), conditioned bins as `overrides`, group and
+    factor weights from the points' ranges, bands and calibration. Other objectives and the
+    base card's factors stay (a factor the learned objective does not use gets weight 0 there)."""
+    import yaml
+
+    data = yaml.safe_load(base_text)
+    taken = {f["name"] for f in data.get("factors", [])}
+    base_features = {f["feature"]: f for f in data.get("factors", [])}
+    ranges: dict[str, float] = {}
+    tops: dict[str, float] = {}
+    names: dict[str, str] = {}
+    for t, p in zip(model.terms, model.points, strict=True):
+        names[t.name] = _factor_name(t.name, taken)
+        ranges[t.name] = float(p.max() - p.min())
+        tops[t.name] = float(p.max())
+    total = sum(ranges.values())
+    if total <= 0:
+        raise ValueError("the learned points are all equal: nothing separates churners")
+    scale = 100.0 / total
+
+    def score_of(t: Term, value: float) -> float:
+        r = ranges[t.name]
+        return float(round(100.0 * (tops[t.name] - float(value)) / r, 2)) if r > 0 else 50.0
+
+    def normalisation(t: Term, binning, points: np.ndarray) -> dict:
+        scores = [score_of(t, v) for v in points]
+        if binning.kind == NUMERIC:
+            k = len(binning.edges) + 1
+            norm = {"method": "bins", "edges": [float(e) for e in binning.edges], "scores": scores[:k]}
+            missing = scores[k]
+        elif binning.kind == BOOLEAN:
+            pos = {k: i for i, k in enumerate(binning.levels)}
+            norm = {"method": "boolean", "if_true": scores[pos["true"]], "if_false": scores[pos["false"]]}
+            missing = scores[-1]
+        else:
+            norm = {
+                "method": "categories",
+                "scores": {binning.labels.get(k, k): scores[i] for i, k in enumerate(binning.levels)},
+                "other": scores[len(binning.levels)],
+            }
+            missing = scores[-1]
+        norm["missing"] = missing
+        return norm
+
+    groups = data.setdefault("groups", {})
+    factors_out = []
+    overrides: dict[tuple[str, str], dict] = {}
+    group_of: dict[str, str] = {}
+    for t, p in zip(model.terms, model.points, strict=True):
+        if ranges[t.name] <= 0:
+            continue
+        base = base_features.get(t.name)
+        if base is not None:
+            group, owner, label = base["group"], base["owner"], base["label"]
+        else:
+            group, gl = "account_profile", "Account profile"
+            for prefix, g, glabel in _FAMILY_GROUPS:
+                if t.name.startswith(prefix):
+                    group, gl = g, glabel
+            if not t.name.startswith(("attr_", "metric_")) and t.name not in _STANDARD_PROFILE:
+                group, gl = "other_signals", "Other signals"
+            groups.setdefault(group, gl)
+            owner, label = "cs", _label(t.candidate)
+        group_of[t.name] = group
+        offset = 0
+        blocks = []
+        for key, binning in t.blocks():
+            blocks.append((key, binning, p[offset : offset + binning.n_bins]))
+            offset += binning.n_bins
+        kind = t.default.kind
+        value = "{value}"
+        explain = (
+            {
+                "unit": "number",
+                "low": f"{label}: {value}, which weighs against retention",
+                "high": f"{label}: {value}",
+            }
+            if kind != NUMERIC
+            else {
+                "unit": "number",
+                "low": f"{label} {value} ({{bin}}), a range that weighs against retention",
+                "high": f"{label} {value} ({{bin}})",
+            }
+        )
+        factor = {
+            "name": names[t.name],
+            "label": label,
+            "feature": t.name,
+            "group": group,
+            "owner": owner,
+            "normalisation": normalisation(t, blocks[0][1], blocks[0][2]),
+            "explain": explain,
+            "description": (t.candidate.description + " " if t.candidate.description else "")
+            + "Learned: points per bin from outcomes"
+            + (f", bins per {t.conditioner.name}" if t.conditioner else "")
+            + ".",
+        }
+        factors_out.append(factor)
+        for key, binning, pts in blocks[1:]:
+            value_in = key == "true" if t.conditioner.kind == BOOLEAN else key
+            entry = overrides.setdefault(
+                (t.conditioner.name, key),
+                {
+                    "name": f"{_label(t.conditioner)} {key}",
+                    "when": {"feature": t.conditioner.name, "in": [value_in]},
+                    "normalisation": {},
+                },
+            )
+            entry["normalisation"][names[t.name]] = normalisation(t, binning, pts)
+
+    data["factors"] = [*data.get("factors", []), *factors_out]
+    obj = data["objectives"][objective]
+    group_raw = {g: 0.0 for g in groups}
+    for t in model.terms:
+        if ranges[t.name] > 0:
+            group_raw[group_of[t.name]] += 100.0 * ranges[t.name] / total
+    obj["group_weights"] = _round_to_total(group_raw, 100.0)
+    learned_names = {names[t.name] for t in model.terms if ranges[t.name] > 0}
+    obj["factor_weights"] = {
+        **{f["name"]: 0 for f in data["factors"] if f["name"] not in learned_names},
+        **{names[t.name]: round(ranges[t.name], 4) for t in model.terms if ranges[t.name] > 0},
+    }
+    for other in data["objectives"].values():
+        if other is not obj:
+            for g in groups:
+                other.setdefault("group_weights", {}).setdefault(g, 0)
+    # Per-segment group weights of this objective would bend the learned weights: removed.
+    for kind in ("segment_overrides", "industry_overrides"):
+        for variant in (data.get(kind) or {}).values():
+            (variant.get("group_weights") or {}).pop(objective, None)
+            for weights in (variant.get("group_weights") or {}).values():
+                for g in groups:
+                    weights.setdefault(g, 0)
+            if "group_weights" in variant and not variant["group_weights"]:
+                del variant["group_weights"]
+    if overrides:
+        data["overrides"] = [*(data.get("overrides") or []), *overrides.values()]
+    data["bands"] = [{"grade": g, "min": lo, "max": hi} for g, lo, hi in bands]
+    data["calibration"] = calibration
+    data["version"] = version
+    data["description"] = description
+    text = header + yaml.safe_dump(
+        data, sort_keys=False, width=110, allow_unicode=True, default_flow_style=None
+    )
+    return text, CardParts(scale=scale, top=sum(tops.values()), ranges=ranges)
+
+
+# --------------------------------------------------------------------------- bands, calibration, metrics
+def propose_bands(
+    score: np.ndarray,
+    y: np.ndarray,
+    *,
+    red_lift: float = 3.0,
+    green_lift: float = 0.5,
+    min_share: float = 0.02,
+) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """Red: the lowest scores, as many as keep their churn rate >= red_lift x base; green: the
+    highest scores, as many as keep theirs <= green_lift x base; yellow in between."""
+    y = np.asarray(y, bool)
+    score = np.asarray(score, float)
+    base = y.mean()
+    notes = []
+    n_min = max(10, int(min_share * len(y)))
+    cuts = np.arange(1, 100)
+    red = None
+    for c in cuts:
+        below = score < c
+        if below.sum() >= n_min and y[below].mean() >= red_lift * base:
+            red = int(c)
+    if red is None:
+        lifts = [(y[score < c].mean() / base if (score < c).sum() >= n_min else 0, int(c)) for c in cuts]
+        best = max(lifts)
+        red = best[1] if best[0] > 0 else 40
+        notes.append(
+            f"no band of at least {n_min} rows reaches {red_lift:g}x the base churn rate; red is the "
+            f"band with the highest lift ({best[0]:.1f}x)"
+        )
+    green = None
+    for c in cuts[::-1]:
+        above = score >= c
+        between = ((score >= red) & (score < c)).sum()
+        if c > red and between >= n_min and above.sum() >= n_min and y[above].mean() <= green_lift * base:
+            green = int(c)
+    if green is None or green <= red:
+        green = min(99, max(red + 1, 70))
+        notes.append(f"no top band of at least {n_min} rows stays under {green_lift:g}x the base rate")
+    return [("red", 0, red), ("yellow", red, green), ("green", green, 100)], notes
+
+
+def fit_calibration(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: logistic regression of the label on the score."""
+    from sklearn.linear_model import LogisticRegression
+
+    m = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(score, float).reshape(-1, 1), y)
+    return float(m.intercept_[0]), float(m.coef_[0][0])
+
+
+def brier(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    w = np.ones(len(y)) if w is None else w
+    return float((w * (np.asarray(p, float) - np.asarray(y, float)) ** 2).sum() / w.sum())
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability vs observed churn rate, in bins of equal size by prediction."""
+    order = np.argsort(p, kind="stable")
+    rows = []
+    for i, part in enumerate(np.array_split(order, min(bins, max(1, len(p))))):
+        if len(part) == 0:
+            continue
+        rows.append(
+            {
+                "bin": i + 1,
+                "rows": len(part),
+                "mean_predicted": float(np.mean(p[part])),
+                "observed_rate": float(np.mean(y[part])),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _metrics(
+    risk: np.ndarray, prob: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
+) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score
+
+    w = np.ones(len(y)) if w is None else w
+    base = float((w * y).sum() / w.sum())
+    n_top = max(1, int(math.ceil(0.1 * len(y))))
+    top = np.zeros(len(y), bool)
+    top[np.argsort(-risk, kind="stable")[:n_top]] = True
+    top_rate = float((w[top] * y[top]).sum() / max(w[top].sum(), 1e-12))
+    return {
+        "roc_auc": auc_weighted(risk, y, w),
+        "pr_auc": float(average_precision_score(y, risk, sample_weight=w))
+        if 0 < y.sum() < len(y)
+        else float("nan"),
+        "top_decile_lift": top_rate / base if base > 0 else float("nan"),
+        "brier": brier(prob, y, w),
+    }
+
+
+def metrics_with_ci(
+    risk: np.ndarray, prob: np.ndarray, y: np.ndarray, accounts: np.ndarray, *, n_boot: int, seed: int
+) -> dict[str, tuple[float, float, float]]:
+    """Each metric with a 95% bootstrap interval resampling accounts (their rows together)."""
+    y = np.asarray(y, bool)
+    point = _metrics(risk, prob, y)
+    codes, uniq = pd.factorize(pd.Series(accounts))
+    rng = np.random.default_rng(seed)
+    draws = {k: [] for k in point}
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))[codes].astype(float)
+        keep = w > 0
+        m = _metrics(risk[keep], prob[keep], y[keep], w[keep])
+        for k, v in m.items():
+            draws[k].append(v)
+    out = {}
+    for k, v in point.items():
+        arr = np.array([d for d in draws[k] if not math.isnan(d)])
+        lo, hi = np.quantile(arr, [0.025, 0.975]) if len(arr) else (float("nan"), float("nan"))
+        out[k] = (v, float(lo), float(hi))
+    return out
+
+
+def band_rates(score: np.ndarray, y: np.ndarray, bands: Sequence[tuple[str, float, float]]) -> pd.DataFrame:
+    y = np.asarray(y, bool)
+    base = y.mean()
+    rows = []
+    for i, (grade, lo, hi) in enumerate(bands):
+        inside = (score >= lo) & ((score < hi) | (i == len(bands) - 1))
+        n = int(inside.sum())
+        rate = float(y[inside].mean()) if n else float("nan")
+        rows.append(
+            {
+                "grade": grade,
+                "score_min": lo,
+                "score_max": hi,
+                "rows": n,
+                "churned": int(y[inside].sum()),
+                "churn_rate": rate,
+                "lift": rate / base if base else float("nan"),
+                "share_of_churners": float(y[inside].sum() / y.sum()) if y.any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the whole run
+@dataclass
+class LearnResult:
+    card_text: str
+    card: Scorecard
+    model: LearnedModel
+    rows: LabelledRows
+    split_words: str
+    train_rows: int
+    test_rows: int
+    comparison: pd.DataFrame  # model x metric with CI
+    bands: pd.DataFrame  # learned card on the test rows
+    reliability: pd.DataFrame
+    round_trip_max_diff: float
+    vs_current: dict | None
+    vs_reference: dict
+    reference: Reference
+    notes: list[str]
+    timings: dict[str, float]
+    path: Path | None = None
+
+
+def _split(rows: LabelledRows, test_share: float) -> tuple[np.ndarray, str]:
+    frame = rows.frame
+    if rows.mode == HISTORY:
+        try:
+            train_d, test_d = time_split(rows.dates, rows.horizon_days)
+            is_test = frame["as_of_date"].isin(test_d).to_numpy()
+            is_train = frame["as_of_date"].isin(train_d).to_numpy()
+            words = (
+                f"by time: train {len(train_d)} dates {train_d[0]}..{train_d[-1]}, test {len(test_d)} dates "
+                f"{test_d[0]}..{test_d[-1]} (a {rows.horizon_days}-day gap: no training label overlaps the test)"
+            )
+            return np.where(is_test, 1, np.where(is_train, 0, -1)), words
+        except ValueError as exc:
+            rows.notes.append(f"{exc}: split by account instead")
+    share = hash_share(frame["account_id"].astype(str), "holdout")
+    is_test = share < test_share
+    words = f"by a stable hash of account_id: {1 - test_share:.0%} of accounts to learn, {test_share:.0%} held out"
+    return np.where(is_test, 1, 0), words
+
+
+def learn_scorecard(
+    con: duckdb.DuckDBPyConnection,
+    scorecard: Path | str,
+    *,
+    features_table: str = "fct_account_features_daily",
+    outcomes_table: str = "fct_account_outcomes",
+    horizon: str | int = "90d",
+    every: str | int = "7d",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    mode: str = "auto",
+    test_share: float = 0.25,
+    exclude: Sequence[str] = (),
+    only: Sequence[str] = (),
+    options: LearnOptions | None = None,
+    n_boot: int = 300,
+    seed: int = 0,
+    out: Path | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> LearnResult:
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    features_table = find_relation(con, features_table)
+    outcomes_table = find_relation(con, outcomes_table)
+    known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
+    base_card = load_scorecard(scorecard, known_features=known)
+    base_text = Path(scorecard).read_text()
+    rows = labelled_rows(
+        con,
+        features_table=features_table,
+        outcomes_table=outcomes_table,
+        horizon_days=parse_days(horizon),
+        every_days=parse_days(every),
+        start=start,
+        end=end,
+        mode=mode,
+    )
+    for n in rows.notes:
+        log(n)
+    frame = rows.frame
+    side, split_words = _split(rows, test_share)
+    train, test = frame[side == 0].reset_index(drop=True), frame[side == 1].reset_index(drop=True)
+    y_tr, y_te = train["churned"].to_numpy(bool), test["churned"].to_numpy(bool)
+    log(
+        f"{len(frame):,} labelled rows ({rows.label_words}); split {split_words}: "
+        f"{len(train):,} rows to learn ({int(y_tr.sum())} churned), {len(test):,} held out ({int(y_te.sum())} churned)"
+    )
+    if y_te.sum() == 0 or y_te.all():
+        raise ValueError("the held-out rows have a single class: nothing to measure on")
+    cands = [c for c in candidates_from(con, features_table) if c.name not in set(exclude)]
+    if only:
+        cands = [c for c in cands if c.name in set(only)]
+    timings["rows"] = time.perf_counter() - t0
+
+    opts = options or LearnOptions(seed=seed)
+    t0 = time.perf_counter()
+    # One thread per library: this runs beside a warehouse and other jobs on small machines,
+    # and oversubscribed OpenMP threads were 10x slower there.
+    with threadpool_limits(1):
+        model = learn(train, y_tr, cands, accounts=train["account_id"].astype(str), opts=opts)
+        timings["learn"] = time.perf_counter() - t0
+        for n in model.notes:
+            log(n)
+        t0 = time.perf_counter()
+        reference = fit_reference(
+            train, y_tr, cands, accounts=train["account_id"].astype(str), seed=seed, opts=opts
+        )
+        timings["reference"] = time.perf_counter() - t0
+    _neutral_points(model, train)
+
+    # Calibration and bands from out-of-fold scores of the training rows (not the rows the
+    # points were fitted on), so neither is flattered by the fit.
+    oof_logit = model.oof_logit
+    when = clock.today()
+    version = f"{base_card.version}-learned.{when.isoformat()}"
+    header = (
+        f"# Learned by `healthscore scorecard learn` on {when} from {base_card.name} {base_card.version}.\n"
+        f"# Label: {rows.label_words}. Split {split_words}.\n"
+        "# Review the learn report next to it (held-out metrics, bands, reliability) before using it.\n"
+    )
+    description = (
+        f"LEARNED on {when}: the {OBJECTIVE} objective's factors, bins and points fitted on "
+        f"{len(train):,} rows ({rows.label_words}); measured on {len(test):,} held-out rows. "
+        "Review it like any scorecard change. " + " ".join(str(base_card.description).split())
+    )
+    # First pass: the card's affine map from log-odds to score, to put out-of-fold log-odds on
+    # the score scale; bands and calibration then complete the card.
+    _, parts = build_card(
+        base_text,
+        model,
+        bands=[("red", 0, 40), ("yellow", 40, 70), ("green", 70, 100)],
+        calibration={"intercept": 0.0, "slope": 0.0, "horizon_days": rows.horizon_days},
+        description=description,
+        version=version,
+        header=header,
+    )
+    oof_score = np.clip(score_from_logit(model, parts, oof_logit), 0, 100)
+    bands, band_notes = propose_bands(oof_score, y_tr)
+    intercept, slope = fit_calibration(oof_score, y_tr)
+    calibration = {
+        "objective": OBJECTIVE,
+        "method": "logistic",
+        "intercept": round(intercept, 6),
+        "slope": round(slope, 6),
+        "horizon_days": rows.horizon_days,
+        "fitted_on": (
+            f"out-of-fold scores of {len(train):,} training rows ({rows.label_words}); "
+            f"base rate {y_tr.mean():.4f}"
+        ),
+    }
+    text, parts = build_card(
+        base_text,
+        model,
+        bands=bands,
+        calibration=calibration,
+        description=description,
+        version=version,
+        header=header,
+    )
+    card = parse_scorecard(text, source="<learned>", known_features=known)
+
+    # Held out: the learned card scored by the warehouse (the round trip), the current card, the reference.
+    t0 = time.perf_counter()
+    test_dates = sorted(test["as_of_date"].unique())
+    keys = test[["account_id", "as_of_date", "churned"]]
+
+    def scored(c: Scorecard) -> pd.DataFrame:
+        h = score_history(con, c, features_table=features_table, dates=test_dates)
+        return keys.merge(
+            h.scores[["account_id", "as_of_date", "computed_score", "confidence"]],
+            on=["account_id", "as_of_date"],
+            how="left",
+        )
+
+    learned_sql = scored(card)
+    expected = np.clip(score_from_logit(model, parts, model.logit(test)), 0, 100)
+    round_trip = float(np.nanmax(np.abs(learned_sql["computed_score"].to_numpy(float) - expected)))
+    current = scored(base_card)
+    timings["score held-out"] = time.perf_counter() - t0
+
+    acc = test["account_id"].astype(str).to_numpy()
+    s_learn = learned_sql["computed_score"].fillna(50.0).to_numpy(float)
+    p_learn = np.array([card.calibration.probability(s) for s in s_learn])
+    results = {}
+    results["learned scorecard"] = metrics_with_ci(
+        100 - s_learn, p_learn, y_te, acc, n_boot=n_boot, seed=seed
+    )
+    s_cur = current["computed_score"].to_numpy(float)
+    cur_notes = ""
+    vs_current = None
+    if np.isnan(s_cur).all():
+        cur_notes = "the current scorecard scores no held-out row (none of its features has data)"
+    else:
+        # The current card's own probability: Platt on its training-period scores.
+        cur_train = scored_train = None
+        train_dates = sorted(train["as_of_date"].unique())
+        h = score_history(con, base_card, features_table=features_table, dates=train_dates)
+        cur_train = train[["account_id", "as_of_date", "churned"]].merge(
+            h.scores[["account_id", "as_of_date", "computed_score"]],
+            on=["account_id", "as_of_date"],
+            how="left",
+        )
+        scored_train = cur_train["computed_score"].fillna(50.0).to_numpy(float)
+        ci, cs = fit_calibration(scored_train, cur_train["churned"].to_numpy(bool))
+        s_cur_f = np.nan_to_num(s_cur, nan=50.0)
+        p_cur = 1 / (1 + np.exp(-(ci + cs * s_cur_f)))
+        results[f"current scorecard ({base_card.name} {base_card.version})"] = metrics_with_ci(
+            100 - s_cur_f, p_cur, y_te, acc, n_boot=n_boot, seed=seed
+        )
+        vs_current = compare_auc(y_te, 100 - s_cur_f, 100 - s_learn, acc, n_boot=n_boot, seed=seed)
+        if np.isnan(s_cur).any():
+            cur_notes = f"the current scorecard has no score for {int(np.isnan(s_cur).sum())} held-out rows (counted as 50)"
+    p_ref = reference.predict(test)
+    results["gradient boosting reference"] = metrics_with_ci(
+        p_ref, p_ref, y_te, acc, n_boot=n_boot, seed=seed
+    )
+    base_p = np.full(len(y_te), y_tr.mean())
+    results["base rate (no model)"] = {
+        "roc_auc": (0.5, 0.5, 0.5),
+        "pr_auc": (float(y_te.mean()),) * 3,
+        "top_decile_lift": (1.0, 1.0, 1.0),
+        "brier": (brier(base_p, y_te),) * 3,
+    }
+    vs_reference = compare_auc(y_te, p_ref, 100 - s_learn, acc, n_boot=n_boot, seed=seed)
+    comparison = pd.DataFrame(
+        [
+            {"model": name, "metric": k, "value": v[0], "ci_low": v[1], "ci_high": v[2]}
+            for name, m in results.items()
+            for k, v in m.items()
+        ]
+    )
+    notes = [
+        *rows.notes,
+        *model.notes,
+        *band_notes,
+        *([cur_notes] if cur_notes else []),
+        *(f"reference: {n}" for n in reference.notes),
+    ]
+    result = LearnResult(
+        card_text=text,
+        card=card,
+        model=model,
+        rows=rows,
+        split_words=split_words,
+        train_rows=len(train),
+        test_rows=len(test),
+        comparison=comparison,
+        bands=band_rates(s_learn, y_te, bands),
+        reliability=reliability(p_learn, y_te.astype(float)),
+        round_trip_max_diff=round_trip,
+        vs_current=vs_current,
+        vs_reference=vs_reference,
+        reference=reference,
+        notes=notes,
+        timings=timings,
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        out.with_suffix(".report.md").write_text(render_learn_report(result))
+        result.path = out
+    return result
+
+
+def render_learn_report(r: LearnResult) -> str:
+    def table(df: pd.DataFrame) -> str:
+        return df.to_markdown(index=False, floatfmt=".3f")
+
+    wide = r.comparison.assign(
+        text=lambda d: d.apply(lambda x: f"{x.value:.3f} [{x.ci_low:.3f}, {x.ci_high:.3f}]", axis=1)
+    ).pivot(index="model", columns="metric", values="text")
+    wide = wide.reindex(columns=["roc_auc", "pr_auc", "top_decile_lift", "brier"]).reset_index()
+    lines = [
+        f"# Learned scorecard {r.card.name} {r.card.version}",
+        "",
+        f"Label: {r.rows.label_words}. Split {r.split_words}: {r.train_rows:,} rows to learn, "
+        f"{r.test_rows:,} held out.",
+        "",
+        "## Held-out metrics (95% bootstrap CI over accounts)",
+        "",
+        wide.to_markdown(index=False),
+        "",
+        f"Learned vs reference ROC AUC: {r.vs_reference['auc_challenger']:.3f} vs {r.vs_reference['auc_champion']:.3f}, "
+        f"diff {r.vs_reference['auc_diff']:+.3f} [{r.vs_reference['ci_low']:+.3f}, {r.vs_reference['ci_high']:+.3f}]",
+    ]
+    if r.vs_current:
+        c = r.vs_current
+        lines.append(
+            f"Learned vs current ROC AUC: {c['auc_challenger']:.3f} vs {c['auc_champion']:.3f}, "
+            f"diff {c['auc_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        )
+    lines += [
+        "",
+        f"Round trip: the learned YAML scored by the warehouse differs from the model by at most "
+        f"{r.round_trip_max_diff:.3f} score points.",
+        "",
+        "## Bands proposed from outcomes, on the held-out rows",
+        "",
+        table(r.bands),
+        "",
+        "## Reliability of the calibrated churn probability (held out)",
+        "",
+        table(r.reliability),
+        "",
+        "## Factors",
+        "",
+        "| factor | feature | type | bins depend on |",
+        "|---|---|---|---|",
+    ]
+    for t in r.model.terms:
+        lines.append(
+            f"| {_label(t.candidate)} | `{t.name}` | {t.default.kind} | "
+            f"{t.conditioner.name if t.conditioner else ''} |"
+        )
+    lines += ["", "## Notes", "", *(f"- {n}" for n in r.notes), "", "## Timing", ""]
+    lines += [f"- {k}: {v:.1f} s" for k, v in r.timings.items()]
+    return "\n".join(lines) + "\n"
