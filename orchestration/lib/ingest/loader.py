@@ -437,8 +437,8 @@ def _ship_declarations(engine: Engine, mem: duckdb.DuckDBPyConnection, source: s
     if not rows and not known.fetchone()[0]:
         return
 
-    def lit(value: object) -> str:
-        return "cast(null as varchar)" if value is None else quote_literal(str(value))
+    def lit(value: object) -> str:  # Spark has no bare `varchar` type: the engine's string type
+        return f"cast(null as {engine.dialect.string_type})" if value is None else quote_literal(str(value))
 
     selects = [f"select * from raw._feature_declarations where source <> {quote_literal(source)}"]
     selects += ["select " + ", ".join(lit(v) for v in row) for row in rows]
