@@ -9,15 +9,16 @@ explanations and quality results are compared with DuckDB's:
 - keys, counts, grades, text (reasons, change drivers, missing factors): exactly;
 - floating point: within FLOAT_TOLERANCE (absolute, on 0-100 scores and on features).
 
-On Spark the dbt tests (model-level asset checks) are left out of the run to keep `make test`
-short (about 100 extra Spark jobs); they run on DuckDB and PostgreSQL here, and the Great
-Expectations gates run on every engine.
+Spark is in its own module (test_engines_spark.py), with its own DuckDB reference on the same
+landing zone, so that pytest-xdist (`--dist loadfile`) runs it on one worker while this module
+and the rest of the suite run on the other. On Spark the dbt tests (model-level asset checks) are
+left out of the run to keep `make test` short (about 100 extra Spark jobs); they run on DuckDB and
+PostgreSQL here, and the Great Expectations gates run on every engine.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -27,7 +28,6 @@ import pytest
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.demo.generate import generate_demo_data
 from orchestration.lib.engines.factory import open_engine
-from orchestration.lib.engines.spark import release_spark
 from tests.dates import DEMO_END_DATE, pinned_env
 from tests.support import pg_server as pg
 
@@ -91,9 +91,9 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _selection(engine: str) -> dg.AssetSelection:
+def _selection(model_tests: bool) -> dg.AssetSelection:
     selection = dg.AssetSelection.all() - dg.AssetSelection.groups("backtest")
-    if engine == "spark":
+    if not model_tests:
         from orchestration.defs.transform.assets import healthscore_dbt_models
 
         # Model tests are asset checks of the dbt assets; the GX gates stay in.
@@ -101,8 +101,11 @@ def _selection(engine: str) -> dg.AssetSelection:
     return selection
 
 
-def run_pipeline(engine: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, float]:
-    """Run healthscore_all on `engine`; return the compared tables and the run's wall time."""
+def run_pipeline(
+    engine: str, root: Path, monkeypatch: pytest.MonkeyPatch, *, model_tests: bool = True
+) -> tuple[dict, float]:
+    """Run healthscore_all on `engine` (without the dbt tests unless `model_tests`); return the
+    compared tables and the run's wall time."""
     from orchestration.definitions import build_definitions
 
     monkeypatch.setenv("HEALTHSCORE_ENGINE", engine)
@@ -117,7 +120,7 @@ def run_pipeline(engine: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     )
     defs = build_definitions(resource)
     job = dg.define_asset_job(
-        f"healthscore_on_{engine}", selection=_selection(engine), executor_def=dg.in_process_executor
+        f"healthscore_on_{engine}", selection=_selection(model_tests), executor_def=dg.in_process_executor
     )
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
     started = time.perf_counter()
@@ -229,24 +232,3 @@ def test_postgres_gives_the_same_answers(landing, duckdb_result):
         mp.undo()
     print(f"\npostgres pipeline: {seconds:.1f} s")
     assert_same(duckdb_result[0], tables, "postgres")
-
-
-def _spark_unavailable() -> str | None:
-    import shutil
-
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java runtime for the local Spark session (apt-get install openjdk-17-jre-headless)"
-    return None
-
-
-@pytest.mark.skipif(_spark_unavailable() is not None, reason=str(_spark_unavailable()))
-def test_spark_gives_the_same_answers(landing, duckdb_result):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HEALTHSCORE_SPARK_DIR", str(landing / "spark"))
-    try:
-        tables, seconds = run_pipeline("spark", landing, mp)
-    finally:
-        release_spark()
-        mp.undo()
-    print(f"\nspark pipeline: {seconds:.1f} s")
-    assert_same(duckdb_result[0], tables, "spark")
