@@ -102,3 +102,20 @@ def test_docs_sql_block_runs_and_returns_rows(demo: Path, tmp_path: Path, monkey
             if statement.type == duckdb.StatementType.SELECT and "empty-ok" not in flags:
                 rows = cursor.fetchall()
                 assert rows, f"{where}: the query returns no rows on the demo snapshot"
+
+
+def test_backtest_no_write_writes_nothing(demo: Path, tmp_path: Path, capsys) -> None:
+    """`healthscore backtest --no-write` prints its results and leaves no file and no table."""
+    from orchestration.cli import main
+
+    out = tmp_path / "reports"
+    args = ["backtest", "--no-write", "--leakage-dates", "0", "--bootstrap", "20", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("ROC AUC") == 1 and "nothing written" in printed
+    assert not out.exists()
+    with duckdb.connect(str(demo / "data" / "warehouse" / "healthscore.duckdb"), read_only=True) as con:
+        schemas = {
+            r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+    assert "backtest" not in schemas
