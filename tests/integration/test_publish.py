@@ -166,11 +166,11 @@ def test_dq_exits_1_on_an_error_severity_failure(env, tmp_path, capsys):
     with duckdb.connect(str(copy)) as con:
         con.execute(
             "update quality.check_results set passed = false, unexpected_count = 5 "
-            "where check_name = 'accounts.uniqueness.unique.account_id' "
+            "where check_name = 'accounts.completeness.not_null.account_id' "
             "and run_id = (select max_by(run_id, checked_at) from quality.check_results)"
         )
     assert main(["dq", "--db", str(copy)]) == 1
-    assert "[error] accounts.uniqueness.unique.account_id" in capsys.readouterr().out
+    assert "[error] accounts.completeness.not_null.account_id" in capsys.readouterr().out
 
 
 def test_report_and_data_docs_are_published_offline(env, capsys):
