@@ -48,3 +48,34 @@ def create_raw(con, source: str, rows: list[dict], *, loaded_at: dt.datetime) ->
     """A fresh `raw.<source>` holding `rows` as one batch."""
     create_raw_table(con, source)
     insert_raw_rows(con, source, rows, loaded_at=loaded_at)
+
+
+def account_row(account_id: str, now: dt.datetime, **overrides) -> dict:
+    """A valid raw.accounts row, created 30 days before `now`."""
+    row = {
+        "account_id": account_id,
+        "account_name": f"Acme {account_id}",
+        "segment": "SMB",
+        "industry": "software",
+        "country": "DE",
+        "owner": "olga",
+        "parent_account_id": None,
+        "created_at": now - dt.timedelta(days=30),
+    }
+    return row | overrides
+
+
+def ticket_row(ticket_id: str, account_id: str, now: dt.datetime, **overrides) -> dict:
+    """A valid raw.support_tickets row, opened 2 days and solved 1 day before `now`."""
+    row = {
+        "ticket_id": ticket_id,
+        "account_id": account_id,
+        "opened_at": now - dt.timedelta(days=2),
+        "closed_at": now - dt.timedelta(days=1),
+        "priority": "high",
+        "status": "solved",
+        "csat_score": 4,
+        "subject": "s",
+        "body": "b",
+    }
+    return row | overrides

@@ -26,38 +26,17 @@ from orchestration.lib.quality.policy import (
 from orchestration.lib.quality.rules import plan_rules
 from orchestration.lib.quality.suites import SUITES_DIR, suite_json
 from orchestration.lib.quality.validate import validate_source, validate_sources
-from tests.support.raw_tables import create_raw
+from tests.support.raw_tables import account_row, create_raw, ticket_row
 
 NOW = dt.datetime(2026, 11, 10, 12, 0)
 
 
 def _account(i: int, **kw) -> dict:
-    row = {
-        "account_id": f"a{i}",
-        "account_name": f"Acme {i}",
-        "segment": "SMB",
-        "industry": "software",
-        "country": "DE",
-        "owner": "olga",
-        "parent_account_id": None,
-        "created_at": NOW - dt.timedelta(days=30),
-    }
-    return row | kw
+    return account_row(f"a{i}", NOW, **kw)
 
 
 def _ticket(i: int, account_id: str, **kw) -> dict:
-    row = {
-        "ticket_id": f"t{i}",
-        "account_id": account_id,
-        "opened_at": NOW - dt.timedelta(days=2),
-        "closed_at": NOW - dt.timedelta(days=1),
-        "priority": "high",
-        "status": "solved",
-        "csat_score": 4,
-        "subject": "s",
-        "body": "b",
-    }
-    return row | kw
+    return ticket_row(f"t{i}", account_id, NOW, **kw)
 
 
 def _invoice(i: int, account_id: str) -> dict:

@@ -19,7 +19,7 @@ from orchestration.lib.quality.outcomes import (
 )
 from orchestration.lib.quality.policy import COMPLETENESS, ERROR, REFERENTIAL_INTEGRITY, STALENESS
 from orchestration.lib.quality.validate import validate_sources
-from tests.support.raw_tables import create_raw_table, insert_raw_rows
+from tests.support.raw_tables import account_row, create_raw_table, insert_raw_rows, ticket_row
 
 NOW = dt.datetime(2026, 11, 10, 12, 0)
 
@@ -34,17 +34,7 @@ def _load(path: Path, source: str, batch: str, rows: list[dict], loaded_at: dt.d
 
 
 def _account(i: int | str, **kw) -> dict:
-    row = {
-        "account_id": f"a{i}",
-        "account_name": f"Acme {i}",
-        "segment": "SMB",
-        "industry": "software",
-        "country": "DE",
-        "owner": "olga",
-        "parent_account_id": None,
-        "created_at": NOW - dt.timedelta(days=30),
-    }
-    return row | kw
+    return account_row(f"a{i}", NOW, **kw)
 
 
 def _event(event_id: str, account_id: str = "a1", days_ago: float = 1) -> dict:
@@ -60,17 +50,7 @@ def _event(event_id: str, account_id: str = "a1", days_ago: float = 1) -> dict:
 
 
 def _ticket(ticket_id: str, account_id: str) -> dict:
-    return {
-        "ticket_id": ticket_id,
-        "account_id": account_id,
-        "opened_at": NOW - dt.timedelta(days=2),
-        "closed_at": NOW - dt.timedelta(days=1),
-        "priority": "high",
-        "status": "solved",
-        "csat_score": 4,
-        "subject": "s",
-        "body": "b",
-    }
+    return ticket_row(ticket_id, account_id, NOW)
 
 
 def _get(result: SourceQualityResult, check_name: str) -> ExpectationOutcome:
