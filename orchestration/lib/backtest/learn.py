@@ -506,8 +506,15 @@ def propose_bands(
     green = None
     for c in cuts[::-1]:
         above = score >= c
-        between = ((score >= red) & (score < c)).sum()
-        if c > red and between >= n_min and above.sum() >= n_min and y[above].mean() <= green_lift * base:
+        between = (score >= red) & (score < c)
+        # Yellow must hold enough rows to mean something, and churn at least as much as green.
+        if (
+            c > red
+            and between.sum() >= n_min
+            and above.sum() >= n_min
+            and y[above].mean() <= green_lift * base
+            and y[between].mean() >= y[above].mean()
+        ):
             green = int(c)
     if green is None or green <= red:
         green = min(99, max(red + 1, 70))
