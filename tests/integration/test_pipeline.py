@@ -207,13 +207,15 @@ def test_partitioned_materialization_and_single_run_backfill(env):
 
 
 def test_blocking_check_stops_scoring_and_keeps_the_last_good_version(env):
-    landing = Path(env["root"], "landing", "accounts")
-    # A CRM re-export that duplicates an account id: accounts uniqueness is error severity.
+    # A usage export whose every event belongs to an account the CRM does not know: the orphan
+    # rate (a table-level failure: more than 1% of the new rows) is error severity and blocks.
+    # (A re-export of the accounts no longer does: uniqueness is checked per load, issue 20.)
+    landing = Path(env["root"], "landing", "usage_events")
     with duckdb.connect() as con:
         con.execute(
-            f"""copy (select * replace ('Duplicate Inc' as account_name)
-                from read_parquet('{landing}/demo_accounts.parquet') limit 1)
-            to '{landing}/crm_reexport.parquet' (format parquet)"""
+            f"""copy (select * replace ('ACC-GHOST' as account_id, 'ghost-' || event_id as event_id)
+                from read_parquet('{landing}/*.parquet') limit 50)
+            to '{landing}/orphans.parquet' (format parquet)"""
         )
     published = _q(env, "select max(score_version) from scores.health_scores_current")[0][0]
     result = _run(env, raise_on_error=False)
@@ -224,7 +226,7 @@ def test_blocking_check_stops_scoring_and_keeps_the_last_good_version(env):
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
     assert any(
-        c.asset_key == dg.AssetKey(["raw", "accounts"]) and c.check_name == "uniqueness"
+        c.asset_key == dg.AssetKey(["raw", "usage_events"]) and c.check_name == "referential_integrity"
         for c in failed_checks
     )
     materialized = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
