@@ -24,10 +24,10 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from orchestration.lib.dbt_cli import dbt_executable, project_args
 from orchestration.lib.settings import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
@@ -55,20 +55,9 @@ def compile_project(target_dir: Path) -> Path:
             account_id varchar, known_at timestamp, content_hash varchar, model_version varchar,
             compound double, label varchar, is_very_negative boolean, topic varchar, excerpt varchar)"""
         )
-    dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(target_dir / f"{CATALOG}.duckdb")}
     subprocess.run(
-        [
-            str(dbt) if dbt.exists() else "dbt",
-            "compile",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(target_dir),
-        ],
+        [dbt_executable(), "compile", "--quiet", *project_args(DBT_PROJECT, target_dir)],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,

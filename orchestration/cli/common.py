@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from orchestration.lib.dbt_cli import dbt_executable, project_args
 from orchestration.lib.settings import PROJECT_ROOT, Settings
 
 
@@ -42,17 +42,8 @@ def ensure_manifest(force: bool = False) -> Path:
         return manifest
     _say("Parsing the dbt project (target/manifest.json) ...")
     env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(Settings.from_env().warehouse_path)}
-    dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(
-        [
-            str(dbt) if dbt.exists() else "dbt",
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-        ],
+        [dbt_executable(), "parse", "--quiet", *project_args(project)],
         check=True,
         env=env,
     )

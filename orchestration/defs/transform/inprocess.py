@@ -27,6 +27,8 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.lib.dbt_cli import project_args
+
 _MANIFESTS: dict[tuple[str, float, str], Any] = {}
 _LOCK = threading.Lock()
 _DONE = object()
@@ -55,14 +57,7 @@ def _manifest(project_dir: Path, manifest_path: Path):
                     [
                         "parse",
                         "--quiet",
-                        "--project-dir",
-                        str(project_dir),
-                        "--profiles-dir",
-                        str(project_dir),
-                        "--target-path",
-                        str(scratch),
-                        "--log-path",
-                        str(scratch),
+                        *project_args(project_dir, scratch, scratch),
                     ]
                 )
             finally:
@@ -144,14 +139,7 @@ def run_dbt(
     full_args = [
         *args,
         *selection,
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path),
+        *project_args(project_dir, target_path, target_path),
         # dbt's console output goes through Dagster's log instead (below): levels, the run's log
         # file, the UI's event log; the terminal of `healthscore run` stays quiet by default.
         "--quiet",

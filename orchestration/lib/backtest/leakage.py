@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from orchestration.lib.dbt_cli import dbt_executable, project_args
 
 Recompute = Callable[[duckdb.DuckDBPyConnection, dt.date], str]
 
@@ -233,19 +234,11 @@ def dbt_recompute(
         finally:
             con.execute(f"detach {alias}")
         env = {**os.environ, "HEALTHSCORE_WAREHOUSE": str(scratch), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        dbt = Path(sys.executable).parent / "dbt"
         cmd = [
-            str(dbt) if dbt.exists() else "dbt",
+            dbt_executable(),
             "run",
             "--quiet",
-            "--project-dir",
-            str(project_dir),
-            "--profiles-dir",
-            str(project_dir),
-            "--target-path",
-            str(base / "target"),
-            "--log-path",
-            str(base / "logs"),
+            *project_args(project_dir, base / "target", base / "logs"),
             "--select",
             "path:models/intermediate",
             "path:models/marts",

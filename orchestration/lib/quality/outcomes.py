@@ -120,6 +120,36 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def rule_outcome(
+    rule: Rule,
+    expectation: str,
+    success: bool,
+    observed: Any,
+    unexpected: int | None,
+    sample: list[Any],
+    *,
+    source: str | None = None,
+    severity: str | None = None,
+    **extra: Any,
+) -> ExpectationOutcome:
+    """The outcome of one rule: its name, category, column and description from the rule; source and
+    severity from the rule unless given (a carried verdict keeps the severity it was stored with)."""
+    return ExpectationOutcome(
+        rule.check_name,
+        rule.source if source is None else source,
+        rule.category,
+        expectation,
+        rule.column,
+        rule.severity if severity is None else severity,
+        success,
+        observed,
+        unexpected,
+        sample,
+        rule.description,
+        **extra,
+    )
+
+
 def _outcome(rule: Rule, gx_result: Any) -> ExpectationOutcome:
     result = gx_result.result or {}
     exc = gx_result.exception_info or {}
@@ -130,19 +160,7 @@ def _outcome(rule: Rule, gx_result: Any) -> ExpectationOutcome:
     expectation = gx_result.expectation_config.type
     if exc.get("raised_exception"):
         message = str(exc.get("exception_message") or "unknown error").splitlines()[0]
-        return ExpectationOutcome(
-            rule.check_name,
-            rule.source,
-            rule.category,
-            expectation,
-            rule.column,
-            rule.severity,
-            False,
-            f"error: {message}"[:500],
-            None,
-            [],
-            rule.description,
-        )
+        return rule_outcome(rule, expectation, False, f"error: {message}"[:500], None, [])
     if "unexpected_rows" in result.get("details", {}) or rule.expectation == "UnexpectedRowsExpectation":
         unexpected = result.get("observed_value")
         observed: Any = unexpected
@@ -164,18 +182,13 @@ def _outcome(rule: Rule, gx_result: Any) -> ExpectationOutcome:
         unexpected = None
         observed = result.get("observed_value")
         sample = [] if gx_result.success else [{"observed_value": observed}]
-    return ExpectationOutcome(
-        rule.check_name,
-        rule.source,
-        rule.category,
+    return rule_outcome(
+        rule,
         expectation,
-        rule.column,
-        rule.severity,
         bool(gx_result.success),
         _json_safe(observed),
         None if unexpected is None else int(unexpected),
         _json_safe(list(sample)),
-        rule.description,
     )
 
 

@@ -23,6 +23,7 @@ from orchestration.lib.quality.outcomes import (
     BatchVerdict,
     ExpectationOutcome,
     _json_safe,
+    rule_outcome,
 )
 from orchestration.lib.quality.policy import ERROR, STALENESS
 from orchestration.lib.quality.rules import _GX_TYPE, Rule, plan_rules, rules_hash
@@ -174,18 +175,15 @@ def _carried_outcomes(con: Any, plan: _SourcePlan, run_id: str) -> list[Expectat
         except json.JSONDecodeError:
             failing = [sample]
         outcomes.append(
-            ExpectationOutcome(
-                rule.check_name,
-                plan.source,
-                rule.category,
+            rule_outcome(
+                rule,
                 expectation,
-                rule.column,
-                severity,
                 bool(passed),
                 observed,
                 unexpected,
                 failing,
-                rule.description,
+                source=plan.source,
+                severity=severity,
                 scope=SCOPE_CARRIED,
                 carried_from_run=run_id,
             )
@@ -214,18 +212,14 @@ def _staleness_outcomes(plan: _SourcePlan, cutoff: dt.datetime) -> list[Expectat
             sample = [] if success else [{"newest": observed, "stale_before": cutoff.isoformat()}]
             expectation = "expect_column_max_to_be_between"
         outcomes.append(
-            ExpectationOutcome(
-                rule.check_name,
-                plan.source,
-                rule.category,
+            rule_outcome(
+                rule,
                 expectation,
-                rule.column,
-                rule.severity,
                 success,
                 observed,
                 None,
                 sample,
-                rule.description,
+                source=plan.source,
                 scope=SCOPE_TABLE,
                 rows_checked=plan.rows,
             )
@@ -236,18 +230,14 @@ def _staleness_outcomes(plan: _SourcePlan, cutoff: dt.datetime) -> list[Expectat
 def _nothing_to_check(plan: _SourcePlan) -> list[ExpectationOutcome]:
     """Row-level rules on a table without rows: nothing can fail (GX agrees on an empty batch)."""
     return [
-        ExpectationOutcome(
-            r.check_name,
-            plan.source,
-            r.category,
+        rule_outcome(
+            r,
             _GX_TYPE.get(r.expectation, r.expectation),
-            r.column,
-            r.severity,
             True,
             None,
             0,
             [],
-            r.description,
+            source=plan.source,
             scope=SCOPE_ROWS,
             rows_checked=0,
         )
