@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from orchestration.lib.dbt_cli import dbt_executable, project_args
 from orchestration.lib.settings import PROJECT_ROOT, Settings
 
+_Options = TypeVar("_Options")
+
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
+
+
+def options_from_args(cls: type[_Options], args: Any, **given: Any) -> _Options:
+    """A command's typed options (a dataclass) from the parsed arguments of the same names; `given`
+    sets the fields whose argument differs in name or type."""
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name not in given}, **given)
 
 
 def _dagster_home() -> Path:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orchestration.cli.common import _say
+from orchestration.cli.common import _say, options_from_args
 
 
 def cmd_scorecard_render(args: argparse.Namespace) -> int:
@@ -26,27 +26,12 @@ def cmd_scorecard_render(args: argparse.Namespace) -> int:
 def cmd_scorecard_diff(args: argparse.Namespace) -> int:
     from orchestration.lib.backtest.command import ScorecardDiffOptions, scorecard_diff_command
 
-    options = ScorecardDiffOptions(old=args.old, new=args.new, as_of=args.as_of, out=args.out)
+    options = options_from_args(ScorecardDiffOptions, args)
     return scorecard_diff_command(options, say=_say)
 
 
 def cmd_scorecard_learn(args: argparse.Namespace) -> int:
     from orchestration.lib.backtest.command import LearnCommandOptions, scorecard_learn_command
 
-    options = LearnCommandOptions(
-        scorecard=args.scorecard,
-        out=args.out,
-        horizon=args.horizon,
-        every=args.every,
-        start=args.start,
-        end=args.end,
-        label=args.label,
-        holdout=args.holdout,
-        max_factors=args.max_factors,
-        max_bins=args.max_bins,
-        max_interactions=args.max_interactions,
-        exclude=tuple(args.exclude),
-        only=tuple(args.only),
-        bootstrap=args.bootstrap,
-    )
+    options = options_from_args(LearnCommandOptions, args, exclude=tuple(args.exclude), only=tuple(args.only))
     return scorecard_learn_command(options, say=_say)

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import yaml
 from pydantic import ValidationError, model_validator
 
 from orchestration.lib.contracts.sources import CONTRACTS, DATE, FORMATS, TIMESTAMP, get_contract
@@ -48,6 +47,7 @@ from orchestration.lib.ingest.declarations import (
     attribute_select,
 )
 from orchestration.lib.ingest.sql_checks import sql_errors
+from orchestration.lib.yaml_text import load_yaml_mapping
 
 MAPPINGS_DIR_ENV = "HEALTHSCORE_MAPPINGS_DIR"
 
@@ -187,12 +187,7 @@ def parse_mapping(text: str, path: Path | str) -> LoadedMapping:
     """Validate a mapping's shape and its columns against the source contract (no file access)."""
     path = Path(path)
     where = f"mapping {path}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{where}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise MappingError(f"{where}: expected a YAML mapping at the top level")
+    data = load_yaml_mapping(text, where, MappingError, what="a YAML mapping")
     data.setdefault("source", path.stem)
     try:
         mapping = Mapping.model_validate(data)

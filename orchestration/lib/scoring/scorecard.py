@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestration.lib.yaml_text import load_yaml_mapping
 
 OWNERS = ("sales", "cs", "product", "finance", "support")
 UNITS = ("pct", "count", "days", "score", "ratio", "hours", "currency", "number")
@@ -415,12 +416,7 @@ def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
 def parse_scorecard(
     text: str, *, source: str = "<string>", known_features: set[str] | None = None
 ) -> Scorecard:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScorecardError(f"scorecard {source}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ScorecardError(f"scorecard {source}: expected a mapping at the top level")
+    data = load_yaml_mapping(text, f"scorecard {source}", ScorecardError)
     try:
         card = Scorecard(**data, content_hash=hashlib.sha256(text.encode()).hexdigest())
     except ValidationError as exc:
