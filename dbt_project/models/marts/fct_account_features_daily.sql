@@ -196,38 +196,30 @@ joined as (
             account_days.account_id = accounts.account_id
             and {{ known_on('accounts', 'account_days.as_of_date') }}
     inner join usage
-        on account_days.account_id = usage.account_id and account_days.as_of_date = usage.as_of_date
+        on {{ same_account_day('account_days', 'usage') }}
     inner join support
-        on account_days.account_id = support.account_id and account_days.as_of_date = support.as_of_date
+        on {{ same_account_day('account_days', 'support') }}
     inner join voice
-        on account_days.account_id = voice.account_id and account_days.as_of_date = voice.as_of_date
+        on {{ same_account_day('account_days', 'voice') }}
     inner join billing
-        on account_days.account_id = billing.account_id and account_days.as_of_date = billing.as_of_date
+        on {{ same_account_day('account_days', 'billing') }}
     inner join relationship
-        on
-            account_days.account_id = relationship.account_id
-            and account_days.as_of_date = relationship.as_of_date
+        on {{ same_account_day('account_days', 'relationship') }}
     inner join signals
-        on account_days.account_id = signals.account_id and account_days.as_of_date = signals.as_of_date
+        on {{ same_account_day('account_days', 'signals') }}
     inner join sentiment
-        on account_days.account_id = sentiment.account_id and account_days.as_of_date = sentiment.as_of_date
+        on {{ same_account_day('account_days', 'sentiment') }}
     left join churn
-        on account_days.account_id = churn.account_id and account_days.as_of_date = churn.as_of_date
+        on {{ same_account_day('account_days', 'churn') }}
     left join contracts
-        on account_days.account_id = contracts.account_id and account_days.as_of_date = contracts.as_of_date
+        on {{ same_account_day('account_days', 'contracts') }}
     inner join custom_attributes
-        on
-            account_days.account_id = custom_attributes.account_id
-            and account_days.as_of_date = custom_attributes.as_of_date
+        on {{ same_account_day('account_days', 'custom_attributes') }}
     inner join custom_metrics
-        on
-            account_days.account_id = custom_metrics.account_id
-            and account_days.as_of_date = custom_metrics.as_of_date
+        on {{ same_account_day('account_days', 'custom_metrics') }}
     {%- for model in var('custom_feature_models', []) %}
     left join custom_{{ loop.index }}
-        on
-            account_days.account_id = custom_{{ loop.index }}.account_id
-            and account_days.as_of_date = custom_{{ loop.index }}.as_of_date
+        on {{ same_account_day('account_days', 'custom_' ~ loop.index) }}
     {%- endfor %}
     cross join provided
     cross join as_of_range
