@@ -18,11 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest.loader import ensure_raw_schema
-from orchestration.lib.quality.results import RESULTS_DDL
 from orchestration.lib.reporting.health_report import collect, render_report, write_report
-from orchestration.lib.scoring.scores import ensure_score_tables
 from tests.support.chromium import Browser, chromium_binary, needs_chromium
+from tests.support.warehouse import seeded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,16 +61,7 @@ insert into raw._quarantine values
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("report") / "wh.duckdb"
-    con = duckdb.connect(str(path))
-    try:
-        ensure_score_tables(con)
-        ensure_raw_schema(con)
-        con.execute(RESULTS_DDL)
-        con.execute(SEED_SQL)
-    finally:
-        con.close()
-    return path
+    return seeded_warehouse(tmp_path_factory.mktemp("report") / "wh.duckdb", SEED_SQL)
 
 
 def test_report_content(warehouse: Path) -> None:

@@ -16,10 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest.loader import ensure_raw_schema
-from orchestration.lib.quality.results import RESULTS_DDL
 from orchestration.lib.reporting.summary import Places, summary_text
-from orchestration.lib.scoring.scores import ensure_score_tables
+from tests.support.warehouse import seeded_warehouse
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "summary.txt"
 REGENERATE = "UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/unit/test_summary.py"
@@ -86,16 +84,7 @@ insert into quality.check_results (check_name, source, category, expectation, co
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("summary") / "wh.duckdb"
-    con = duckdb.connect(str(path))
-    try:
-        ensure_score_tables(con)
-        ensure_raw_schema(con)
-        con.execute(RESULTS_DDL)
-        con.execute(SEED_SQL)
-    finally:
-        con.close()
-    return path
+    return seeded_warehouse(tmp_path_factory.mktemp("summary") / "wh.duckdb", SEED_SQL)
 
 
 PLACES = Places(
