@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.features.catalog import feature_catalog
 from orchestration.lib.ingest.loader import ensure_raw_schema, load_source
 from orchestration.lib.settings import PROJECT_ROOT
@@ -93,10 +94,7 @@ def _dbt(tmp_path: Path) -> None:
 
     args = [
         "build",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"),
+        *project_args(DBT_PROJECT_DIR, tmp_path / "target", tmp_path / "logs"),
         "--vars", json.dumps({"as_of_start": AS_OF_START, "as_of_end": AS_OF_END}),
         "--quiet",
         "--threads", "2",

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.ingest.loader import ensure_raw_schema, load_source
 from orchestration.lib.quality.validate import validate_sources
 from orchestration.lib.settings import PROJECT_ROOT
@@ -49,8 +50,7 @@ def _dbt(tmp_path: Path, *extra: str) -> None:
 
     args = [
         "run", "--select", "+fct_account_features_daily",
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        *project_args(DBT_PROJECT_DIR, tmp_path / "target", tmp_path / "logs"),
         "--vars", json.dumps({"as_of_start": "2026-03-01", "as_of_end": "2026-04-30"}),
         "--quiet", *extra,
     ]  # fmt: skip

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.ingest.loader import ensure_raw_schema
 from orchestration.lib.settings import PROJECT_ROOT
 
@@ -145,10 +146,7 @@ def _dbt(command: str, tmp_path: Path, *extra: str) -> None:
 
     args = [
         command,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"),
+        *project_args(DBT_PROJECT_DIR, tmp_path / "target", tmp_path / "logs"),
         "--vars", json.dumps({"as_of_start": AS_OF_START, "as_of_end": AS_OF_END}),
         "--quiet",
         "--threads", "4",

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.ingest.loader import ensure_raw_schema, load_source
 from orchestration.lib.settings import PROJECT_ROOT
 
@@ -90,10 +91,7 @@ def test_the_docs_snapshot_example_builds_its_own_date(
     monkeypatch.setenv("HEALTHSCORE_WAREHOUSE", str(warehouse))
     args = [
         "build",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"),
+        *project_args(DBT_PROJECT_DIR, tmp_path / "target", tmp_path / "logs"),
         # no as_of range: only the reference date the export is known on (HEALTHSCORE_REFERENCE_DATE)
         "--vars", json.dumps({"reference_date": EXPORT_DATE}),
         "--quiet",
