@@ -136,6 +136,30 @@ def score_history(
     return History(scores=scores, factors=factors, seconds=time.perf_counter() - t0)
 
 
+def churn_labels(
+    con: duckdb.DuckDBPyConnection, keys: pd.DataFrame, *, outcomes_table: str, horizon_days: int
+) -> pd.DataFrame:
+    """(account_id, as_of_date, churned) per key: `churned` when a churn outcome falls in
+    (as_of_date, as_of_date + horizon_days]."""
+    con.register("_churn_keys", keys)
+    try:
+        labels = con.execute(
+            f"""select k.account_id, k.as_of_date,
+                    count(o.account_id) > 0 as churned
+                from _churn_keys as k
+                left join (select account_id, outcome_date from {outcomes_table}
+                           where outcome_type = 'churn') as o
+                    on o.account_id = k.account_id
+                    and o.outcome_date > cast(k.as_of_date as date)
+                    and o.outcome_date <= cast(k.as_of_date as date) + {int(horizon_days)}
+                group by k.account_id, k.as_of_date"""
+        ).df()
+    finally:
+        con.unregister("_churn_keys")
+    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
+    return labels
+
+
 def label_history(
     con: duckdb.DuckDBPyConnection,
     scores: pd.DataFrame,
@@ -156,22 +180,7 @@ def label_history(
         out["risk"] = 100.0 - out["computed_score"].astype(float)
         return out.reset_index(drop=True)
     keys = scores[["account_id", "as_of_date"]].drop_duplicates()
-    con.register("_bt_keys", keys)
-    try:
-        labels = con.execute(
-            f"""select k.account_id, k.as_of_date,
-                    count(o.account_id) > 0 as churned
-                from _bt_keys as k
-                left join (select account_id, outcome_date from {outcomes_table}
-                           where outcome_type = 'churn') as o
-                    on o.account_id = k.account_id
-                    and o.outcome_date > cast(k.as_of_date as date)
-                    and o.outcome_date <= cast(k.as_of_date as date) + {int(horizon_days)}
-                group by k.account_id, k.as_of_date"""
-        ).df()
-    finally:
-        con.unregister("_bt_keys")
-    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
+    labels = churn_labels(con, keys, outcomes_table=outcomes_table, horizon_days=horizon_days)
     out = scores.merge(labels, on=["account_id", "as_of_date"], how="left")
     out = out[~out["is_churned"].astype(bool) & out["computed_score"].notna()].copy()
     out["churned"] = out["churned"].fillna(False).astype(bool)

@@ -28,6 +28,7 @@ import pandas as pd
 from orchestration.lib import clock
 from orchestration.lib.backtest.history import (
     OBJECTIVE,
+    churn_labels,
     find_relation,
     parse_days,
     sample_dates,
@@ -117,21 +118,9 @@ def labelled_rows(
         frame["churned"] = frame["is_churned"].fillna(False).astype(bool)
         words = f"churn flag on {dates[0]} (agreement with a concurrent churn flag, not a prediction)"
         return LabelledRows(frame, mode, dates, 0, words, notes)
-    con.register("_learn_keys", frame[["account_id", "as_of_date"]])
-    try:
-        labels = con.execute(
-            f"""select k.account_id, k.as_of_date, count(o.account_id) > 0 as churned
-                from _learn_keys as k
-                left join (select account_id, outcome_date from {outcomes_table}
-                           where outcome_type = 'churn') as o
-                    on o.account_id = k.account_id
-                    and o.outcome_date > cast(k.as_of_date as date)
-                    and o.outcome_date <= cast(k.as_of_date as date) + {int(horizon_days)}
-                group by k.account_id, k.as_of_date"""
-        ).df()
-    finally:
-        con.unregister("_learn_keys")
-    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
+    labels = churn_labels(
+        con, frame[["account_id", "as_of_date"]], outcomes_table=outcomes_table, horizon_days=horizon_days
+    )
     frame = frame.merge(labels, on=["account_id", "as_of_date"], how="left")
     frame = frame[~frame["is_churned"].fillna(False).astype(bool)].reset_index(drop=True)
     frame["churned"] = frame["churned"].fillna(False).astype(bool)
@@ -212,6 +201,19 @@ def fit_reference(
         for leaves in (7, 31)
         for leaf in (20, 80)
     ]
+
+    def booster(**params: object) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=300,
+            l2_regularization=1.0,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=20,
+            categorical_features=cat if cat.any() else None,
+            random_state=seed,
+            **params,
+        )
+
     best = None
     for params in grid:
         aucs = []
@@ -219,30 +221,12 @@ def fit_reference(
             tr, te = folds != f, folds == f
             if y[tr].all() or not y[tr].any() or y[te].all() or not y[te].any():
                 continue
-            m = HistGradientBoostingClassifier(
-                max_iter=300,
-                l2_regularization=1.0,
-                early_stopping=True,
-                validation_fraction=0.15,
-                n_iter_no_change=20,
-                categorical_features=cat if cat.any() else None,
-                random_state=seed,
-                **params,
-            ).fit(x[tr], y[tr])
+            m = booster(**params).fit(x[tr], y[tr])
             aucs.append(auc_weighted(m.predict_proba(x[te])[:, 1], y[te]))
         score = float(np.mean(aucs)) if aucs else float("nan")
         if best is None or score > best[0]:
             best = (score, params)
-    model = HistGradientBoostingClassifier(
-        max_iter=300,
-        l2_regularization=1.0,
-        early_stopping=True,
-        validation_fraction=0.15,
-        n_iter_no_change=20,
-        categorical_features=cat if cat.any() else None,
-        random_state=seed,
-        **best[1],
-    ).fit(x, y)
+    model = booster(**best[1]).fit(x, y)
     return Reference(model, cols, levels, best[1], best[0], notes)
 
 
