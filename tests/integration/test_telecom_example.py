@@ -114,7 +114,7 @@ def _warehouse(tmp_path: Path, frame: pd.DataFrame) -> duckdb.DuckDBPyConnection
         "create table marts.fct_account_features_daily as select * exclude (mrr, days_since_last_signal, "
         "industry, owner, parent_account_id), cast(null as varchar) as industry, cast(null as varchar) as owner, "
         "cast(null as varchar) as parent_account_id, cast(null as double) as mrr, "
-        "cast(null as integer) as days_since_last_signal from _f"
+        "cast(0 as integer) as days_since_last_signal from _f"
     )
     con.unregister("_f")
     con.execute(
