@@ -31,6 +31,20 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
+{%- if execute and attributes | length == 0 -%}
+    {#- The raw table does not exist yet (a compile without a warehouse, e.g. the benchmark's
+        bound): the columns the source declares (generated from the contract). -#}
+    {%- for node in graph.sources.values() -%}
+        {%- if node.identifier | lower == relation.identifier | lower
+            and node.schema | lower == relation.schema | lower -%}
+            {%- for column_name in node.columns -%}
+                {%- if column_name | lower not in metadata -%}
+                    {%- do attributes.append(column_name | lower) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
 {%- if key not in attributes -%}{%- do attributes.insert(0, key) -%}{%- endif -%}
 {%- set reference_date = var('reference_date', none) -%}
 {%- set load_date = to_date('_loaded_at') -%}
