@@ -211,9 +211,13 @@ def dbt_recompute(
         try:
             con.execute(f"create schema {alias}.{staging_schema}")
             for v in views:
+                cols = {r[0] for r in con.execute(f"select * from {staging_schema}.{v} limit 0").description}
+                # the history of re-exports (the *_versions models): the versions valid by D (an
+                # account's first export also stands for the dates before it, macros/history.sql)
+                known = "known_at" if "known_at" in cols else "valid_from"
                 con.execute(
                     f"create table {alias}.{staging_schema}.{v} as select * from {staging_schema}.{v} "
-                    f"where known_at < date '{d.isoformat()}' + interval 1 day"
+                    f"where {known} < date '{d.isoformat()}' + interval 1 day"
                 )
             for schema, table in _other_sources(project_dir, staging_schema):
                 if con.execute(
@@ -241,6 +245,7 @@ def dbt_recompute(
             *project_args(project_dir, base / "target", base / "logs"),
             "--select",
             "path:models/intermediate",
+            "path:models/features",
             "path:models/marts",
             "--vars",
             json.dumps({"as_of_start": d.isoformat(), "as_of_end": d.isoformat()}),
