@@ -8,22 +8,35 @@ import pytest
 
 from orchestration.lib import clock
 
+# The real clock is pinned: these tests hold on any day.
+REAL_NOW = dt.datetime(2026, 11, 30, 17, 5, 0)
 
-def test_today_is_the_utc_date_when_not_moved(monkeypatch):
+
+@pytest.fixture
+def pinned_real_clock(monkeypatch):
+    monkeypatch.setattr(clock, "_real_now", lambda: REAL_NOW)
+
+
+def test_today_is_the_utc_date_when_not_moved(monkeypatch, pinned_real_clock):
     monkeypatch.delenv(clock.TODAY_ENV, raising=False)
-    before = dt.datetime.now(dt.UTC).date()
-    today = clock.today()
-    assert before <= today <= dt.datetime.now(dt.UTC).date()
+    assert clock.today() == dt.date(2026, 11, 30)
+    assert clock.now() == REAL_NOW
     assert clock.offset() == dt.timedelta(0)
 
 
-def test_healthscore_today_moves_today_and_now(monkeypatch):
+def test_healthscore_today_moves_today_and_now(monkeypatch, pinned_real_clock):
     monkeypatch.setenv(clock.TODAY_ENV, "2027-01-15")
     assert clock.today() == dt.date(2027, 1, 15)
-    assert clock.now().date() == dt.date(2027, 1, 15)
+    # now() keeps the time of day and moves the date by the same offset
+    assert clock.now() == dt.datetime(2027, 1, 15, 17, 5, 0)
     assert clock.now().tzinfo is None  # naive UTC, like every timestamp in the warehouse
-    real = dt.datetime.now(dt.UTC).date()
-    assert real + clock.offset() in {dt.date(2027, 1, 14), dt.date(2027, 1, 15)}  # 14th: past midnight
+    assert clock.offset() == dt.timedelta(days=46)
+
+
+def test_the_real_clock_is_naive_utc():
+    real = clock._real_now()
+    assert real.tzinfo is None
+    assert abs(real - dt.datetime.now(dt.UTC).replace(tzinfo=None)) < dt.timedelta(minutes=1)
 
 
 def test_a_bad_value_names_the_variable(monkeypatch):

@@ -98,9 +98,9 @@ segment_overrides:
         parse_scorecard(text)
 
 
-def test_missing_file():
+def test_missing_file(tmp_path):
     with pytest.raises(ScorecardError, match="does not exist"):
-        load_scorecard("/nonexistent/card.yml")
+        load_scorecard(tmp_path / "no-such-card.yml")
 
 
 def test_shipped_scorecards_are_valid():
