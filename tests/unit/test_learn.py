@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.lib.backtest.learn import learn_scorecard, propose_bands
+from orchestration.lib.backtest.calibration import propose_bands
+from orchestration.lib.backtest.learn import learn_scorecard
 from orchestration.lib.backtest.learn_model import LearnOptions
 from orchestration.lib.backtest.run import run_backtest
 from orchestration.lib.ingest.loader import ensure_raw_schema

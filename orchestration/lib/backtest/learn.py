@@ -15,8 +15,6 @@ measure   on the held-out rows: the learned card scored by the warehouse's own S
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,14 @@ import numpy as np
 import pandas as pd
 
 from orchestration.lib import clock
+from orchestration.lib.backtest.calibration import (
+    band_rates,
+    brier,
+    fit_calibration,
+    metrics_with_ci,
+    propose_bands,
+    reliability,
+)
 from orchestration.lib.backtest.history import (
     OBJECTIVE,
     churn_labels,
@@ -34,6 +40,12 @@ from orchestration.lib.backtest.history import (
     sample_dates,
     score_history,
 )
+from orchestration.lib.backtest.learn_card import (
+    build_card,
+    feature_label,
+    neutral_points,
+    score_from_logit,
+)
 from orchestration.lib.backtest.learn_model import (
     BOOLEAN,
     CATEGORICAL,
@@ -41,7 +53,6 @@ from orchestration.lib.backtest.learn_model import (
     Candidate,
     LearnedModel,
     LearnOptions,
-    Term,
     encode,
     group_folds,
     hash_share,
@@ -230,380 +241,6 @@ def fit_reference(
     return Reference(model, cols, levels, best[1], best[0], notes)
 
 
-# --------------------------------------------------------------------------- the YAML card
-_FAMILY_GROUPS = (
-    ("attr_", "account_profile", "Account profile"),
-    ("metric_", "custom_metrics", "Custom metrics"),
-)
-_STANDARD_PROFILE = {"tenure_days", "plan", "contract_term_months", "segment", "industry", "mrr", "arr"}
-
-
-def _factor_name(feature: str, taken: set[str]) -> str:
-    name = re.sub(r"^(attr_|metric_)", "", feature)
-    name = re.sub(r"__+", "_", name)
-    name = re.sub(r"[^a-z0-9_]", "_", name.lower()).strip("_") or "factor"
-    if name in taken:
-        name = f"{name}_learned"
-    i = 2
-    base = name
-    while name in taken:
-        name, i = f"{base}_{i}", i + 1
-    taken.add(name)
-    return name
-
-
-def _label(c: Candidate) -> str:
-    if c.label:
-        return c.label
-    text = re.sub(r"^(attr_|metric_)", "", c.name).replace("__", " ").replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def _round_to_total(values: dict[str, float], total: float, digits: int = 2) -> dict[str, float]:
-    """Round to `digits` so that the rounded values add up to exactly `total`."""
-    scale = 10**digits
-    units = {k: v * scale for k, v in values.items()}
-    floors = {k: math.floor(v) for k, v in units.items()}
-    short = int(round(total * scale)) - sum(floors.values())
-    for k in sorted(units, key=lambda k: units[k] - floors[k], reverse=True)[:short]:
-        floors[k] += 1
-    return {k: v / scale for k, v in floors.items()}
-
-
-@dataclass
-class CardParts:
-    """The learned model expressed as factor scores: score = offset - scale x logit part."""
-
-    scale: float  # 100 / total range of the points
-    top: float  # sum over factors of the highest points
-    ranges: dict[str, float]
-
-
-def _neutral_points(model: LearnedModel, frame: pd.DataFrame) -> None:
-    """Bins no training row fell in (a category never seen, a missing value never seen) get the
-    factor's average points instead of an arbitrary 0, so 'unknown' is neutral by design."""
-    for t, points in zip(model.terms, model.points, strict=True):
-        idx = t.assign(frame)
-        counts = np.bincount(idx, minlength=t.width)
-        seen = counts > 0
-        if seen.any():
-            mean = float((points[seen] * counts[seen]).sum() / counts[seen].sum())
-            points[~seen] = mean
-
-
-def score_from_logit(model: LearnedModel, parts: CardParts, logit: np.ndarray) -> np.ndarray:
-    """The card's score of a row from the model's log-odds: every factor scores
-    100 x (its top points - its points) / its range with weight range / total range, so
-    score = 100 / total range x (sum of top points - (log-odds - intercept))."""
-    return parts.scale * (parts.top - (np.asarray(logit, float) - model.intercept))
-
-
-def build_card(
-    base_text: str,
-    model: LearnedModel,
-    *,
-    objective: str = OBJECTIVE,
-    bands: list[tuple[str, float, float]],
-    calibration: dict,
-    description: str,
-    version: str,
-    header: str,
-) -> tuple[str, CardParts]:
-    """The base scorecard with `objective` relearned: learned factors (bins / categories /
-    boolean, with `missing` and `other` explicit), conditioned bins as `overrides`, group and
-    factor weights from the points' ranges, bands and calibration. Other objectives and the
-    base card's factors stay (a factor the learned objective does not use gets weight 0 there)."""
-    import yaml
-
-    data = yaml.safe_load(base_text)
-    taken = {f["name"] for f in data.get("factors", [])}
-    base_features = {f["feature"]: f for f in data.get("factors", [])}
-    ranges: dict[str, float] = {}
-    tops: dict[str, float] = {}
-    names: dict[str, str] = {}
-    for t, p in zip(model.terms, model.points, strict=True):
-        names[t.name] = _factor_name(t.name, taken)
-        ranges[t.name] = float(p.max() - p.min())
-        tops[t.name] = float(p.max())
-    total = sum(ranges.values())
-    if total <= 0:
-        raise ValueError("the learned points are all equal: nothing separates churners")
-    scale = 100.0 / total
-
-    def score_of(t: Term, value: float) -> float:
-        r = ranges[t.name]
-        return float(round(100.0 * (tops[t.name] - float(value)) / r, 2)) if r > 0 else 50.0
-
-    def normalisation(t: Term, binning, points: np.ndarray) -> dict:
-        scores = [score_of(t, v) for v in points]
-        if binning.kind == NUMERIC:
-            k = len(binning.edges) + 1
-            norm = {"method": "bins", "edges": [float(e) for e in binning.edges], "scores": scores[:k]}
-            missing = scores[k]
-        elif binning.kind == BOOLEAN:
-            pos = {k: i for i, k in enumerate(binning.levels)}
-            norm = {"method": "boolean", "if_true": scores[pos["true"]], "if_false": scores[pos["false"]]}
-            missing = scores[-1]
-        else:
-            norm = {
-                "method": "categories",
-                "scores": {binning.labels.get(k, k): scores[i] for i, k in enumerate(binning.levels)},
-                "other": scores[len(binning.levels)],
-            }
-            missing = scores[-1]
-        norm["missing"] = missing
-        return norm
-
-    groups = data.setdefault("groups", {})
-    factors_out = []
-    overrides: dict[tuple[str, str], dict] = {}
-    group_of: dict[str, str] = {}
-    for t, p in zip(model.terms, model.points, strict=True):
-        if ranges[t.name] <= 0:
-            continue
-        base = base_features.get(t.name)
-        if base is not None:
-            group, owner, label = base["group"], base["owner"], base["label"]
-        else:
-            group, gl = "account_profile", "Account profile"
-            for prefix, g, glabel in _FAMILY_GROUPS:
-                if t.name.startswith(prefix):
-                    group, gl = g, glabel
-            if not t.name.startswith(("attr_", "metric_")) and t.name not in _STANDARD_PROFILE:
-                group, gl = "other_signals", "Other signals"
-            groups.setdefault(group, gl)
-            owner, label = "cs", _label(t.candidate)
-        group_of[t.name] = group
-        offset = 0
-        blocks = []
-        for key, binning in t.blocks():
-            blocks.append((key, binning, p[offset : offset + binning.n_bins]))
-            offset += binning.n_bins
-        kind = t.default.kind
-        value = "{value}"
-        explain = (
-            {
-                "unit": "number",
-                "low": f"{label}: {value}, which weighs against retention",
-                "high": f"{label}: {value}",
-            }
-            if kind != NUMERIC
-            else {
-                "unit": "number",
-                "low": f"{label} {value} ({{bin}}), a range that weighs against retention",
-                "high": f"{label} {value} ({{bin}})",
-            }
-        )
-        factor = {
-            "name": names[t.name],
-            "label": label,
-            "feature": t.name,
-            "group": group,
-            "owner": owner,
-            "normalisation": normalisation(t, blocks[0][1], blocks[0][2]),
-            "explain": explain,
-            "description": (t.candidate.description + " " if t.candidate.description else "")
-            + "Learned: points per bin from outcomes"
-            + (f", bins per {t.conditioner.name}" if t.conditioner else "")
-            + ".",
-        }
-        factors_out.append(factor)
-        for key, binning, pts in blocks[1:]:
-            value_in = key == "true" if t.conditioner.kind == BOOLEAN else key
-            entry = overrides.setdefault(
-                (t.conditioner.name, key),
-                {
-                    "name": f"{_label(t.conditioner)} {key}",
-                    "when": {"feature": t.conditioner.name, "in": [value_in]},
-                    "normalisation": {},
-                },
-            )
-            entry["normalisation"][names[t.name]] = normalisation(t, binning, pts)
-
-    data["factors"] = [*data.get("factors", []), *factors_out]
-    obj = data["objectives"][objective]
-    group_raw = {g: 0.0 for g in groups}
-    for t in model.terms:
-        if ranges[t.name] > 0:
-            group_raw[group_of[t.name]] += 100.0 * ranges[t.name] / total
-    obj["group_weights"] = _round_to_total(group_raw, 100.0)
-    learned_names = {names[t.name] for t in model.terms if ranges[t.name] > 0}
-    obj["factor_weights"] = {
-        **{f["name"]: 0 for f in data["factors"] if f["name"] not in learned_names},
-        **{names[t.name]: round(ranges[t.name], 4) for t in model.terms if ranges[t.name] > 0},
-    }
-    for other in data["objectives"].values():
-        if other is not obj:
-            for g in groups:
-                other.setdefault("group_weights", {}).setdefault(g, 0)
-    # Per-segment group weights of this objective would bend the learned weights: removed.
-    for kind in ("segment_overrides", "industry_overrides"):
-        for variant in (data.get(kind) or {}).values():
-            (variant.get("group_weights") or {}).pop(objective, None)
-            for weights in (variant.get("group_weights") or {}).values():
-                for g in groups:
-                    weights.setdefault(g, 0)
-            if "group_weights" in variant and not variant["group_weights"]:
-                del variant["group_weights"]
-    if overrides:
-        data["overrides"] = [*(data.get("overrides") or []), *overrides.values()]
-    data["bands"] = [{"grade": g, "min": lo, "max": hi} for g, lo, hi in bands]
-    data["calibration"] = calibration
-    data["version"] = version
-    data["description"] = description
-    text = header + yaml.safe_dump(
-        data, sort_keys=False, width=110, allow_unicode=True, default_flow_style=None
-    )
-    return text, CardParts(scale=scale, top=sum(tops.values()), ranges=ranges)
-
-
-# --------------------------------------------------------------------------- bands, calibration, metrics
-def propose_bands(
-    score: np.ndarray,
-    y: np.ndarray,
-    *,
-    red_lift: float = 3.0,
-    green_lift: float = 0.5,
-    min_share: float = 0.02,
-) -> tuple[list[tuple[str, float, float]], list[str]]:
-    """Red: the lowest scores, as many as keep their churn rate >= red_lift x base; green: the
-    highest scores, as many as keep theirs <= green_lift x base; yellow in between."""
-    y = np.asarray(y, bool)
-    score = np.asarray(score, float)
-    base = y.mean()
-    notes = []
-    n_min = max(10, int(min_share * len(y)))
-    cuts = np.arange(1, 100)
-    red = None
-    for c in cuts:
-        below = score < c
-        if below.sum() >= n_min and y[below].mean() >= red_lift * base:
-            red = int(c)
-    if red is None:
-        lifts = [(y[score < c].mean() / base if (score < c).sum() >= n_min else 0, int(c)) for c in cuts]
-        best = max(lifts)
-        red = best[1] if best[0] > 0 else 40
-        notes.append(
-            f"no band of at least {n_min} rows reaches {red_lift:g}x the base churn rate; red is the "
-            f"band with the highest lift ({best[0]:.1f}x)"
-        )
-    green = None
-    for c in cuts[::-1]:
-        above = score >= c
-        between = (score >= red) & (score < c)
-        # Yellow must hold enough rows to mean something, and churn at least as much as green.
-        if (
-            c > red
-            and between.sum() >= n_min
-            and above.sum() >= n_min
-            and y[above].mean() <= green_lift * base
-            and y[between].mean() >= y[above].mean()
-        ):
-            green = int(c)
-    if green is None or green <= red:
-        green = min(99, max(red + 1, 70))
-        notes.append(f"no top band of at least {n_min} rows stays under {green_lift:g}x the base rate")
-    return [("red", 0, red), ("yellow", red, green), ("green", green, 100)], notes
-
-
-def fit_calibration(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling: logistic regression of the label on the score."""
-    from sklearn.linear_model import LogisticRegression
-
-    m = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(score, float).reshape(-1, 1), y)
-    return float(m.intercept_[0]), float(m.coef_[0][0])
-
-
-def brier(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
-    w = np.ones(len(y)) if w is None else w
-    return float((w * (np.asarray(p, float) - np.asarray(y, float)) ** 2).sum() / w.sum())
-
-
-def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted probability vs observed churn rate, in bins of equal size by prediction."""
-    order = np.argsort(p, kind="stable")
-    rows = []
-    for i, part in enumerate(np.array_split(order, min(bins, max(1, len(p))))):
-        if len(part) == 0:
-            continue
-        rows.append(
-            {
-                "bin": i + 1,
-                "rows": len(part),
-                "mean_predicted": float(np.mean(p[part])),
-                "observed_rate": float(np.mean(y[part])),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _metrics(
-    risk: np.ndarray, prob: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
-) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score
-
-    w = np.ones(len(y)) if w is None else w
-    base = float((w * y).sum() / w.sum())
-    n_top = max(1, int(math.ceil(0.1 * len(y))))
-    top = np.zeros(len(y), bool)
-    top[np.argsort(-risk, kind="stable")[:n_top]] = True
-    top_rate = float((w[top] * y[top]).sum() / max(w[top].sum(), 1e-12))
-    return {
-        "roc_auc": auc_weighted(risk, y, w),
-        "pr_auc": float(average_precision_score(y, risk, sample_weight=w))
-        if 0 < y.sum() < len(y)
-        else float("nan"),
-        "top_decile_lift": top_rate / base if base > 0 else float("nan"),
-        "brier": brier(prob, y, w),
-    }
-
-
-def metrics_with_ci(
-    risk: np.ndarray, prob: np.ndarray, y: np.ndarray, accounts: np.ndarray, *, n_boot: int, seed: int
-) -> dict[str, tuple[float, float, float]]:
-    """Each metric with a 95% bootstrap interval resampling accounts (their rows together)."""
-    y = np.asarray(y, bool)
-    point = _metrics(risk, prob, y)
-    codes, uniq = pd.factorize(pd.Series(accounts))
-    rng = np.random.default_rng(seed)
-    draws = {k: [] for k in point}
-    for _ in range(n_boot):
-        w = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))[codes].astype(float)
-        keep = w > 0
-        m = _metrics(risk[keep], prob[keep], y[keep], w[keep])
-        for k, v in m.items():
-            draws[k].append(v)
-    out = {}
-    for k, v in point.items():
-        arr = np.array([d for d in draws[k] if not math.isnan(d)])
-        lo, hi = np.quantile(arr, [0.025, 0.975]) if len(arr) else (float("nan"), float("nan"))
-        out[k] = (v, float(lo), float(hi))
-    return out
-
-
-def band_rates(score: np.ndarray, y: np.ndarray, bands: Sequence[tuple[str, float, float]]) -> pd.DataFrame:
-    y = np.asarray(y, bool)
-    base = y.mean()
-    rows = []
-    for i, (grade, lo, hi) in enumerate(bands):
-        inside = (score >= lo) & ((score < hi) | (i == len(bands) - 1))
-        n = int(inside.sum())
-        rate = float(y[inside].mean()) if n else float("nan")
-        rows.append(
-            {
-                "grade": grade,
-                "score_min": lo,
-                "score_max": hi,
-                "rows": n,
-                "churned": int(y[inside].sum()),
-                "churn_rate": rate,
-                "lift": rate / base if base else float("nan"),
-                "share_of_churners": float(y[inside].sum() / y.sum()) if y.any() else float("nan"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 # --------------------------------------------------------------------------- the whole run
 @dataclass
 class LearnResult:
@@ -718,7 +355,7 @@ def learn_scorecard(
             train, y_tr, cands, accounts=train["account_id"].astype(str), seed=seed, opts=opts
         )
         timings["reference"] = time.perf_counter() - t0
-    _neutral_points(model, train)
+    neutral_points(model, train)
 
     # Calibration and bands from out-of-fold scores of the training rows (not the rows the
     # points were fitted on), so neither is flattered by the fit.
@@ -921,7 +558,7 @@ def render_learn_report(r: LearnResult) -> str:
     ]
     for t in r.model.terms:
         lines.append(
-            f"| {_label(t.candidate)} | `{t.name}` | {t.default.kind} | "
+            f"| {feature_label(t.candidate)} | `{t.name}` | {t.default.kind} | "
             f"{t.conditioner.name if t.conditioner else ''} |"
         )
     lines += ["", "## Notes", "", *(f"- {n}" for n in r.notes), "", "## Timing", ""]

@@ -90,7 +90,7 @@ def calibration_check(labelled: pd.DataFrame, card: Scorecard) -> dict | None:
     cal = card.calibration
     if cal is None or not len(labelled):
         return None
-    from orchestration.lib.backtest.learn import brier, reliability
+    from orchestration.lib.backtest.calibration import brier, reliability
 
     y = labelled["churned"].to_numpy(bool)
     p = np.array([cal.probability(s) for s in labelled["computed_score"].to_numpy(float)])
