@@ -1,0 +1,539 @@
+"""The independent yardstick: the feature mart built by hand-written SQL, apart from the dbt models.
+
+    python -m benchmarks.independent.build --warehouse .bench/S/warehouse/healthscore.duckdb \\
+        --out .bench/S/independent.duckdb --compare
+
+Reads the raw tables (and the sentiment model's text scores) of `--warehouse`, the tables the
+dbt models read, and writes `fct_account_features_daily` with the same columns and values into
+`--out`, in one DuckDB connection: mart.sql (hand-written; see its header for the method), then
+the per-(account, day) gathering, the one dense table and the one window written below. Custom
+attributes and metrics follow raw._feature_declarations, as the dbt models do. `--compare`
+checks every value against the pipeline's mart (`compare_marts`).
+
+Not a copy of the dbt SQL: the definitions (point-in-time rules, windows, dedupe) were read from
+the models and written again in another shape; the equality test keeps the two honest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).parent
+PACK = 1048576  # pk(a, d) = a * PACK + d (mart.sql)
+
+# running sums: (column, type of the delta)
+SUMS = [
+    "events_30d", "events_prev_30d", "active_users_30d", "active_users_prev_30d", "features_used_30d",
+    "tickets_30d", "tickets_90d", "high_priority_90d", "open_tickets", "resolved_90d",
+    "resolution_seconds_90d", "csat_responses_90d", "csat_sum_90d",
+    "invitations_180d", "responses_180d",
+    "mrr", "seats", "active_subscriptions", "mrr_90d_ago",
+    "overdue_invoices", "late_payments_180d", "failed_payments_180d",
+    "tickets_sentiment_sum", "tickets_sentiment_items", "surveys_sentiment_sum", "surveys_sentiment_items",
+    "notes_sentiment_sum", "notes_sentiment_items", "social_sentiment_sum", "social_sentiment_items",
+    "items_90d", "negative_items_90d", "negative_items_14d", "very_negative_items_14d",
+    "sentiment_sum_30d", "sentiment_items_30d", "sentiment_sum_prev_30d", "sentiment_items_prev_30d",
+]  # fmt: skip
+# running maxima of a day known by D (packed with the account)
+LATEST = [
+    "last_activity", "last_usage_known", "last_ticket_known", "last_survey_known", "last_billing_known",
+    "last_note", "last_mention", "last_outcome",
+]  # fmt: skip
+# change records carried forward (structs holding their account)
+STATES = ["account_state", "churn_state", "nps_state", "note_state", "term_state"]
+ISLAND_KINDS = {0: "active_users_30d", 1: "active_users_prev_30d", 2: "features_used_30d"}
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    if not re.match(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", name):
+        raise ValueError(f"invalid declared feature name {name!r}")
+    return name
+
+
+def declarations(con: duckdb.DuckDBPyConnection) -> tuple[list[dict], list[dict]]:
+    """(attributes, metrics) declared in src.raw._feature_declarations, in the mart's column order."""
+    try:
+        rows = con.execute(
+            "select source, kind, name, feature_type, origin, windows, aggregations "
+            "from src.raw._feature_declarations order by source, name"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return [], []
+    attributes, metrics = [], []
+    for source, kind, name, feature_type, origin, windows, aggregations in rows:
+        item = {
+            "source": source,
+            "name": _ident(name),
+            "type": feature_type,
+            "origin": origin,
+            "windows": [int(w) for w in (windows or "").split(",") if w.strip()],
+            "aggregations": (aggregations or "").split(","),
+        }
+        (attributes if kind == "attribute" else metrics).append(item)
+    return attributes, metrics
+
+
+def _attribute_value(attribute: dict, expression: str) -> str:
+    kind = attribute["type"]
+    if kind == "boolean":
+        return f"case {expression} when 'true' then true when 'false' then false end"
+    sql_type = {"numeric": "double", "date": "date"}.get(kind, "varchar")
+    return f"cast({expression} as {sql_type})"
+
+
+def script(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> tuple[list[str], dict]:
+    """mart.sql with its markers filled: the statements, and the declared custom features."""
+    attributes, metrics = declarations(con)
+    text = (HERE / "mart.sql").read_text().replace("$ref_date$", reference_date.isoformat())
+    pivot = "".join(
+        f", max(case when name = {_lit(a['name'])} and source = {_lit(a['source'])} then value end) as {a['name']}"
+        for a in attributes
+    )
+    text = text.replace("$attribute_columns$", pivot)
+    text = text.replace(
+        "$account_attribute_fields$",
+        "".join(f", attr_{a['name']}: av.{a['name']}" for a in attributes if a["source"] == "accounts"),
+    )
+    text = text.replace(
+        "$subscription_attribute_fields$",
+        "".join(f", attr_{a['name']}: av.{a['name']}" for a in attributes if a["source"] == "subscriptions"),
+    )
+    if metrics:
+        parts = []
+        from_metrics = [m for m in metrics if m["source"] == "account_metrics"]
+        from_usage = [m for m in metrics if m["source"] == "usage_events"]
+        if from_metrics:
+            values = ", ".join(f"({_lit(m['name'])}, {_lit(m['origin'])})" for m in from_metrics)
+            parts.append(
+                "select m.account_id, declared.name as metric, dn(m.measured_at) as md, dn(m.known_at) as kd, "
+                "date_trunc('second', m.measured_at) as measured_second, cast(m.value as double) as value "
+                f"from metrics as m inner join (values {values}) as declared(name, origin) "
+                "on m.metric = declared.origin"
+            )
+        if from_usage:
+            values = ", ".join(f"({_lit(m['name'])}, {_lit(m['origin'])})" for m in from_usage)
+            parts.append(
+                "select u.account_id, declared.name, dn(u.event_at), dn(coalesce(u.received_at, u.event_at)), "
+                "cast(cast(u.event_at as date) as timestamp), sum(cast(u.quantity as double)) "
+                f"from usage_events as u inner join (values {values}) as declared(name, origin) "
+                "on u.feature = declared.origin group by all"
+            )
+        measurements = (
+            "create temp table measurements as select *, dense_rank() over (partition by account_id, metric "
+            "order by measured_second, cast(value as varchar)) as value_rank from ("
+            + " union all ".join(parts)
+            + ");"
+        )
+        deltas = []
+        for m in metrics:
+            name = m["name"]
+            for w in m["windows"]:
+                deltas.append(
+                    f"union all by name select account_id, greatest(md, kd) as d, value as {name}__sum_{w}d, "
+                    f"1 as {name}__count_{w}d from measurements where metric = {_lit(name)} "
+                    f"and greatest(md, kd) < md + {w}"
+                )
+                deltas.append(
+                    f"union all by name select account_id, md + {w} as d, -value as {name}__sum_{w}d, "
+                    f"-1 as {name}__count_{w}d from measurements where metric = {_lit(name)} "
+                    f"and greatest(md, kd) < md + {w}"
+                )
+        text = text.replace("$metric_measurements$", measurements)
+        text = text.replace("$metric_deltas$", "\n".join(deltas))
+    else:
+        text = text.replace("$metric_measurements$", "").replace("$metric_deltas$", "")
+    # statements end with ';' at the end of a line
+    statements = [s.strip() for s in re.split(r";\s*\n", text) if _code(s)]
+    return statements, {"attributes": attributes, "metrics": metrics}
+
+
+def _code(statement: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines())
+
+
+def assembly(declared: dict) -> list[str]:
+    """The gathering per (account, day), the dense table, the one window and the mart's columns."""
+    attributes, metrics = declared["attributes"], declared["metrics"]
+    sums = list(SUMS)
+    latest_keys = []  # (column, metric, shift)
+    for m in metrics:
+        for w in m["windows"]:
+            sums += [f"{m['name']}__sum_{w}d", f"{m['name']}__count_{w}d"]
+        latest_keys.append((f"{m['name']}__latest", m["name"], 0))
+        if "change" in m["aggregations"]:
+            latest_keys += [(f"{m['name']}__latest_{w}d_ago", m["name"], w) for w in m["windows"]]
+
+    island = ", ".join(f"case when kind = {k} then delta end as {c}" for k, c in ISLAND_KINDS.items())
+    metric_rows = "".join(
+        f" union all by name select s.a, s.fd, s.ld, greatest(x.md, x.kd) + {shift} as d, "
+        f"pk(s.a, x.value_rank) as {col}_key, x.value as {col}_value, x.value_rank as {col}_rank "
+        f"from measurements as x inner join spans as s using (account_id) where x.metric = {_lit(metric)}"
+        for col, metric, shift in latest_keys
+    )
+    latest_aggs = "".join(
+        f", max({col}_key) as {col}_key, arg_max({col}_value, {col}_rank) as {col}_value"
+        for col, _m, _s in latest_keys
+    )
+    flows = f"""
+create temp table flows as
+with x as (
+    select s.a, s.fd, s.ld, x.* exclude (account_id)
+    from deltas as x inner join spans as s using (account_id)
+    union all by name
+    select e.a, s.fd, s.ld, e.d, {island} from island_edges as e inner join spans as s using (a)
+    {"".join(f" union all by name select t.*, s.fd, s.ld from {st} as t inner join spans as s using (a)" for st in STATES)}
+    union all by name select w.*, s.fd, s.ld from worst_text as w inner join spans as s using (a)
+    {metric_rows}
+)
+select a, greatest(d, fd) as d,
+    {", ".join(f"sum({c}) as {c}" for c in sums)},
+    {", ".join(f"max(pk(a, {c})) as {c}" for c in LATEST)},
+    {", ".join(f"any_value({c}) as {c}" for c in STATES)},
+    any_value(worst) filter (where d >= fd) as worst
+    {latest_aggs}
+from x
+where d <= ld
+group by a, greatest(d, fd)
+"""
+    # Each account's running sums start from zero: its first day carries minus the net total of
+    # the account before it (the window below runs over all accounts in one pass, and at the end
+    # of an account it holds that account's own net total).
+    resets = f"""
+create temp table resets as
+select a, fd as d,
+    {", ".join(f"-coalesce(lag({c}) over (order by a), 0) as {c}" for c in sums)}
+from spans left join (select a, {", ".join(f"sum({c}) as {c}" for c in sums)} from flows group by a) using (a)
+"""
+    dense = f"""
+create temp table dense as
+select a, d,
+    {", ".join(f"coalesce(f.{c}, 0) + coalesce(r.{c}, 0) as {c}" for c in sums)},
+    {", ".join(f"f.{c}" for c in LATEST + STATES)}, f.worst
+    {"".join(f", f.{col}_key, f.{col}_value" for col, _m, _s in latest_keys)}
+from (select a, unnest(range(fd, ld + 1)) as d from spans) as spine
+left join flows as f using (a, d)
+left join resets as r using (a, d)
+order by a, d
+"""
+    w = "over (rows between unbounded preceding and current row)"
+    running = f"""
+create temp table running as
+select a, d,
+    {", ".join(f"sum({c}) {w} as {c}" for c in sums)},
+    {", ".join(f"max({c}) {w} as {c}" for c in LATEST)},
+    {", ".join(f"last_value({c} ignore nulls) {w} as {c}" for c in STATES)},
+    worst
+    {"".join(f", max({col}_key) {w} as {col}_key, arg_max({col}_value, {col}_key) {w} as {col}_value" for col, _m, _s in latest_keys)}
+from dense
+"""
+    return [flows, resets, dense, running, final_select(attributes, metrics)]
+
+
+def final_select(attributes: list[dict], metrics: list[dict]) -> str:
+    def day(col: str) -> str:  # a packed running max -> the account's day number, or null
+        return f"case when {col} // {PACK} = a then {col} % {PACK} end"
+
+    def state(name: str, field: str) -> str:
+        return f"case when {name}.a = a then {name}.{field} end"
+
+    def ratio(num: str, den: str) -> str:
+        return f"cast({num} as double) / nullif(cast({den} as double), 0)"
+
+    def pct(cur: str, prev: str) -> str:
+        return f"100.0 * (cast({cur} as double) - cast({prev} as double)) / nullif(cast({prev} as double), 0)"
+
+    tickets = "(select count(*) > 0 from tickets)"
+    invoices_ = "(select count(*) > 0 from invoices)"
+    columns = [
+        "account_id",
+        "dd(d) as as_of_date",
+        f"{state('account_state', 'account_name')} as account_name",
+        f"{state('account_state', 'segment')} as segment",
+        f"{state('account_state', 'industry')} as industry",
+        f"{state('account_state', 'owner')} as owner",
+        f"{state('account_state', 'parent_account_id')} as parent_account_id",
+        "churned_on is not null as is_churned",
+        "churned_on",
+        f"d - dn({state('account_state', 'created_at')}) as tenure_days",
+        "term.plan as plan",
+        "cast(term.contract_term_months as integer) as contract_term_months",
+        "cast(active_subscriptions as integer) as active_subscriptions",
+        "cast(active_users_30d as integer) as active_users_30d",
+        "cast(active_users_prev_30d as integer) as active_users_prev_30d",
+        f"{pct('active_users_30d', 'active_users_prev_30d')} as active_users_change_pct",
+        "cast(events_30d as bigint) as events_30d",
+        "cast(events_prev_30d as bigint) as events_prev_30d",
+        f"{pct('events_30d', 'events_prev_30d')} as usage_change_pct",
+        "cast(features_used_30d as integer) as features_used_30d",
+        "d - last_activity_day as days_since_last_activity",
+        "cast(seats as bigint) as seats",
+        f"{ratio('active_users_30d', 'seats')} as seat_utilisation",
+        f"case when {tickets} then cast(tickets_30d as integer) end as tickets_30d",
+        f"case when {tickets} then cast(tickets_90d as integer) end as tickets_90d",
+        f"case when {tickets} then {ratio('high_priority_90d', 'tickets_90d')} end as high_priority_share_90d",
+        f"case when {tickets} then cast(open_tickets as integer) end as open_tickets",
+        f"case when {tickets} then {ratio('resolution_seconds_90d / 3600.0', 'resolved_90d')} end"
+        " as avg_resolution_hours_90d",
+        f"case when {tickets} then {ratio('csat_sum_90d', 'csat_responses_90d')} end as csat_avg_90d",
+        "nps_latest",
+        "nps_previous",
+        "nps_latest - nps_previous as nps_change",
+        f"{ratio('responses_180d', 'invitations_180d')} as survey_response_rate_180d",
+        "mrr_rounded as mrr",
+        "cast(round(cast(term.total_arr as decimal(18, 4)), 2) as double) as arr",
+        "mrr_90d_ago_rounded as mrr_90d_ago",
+        f"{pct('mrr_rounded', 'mrr_90d_ago_rounded')} as mrr_change_pct_90d",
+        f"case when {invoices_} then cast(overdue_invoices as integer) end as overdue_invoices",
+        f"case when {invoices_} then cast(late_payments_180d as integer) end as late_payments_180d",
+        f"case when {invoices_} then cast(failed_payments_180d as integer) end as failed_payments_180d",
+        "list_min(list_filter(term.renewals, lambda r: r >= d)) - d as days_to_renewal",
+        "term.discount_pct as discount_pct",
+        "d - last_note_day as days_since_last_note",
+        f"{state('note_state', 'rating')} as am_rating_latest",
+    ]
+    for channel, days in (("tickets", 90), ("surveys", 180), ("notes", 90), ("social", 90)):
+        columns += [
+            f"{ratio(f'{channel}_sentiment_sum', f'{channel}_sentiment_items')} as sentiment_{channel}_avg_{days}d",
+            f"cast({channel}_sentiment_items as integer) as sentiment_{channel}_items_{days}d",
+        ]
+    columns += [
+        "cast(items_90d as integer) as sentiment_items_90d",
+        f"{ratio('negative_items_90d', 'items_90d')} as negative_share_90d",
+        "cast(negative_items_14d as integer) as negative_items_14d",
+        "cast(very_negative_items_14d as integer) as very_negative_items_14d",
+        f"{ratio('sentiment_sum_30d', 'sentiment_items_30d')} - {ratio('sentiment_sum_prev_30d', 'sentiment_items_prev_30d')}"
+        " as sentiment_trend_30d",
+        """case when worst is not null then
+            cast(cast(very_negative_items_14d as integer) as varchar) || ' very negative text'
+            || case when very_negative_items_14d >= 1.5 then 's' else '' end || ' in the last 14 days'
+            || coalesce(' (worst about ' || worst.topic || ')', '') || ': '
+            || case worst.channel when 'tickets' then 'ticket' when 'surveys' then 'survey response'
+                when 'notes' then 'account-manager note' else 'social mention' end
+            || ' ' || worst.record_id || ' on ' || cast(dd(worst.k) as varchar) || ', "'
+            || coalesce(worst.excerpt, '') || '"' end as sentiment_top_negative""",
+        "d - greatest(last_usage_known_day, last_ticket_known_day, last_survey_known_day, last_billing_known_day,"
+        " last_note_day, last_mention_day, last_outcome_day) as days_since_last_signal",
+        "last_usage_known_day is not null as has_usage_data",
+        "last_ticket_known_day is not null as has_support_data",
+        "last_survey_known_day is not null as has_survey_data",
+        "last_billing_known_day is not null as has_billing_data",
+        "last_note_day is not null as has_notes",
+        "(select inputs_loaded_through from as_of_range) as inputs_loaded_through",
+    ]
+    for a in attributes:
+        # an account's attribute from its version known on D; a subscription's from the primary term's
+        if a["source"] == "accounts":
+            source = state("account_state", "attr_" + a["name"])
+        else:
+            source = f"term.attr_{a['name']}"
+        columns.append(f"{_attribute_value(a, source)} as attr_{a['name']}")
+    for m in metrics:
+        name = m["name"]
+        latest = f"{name}__latest_now"
+        for w in m["windows"]:
+            if "sum" in m["aggregations"]:
+                columns.append(
+                    f"case when {latest} is not null then cast(round(cast({name}__sum_{w}d as decimal(38, 6)), 6)"
+                    f" as double) end as metric_{name}__sum_{w}d"
+                )
+            if "avg" in m["aggregations"]:
+                columns.append(
+                    f"case when {name}__count_{w}d > 0.5 then {name}__sum_{w}d / {name}__count_{w}d end"
+                    f" as metric_{name}__avg_{w}d"
+                )
+        if "latest" in m["aggregations"]:
+            columns.append(f"{latest} as metric_{name}__latest")
+        if "change" in m["aggregations"]:
+            for w in m["windows"]:
+                columns.append(f"{latest} - {name}__latest_{w}d_ago_now as metric_{name}__change_{w}d")
+    # the project's own feature model (models/features/cf_contract_progress.sql)
+    columns += [
+        "case when term.n_terms > 0 then d - term.first_start end as cf_days_into_term",
+        # (least() would skip a null share)
+        """case when term.n_terms > 0 then list_max(list_transform(term.terms,
+            lambda t: cast(d - t.s as double) / nullif(cast(t.r - t.s as double), 0))) end as elapsed_share""",
+    ]
+    latest_values = "".join(
+        f", case when {col}_key // {PACK} = a then {col}_value end as {col}_now"
+        for col in [f"{m['name']}__latest" for m in metrics]
+        + [
+            f"{m['name']}__latest_{w}d_ago"
+            for m in metrics
+            if "change" in m["aggregations"]
+            for w in m["windows"]
+        ]
+    )
+    return f"""
+create or replace table main.fct_account_features_daily as
+select * exclude (elapsed_share),
+    case when elapsed_share > 1 then 1.0 else elapsed_share end as cf_term_elapsed_share
+from (
+select {", ".join(columns)}
+from (
+    select r.*, s.account_id,
+        {", ".join(f"{day(c)} as {c}_day" for c in LATEST)},
+        case when churn_state.a = r.a then churn_state.churned_on end as churned_on,
+        case when nps_state.a = r.a and r.d < nps_state.rday + 365 then nps_state.score end as nps_latest,
+        case when nps_state.a = r.a and r.d < nps_state.rday + 365 and nps_state.previous_rday > r.d - 365
+            then nps_state.previous_score end as nps_previous,
+        case when term_state.a = r.a then term_state end as term,
+        cast(round(cast(mrr as decimal(18, 4)), 2) as double) as mrr_rounded,
+        cast(round(cast(mrr_90d_ago as decimal(18, 4)), 2) as double) as mrr_90d_ago_rounded
+        {latest_values}
+    from running as r inner join spans as s using (a)
+)
+)
+"""
+
+
+def build(
+    warehouse: Path, out: Path, reference_date: dt.date, *, memory_limit: str | None = None, log=print
+) -> dict:
+    """Build the mart from `warehouse`'s raw tables into `out`. Returns seconds per stage."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for p in (out, out.with_suffix(out.suffix + ".wal")):
+        p.unlink(missing_ok=True)
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    con = duckdb.connect(
+        str(out), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    try:
+        con.execute("set enable_progress_bar = false")
+        if memory_limit:
+            con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute(f"attach {_lit(str(warehouse))} as src (read_only)")
+        statements, declared = script(con, reference_date)
+        t0 = time.perf_counter()
+        for sql in statements:
+            con.execute(sql)
+        stages["inputs and deltas"] = time.perf_counter() - t0
+        names = ["gather per account-day", "resets", "dense table", "one window", "columns"]
+        for name, sql in zip(names, assembly(declared), strict=True):
+            t0 = time.perf_counter()
+            con.execute(sql)
+            stages[name] = time.perf_counter() - t0
+    finally:
+        con.close()
+    stages["total"] = time.perf_counter() - started
+    log("independent: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+    return stages
+
+
+def compare_marts(
+    independent: Path, pipeline: Path, *, rel_tol: float = 1e-9, abs_tol: float = 1e-6, examples: int = 3
+) -> dict:
+    """Every value of the independent mart against the pipeline's marts.fct_account_features_daily.
+
+    Rows are matched on (account_id, as_of_date); numbers are equal within abs_tol + rel_tol * |x|
+    (running float sums differ in the last bits), everything else exactly (null equals null).
+    Returns row counts, unmatched rows, columns only one side has, and per column the number of
+    differing rows with a few examples."""
+    con = duckdb.connect(str(independent), read_only=True)
+    try:
+        con.execute(f"attach {_lit(str(pipeline))} as pipeline (read_only)")
+        ours = {r[0]: r[1] for r in con.execute("describe main.fct_account_features_daily").fetchall()}
+        theirs = {
+            r[0]: r[1] for r in con.execute("describe pipeline.marts.fct_account_features_daily").fetchall()
+        }
+        common = [c for c in theirs if c in ours and c not in ("account_id", "as_of_date")]
+        numeric = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT")
+
+        def differs(c: str) -> str:
+            if theirs[c].startswith(numeric) and ours[c].startswith(numeric):
+                x, y = f"cast(i.{c} as double)", f"cast(p.{c} as double)"
+                return (
+                    f"(({x} is null) <> ({y} is null) or abs({x} - {y}) > {abs_tol} + {rel_tol} * abs({y}))"
+                )
+            return f"(i.{c} is distinct from p.{c})"
+
+        con.execute(
+            "create temp table joined as select i.account_id as i_account, p.account_id as p_account, "
+            "coalesce(i.account_id, p.account_id) as account_id, coalesce(i.as_of_date, p.as_of_date) as as_of_date, "
+            + ", ".join(f"coalesce({differs(c)}, false) as {c}" for c in common)
+            + " from main.fct_account_features_daily as i full outer join pipeline.marts.fct_account_features_daily"
+            " as p on i.account_id = p.account_id and i.as_of_date = p.as_of_date"
+        )
+        rows = con.execute(
+            "select count(i_account), count(p_account), count(*) filter (where i_account is null or p_account is null)"
+            " from joined"
+        ).fetchone()
+        counts = (
+            con.execute(
+                "select "
+                + ", ".join(
+                    f"count(*) filter (where {c} and i_account is not null and p_account is not null)"
+                    for c in common
+                )
+                + " from joined"
+            ).fetchone()
+            if common
+            else []
+        )
+        mismatches = {}
+        for c, n in zip(common, counts, strict=True):
+            if n:
+                sample = con.execute(
+                    f"select j.account_id, j.as_of_date, i.{c}, p.{c} from joined as j "
+                    "inner join main.fct_account_features_daily as i using (account_id, as_of_date) "
+                    "inner join pipeline.marts.fct_account_features_daily as p using (account_id, as_of_date) "
+                    f"where j.{c} order by 1, 2 limit {examples}"
+                ).fetchall()
+                mismatches[c] = {"rows": n, "examples": [[str(v) for v in r] for r in sample]}
+    finally:
+        con.close()
+    return {
+        "independent_rows": rows[0],
+        "pipeline_rows": rows[1],
+        "unmatched_rows": rows[2],
+        "columns_compared": len(common),
+        "only_in_pipeline": [c for c in theirs if c not in ours],
+        "only_in_independent": [c for c in ours if c not in theirs],
+        "mismatches": mismatches,
+    }
+
+
+def is_equal(result: dict) -> bool:
+    return (
+        result["unmatched_rows"] == 0
+        and not result["mismatches"]
+        and not result["only_in_pipeline"]
+        and not result["only_in_independent"]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from orchestration.lib.quality.policy import reference_date
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--warehouse", required=True, help="a warehouse with the raw tables (read only)")
+    parser.add_argument("--out", required=True, help="the DuckDB file to write the mart into")
+    parser.add_argument("--reference-date", default=None, help="ISO date (default: as the pipeline's)")
+    parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--compare", action="store_true", help="compare with the warehouse's own mart")
+    args = parser.parse_args(argv)
+    ref = dt.date.fromisoformat(args.reference_date) if args.reference_date else reference_date()
+    stages = build(Path(args.warehouse), Path(args.out), ref, memory_limit=args.memory_limit)
+    print("STAGES " + json.dumps(stages))
+    if args.compare:
+        result = compare_marts(Path(args.out), Path(args.warehouse))
+        print("COMPARE " + json.dumps(result, default=str))
+        return 0 if is_equal(result) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
