@@ -260,15 +260,21 @@ def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value", d: 
             rank = f"(100.0 - {rank})"
         # A lone peer has no one to rank against: neutral 50.
         scored = f"(case when {count} = 1 then 50.0 else {rank} end)"
-    else:
+        missing = num(norm.missing, d) if norm.missing is not None else "null"
+        return f"(case when {x} is null then {missing} else {scored} end)"
 
-        def pick(variant):
-            override: Normalisation | None = variant.normalisation.get(factor.name)
-            return _norm_score_sql(override, factor, x, d) if override is not None else None
+    def with_missing(n: Normalisation) -> str:
+        # An override's own `missing` scores a missing value of the accounts it covers (a learned
+        # card's per-level bins each have a missing bin); without one, the factor's applies.
+        value = n.missing if n.missing is not None else norm.missing
+        missing = num(value, d) if value is not None else "null"
+        return f"(case when {x} is null then {missing} else {_norm_score_sql(n, factor, x, d)} end)"
 
-        scored = _variant_case(card, pick, _norm_score_sql(norm, factor, x, d), d)
-    missing = num(norm.missing, d) if norm.missing is not None else "null"
-    return f"(case when {x} is null then {missing} else {scored} end)"
+    def pick(variant):
+        override: Normalisation | None = variant.normalisation.get(factor.name)
+        return with_missing(override) if override is not None else None
+
+    return _variant_case(card, pick, with_missing(norm), d)
 
 
 def _factor_bin_sql(card: Scorecard, factor: Factor, x: str, d: Dialect = DUCKDB) -> str:
