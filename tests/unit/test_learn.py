@@ -212,6 +212,44 @@ def test_band_proposal_finds_a_red_band_three_times_the_base_rate():
     assert y[inside].mean() >= 3 * y.mean()
 
 
+def _check_bands(bands, score, y, min_width=5):
+    n_min = max(10, int(0.02 * len(y)))
+    for grade, lo, hi in bands:
+        inside = (score >= lo) & ((score < hi) | (hi == 100))
+        assert hi - lo >= min_width, f"{grade} band {lo}-{hi} is a sliver"
+        assert inside.sum() >= n_min, f"{grade} band {lo}-{hi} holds {inside.sum()} rows"
+    assert [b[0] for b in bands] == ["red", "yellow", "green"]
+    assert bands[0][1] == 0 and bands[-1][2] == 100
+    assert all(a[2] == b[1] for a, b in zip(bands, bands[1:], strict=False))
+
+
+def test_band_proposal_leaves_no_sliver_of_a_yellow_band():
+    """Two populations (a risky tenth and a healthy rest, the learned telecom card's shape): the
+    widest red band at 3x the base rate ends inside the healthy scores, and the widest green band
+    started two points above it, a yellow band nobody could act on."""
+    rng = np.random.default_rng(3)
+    score = np.concatenate([rng.uniform(0, 60, 400), rng.uniform(60, 100, 3600)])
+    y = rng.random(4000) < np.where(score < 60, 0.6, 0.02)
+    bands, notes = propose_bands(score, y)
+    _check_bands(bands, score, y)
+    (_, _, red), (_, _, green) = bands[0], bands[1]
+    base = y.mean()
+    assert y[score < red].mean() >= 3 * base
+    assert y[score >= green].mean() <= 0.5 * base
+    assert y[(score >= red) & (score < green)].mean() >= y[score >= green].mean()
+    assert notes == []
+
+
+def test_band_proposal_without_signal_still_gives_readable_bands_and_says_so():
+    rng = np.random.default_rng(4)
+    score = rng.uniform(0, 100, 5000)
+    y = rng.random(5000) < 0.05
+    bands, notes = propose_bands(score, y)
+    _check_bands(bands, score, y)
+    assert any("reaches 3x the base churn rate" in n for n in notes)
+    assert any("no top band" in n for n in notes)
+
+
 def test_band_table_leaves_insufficient_data_out_of_the_bands():
     from orchestration.lib.backtest.metrics import band_table
 

@@ -19,44 +19,64 @@ def propose_bands(
     red_lift: float = 3.0,
     green_lift: float = 0.5,
     min_share: float = 0.02,
+    min_width: int = 5,
 ) -> tuple[list[tuple[str, float, float]], list[str]]:
-    """Red: the lowest scores, as many as keep their churn rate >= red_lift x base; green: the
-    highest scores, as many as keep theirs <= green_lift x base; yellow in between."""
+    """Grade bands from outcomes. Every band is at least `min_width` score points wide and holds
+    at least max(10, min_share x rows) rows, so no band is a sliver a reviewer cannot act on.
+
+    red: the lowest scores, the widest band whose churn rate is >= red_lift x base (else the
+    band with the highest lift, with a note); green: the highest scores, the widest band whose
+    churn rate is <= green_lift x base while the yellow band between churns at least as much as
+    green (else without that condition, else green from 70, each with a note); yellow between."""
     y = np.asarray(y, bool)
     score = np.asarray(score, float)
     base = y.mean()
     notes = []
     n_min = max(10, int(min_share * len(y)))
-    cuts = np.arange(1, 100)
+
+    def rate(rows: np.ndarray) -> float:
+        return float(y[rows].mean()) if rows.any() else float("nan")
+
+    # Integer cuts that leave room for a yellow and a green band of min_width points each.
+    red_cuts = range(min_width, 100 - 2 * min_width + 1)
     red = None
-    for c in cuts:
+    for c in red_cuts:
         below = score < c
-        if below.sum() >= n_min and y[below].mean() >= red_lift * base:
-            red = int(c)
+        if below.sum() >= n_min and rate(below) >= red_lift * base:
+            red = c
     if red is None:
-        lifts = [(y[score < c].mean() / base if (score < c).sum() >= n_min else 0, int(c)) for c in cuts]
+        lifts = [(rate(score < c) / base if (score < c).sum() >= n_min else 0.0, c) for c in red_cuts]
         best = max(lifts)
         red = best[1] if best[0] > 0 else 40
         notes.append(
-            f"no band of at least {n_min} rows reaches {red_lift:g}x the base churn rate; red is the "
-            f"band with the highest lift ({best[0]:.1f}x)"
+            f"no band of at least {n_min} rows and {min_width} points reaches {red_lift:g}x the base churn "
+            f"rate; red is the band with the highest lift ({best[0]:.1f}x)"
         )
-    green = None
-    for c in cuts[::-1]:
-        above = score >= c
-        between = (score >= red) & (score < c)
-        # Yellow must hold enough rows to mean something, and churn at least as much as green.
-        if (
-            c > red
+
+    def green_ok(c: int, monotone: bool) -> bool:
+        above, between = score >= c, (score >= red) & (score < c)
+        return (
+            above.sum() >= n_min
             and between.sum() >= n_min
-            and above.sum() >= n_min
-            and y[above].mean() <= green_lift * base
-            and y[between].mean() >= y[above].mean()
-        ):
-            green = int(c)
-    if green is None or green <= red:
-        green = min(99, max(red + 1, 70))
-        notes.append(f"no top band of at least {n_min} rows stays under {green_lift:g}x the base rate")
+            and rate(above) <= green_lift * base
+            and (not monotone or rate(between) >= rate(above))
+        )
+
+    green_cuts = range(red + min_width, 100 - min_width + 1)
+    green = next((c for c in green_cuts if green_ok(c, monotone=True)), None)
+    if green is None:
+        green = next((c for c in green_cuts if green_ok(c, monotone=False)), None)
+        if green is not None:
+            notes.append(
+                f"yellow churns less than green wherever green stays under {green_lift:g}x the base rate: "
+                "the scores separate two groups, not three"
+            )
+    if green is None:
+        green = min(100 - min_width, max(red + min_width, 70))
+        notes.append(
+            f"no top band of at least {n_min} rows stays under {green_lift:g}x the base rate with a yellow "
+            f"band of {n_min} rows and {min_width} points below it: green from {green}"
+        )
     return [("red", 0, red), ("yellow", red, green), ("green", green, 100)], notes
 
 
