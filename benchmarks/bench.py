@@ -1,4 +1,4 @@
-"""`make bench`: the pipeline against the bound (one DuckDB script) and the pandas peer.
+"""`make bench`: the pipeline against the independent yardstick, the own-SQL bound and the pandas peer.
 
     python -m benchmarks.bench                      # S and M
     python -m benchmarks.bench --sizes L            # L: 100,000 accounts (about 50M usage events)
@@ -11,11 +11,16 @@
 Per size, under .bench/<size>/ (landing files are generated once and cached; warehouses rebuilt):
 1. pipeline: `healthscore run` in a child process, exactly as a user runs it; stage times from its
    Timing table;
-2. bound: `benchmarks.bench_bound` (the project's compiled SQL in one DuckDB connection, no
-   orchestration), its scores compared with the pipeline's;
-3. pandas: `benchmarks.bench_pandas`, capped (default 20 min and 16 GiB RSS: "did not finish").
+2. independent: `benchmarks.independent.build`, the feature mart written by hand apart from the dbt
+   models (one DuckDB connection), from the pipeline's raw tables; every value compared with the
+   pipeline's mart; then the project's scoring SQL over it, timed apart (docs/benchmarks.md);
+3. own-SQL bound: `benchmarks.bench_bound` (the project's own compiled dbt SQL in one DuckDB
+   connection, no orchestration: what orchestration costs, not how good the SQL is), its scores
+   compared with the pipeline's;
+4. pandas: `benchmarks.bench_pandas`, capped (default 20 min and 16 GiB RSS: "did not finish").
 Each child's peak memory is the largest sum of RSS over its whole process tree, sampled from /proc
-every 0.2 s (getrusage only reports the largest single child). Results: .bench/results.json.
+every 0.2 s (getrusage only reports the largest single child); the machine's 1-minute load
+average is sampled with it (mean and max while the child ran). Results: .bench/results.json.
 """
 
 from __future__ import annotations
@@ -37,7 +42,14 @@ from pathlib import Path
 from orchestration.lib.engines.warehouse import memory_limit
 from orchestration.lib.settings import PROJECT_ROOT
 
-SIZES = {"demo": (500, 365), "S": (1_000, 365), "M": (20_000, 365), "L": (100_000, 365), "XL": (999_999, 365)}
+SIZES = {
+    "demo": (500, 365),
+    "S": (1_000, 365),
+    "5k": (5_000, 365),
+    "M": (20_000, 365),
+    "L": (100_000, 365),
+    "XL": (999_999, 365),
+}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -98,8 +110,11 @@ def run_measured(
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         peak, at_peak, killed, written = 0, {}, "", -10.0
+        loads = [os.getloadavg()[0]]
         try:
             while proc.poll() is None:
+                if len(loads) < (time.perf_counter() - t0) / 2:  # one load sample every 2 s
+                    loads.append(os.getloadavg()[0])
                 sizes = tree_rss_by_process(proc.pid)
                 total = sum(sizes.values())
                 elapsed = time.perf_counter() - t0
@@ -132,8 +147,13 @@ def run_measured(
         "peak_processes_mib": at_peak,
         "returncode": proc.returncode,
         "killed": killed,
+        "load_avg": {"mean": round(sum(loads) / len(loads), 1), "max": round(max(loads), 1)},
         "output": log.read_text(),
     }
+
+
+def _load(run: dict) -> str:
+    return f"load {run['load_avg']['mean']:.1f} (max {run['load_avg']['max']:.1f})"
 
 
 def _dir_size(path: Path) -> int:
@@ -265,18 +285,28 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
         "seconds": run["seconds"],
         "peak_rss_mib": run["peak_rss_mib"],
         "peak_processes_mib": run["peak_processes_mib"],
+        "load_avg": run["load_avg"],
         "stages": stages,
         "warehouse_mib": round(_dir_size(run_dir / "warehouse") / 2**20, 1),
     }
     print(
-        f"[{name}] pipeline {run['seconds']} s, peak {run['peak_rss_mib']} MiB "
+        f"[{name}] pipeline {run['seconds']} s, {_load(run)}, peak {run['peak_rss_mib']} MiB "
         f"({', '.join(f'{k} {v}' for k, v in run['peak_processes_mib'].items())}); "
         f"RSS over time: {run_dir / 'pipeline.rss.tsv'}",
         flush=True,
     )
 
+    if args.skip_independent:
+        pass
+    elif args.engine != "duckdb":
+        print(f"[{name}] independent yardstick skipped: it reads a DuckDB warehouse's raw tables", flush=True)
+    else:
+        result["independent"] = run_independent(name, work, warehouse, env)
+
     if not args.skip_bound:
-        print(f"[{name}] bound (one DuckDB connection) ...", flush=True)
+        print(
+            f"[{name}] own-SQL bound (the project's compiled dbt SQL, one DuckDB connection) ...", flush=True
+        )
         bound_db = work / "bound" / "healthscore.duckdb"
         run = run_measured(
             [
@@ -302,12 +332,13 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
         result["bound"] = {
             "seconds": run["seconds"],
             "peak_rss_mib": run["peak_rss_mib"],
+            "load_avg": run["load_avg"],
             "stages": json.loads(re.search(r"^STAGES (.*)$", out, re.M).group(1)),
             "compare": json.loads(re.search(r"^COMPARE (.*)$", out, re.M).group(1)),
             "warehouse_mib": round(_dir_size(bound_db.parent) / 2**20, 1),
         }
         print(
-            f"[{name}] bound {run['seconds']} s, peak {run['peak_rss_mib']} MiB, "
+            f"[{name}] own-SQL bound {run['seconds']} s, {_load(run)}, peak {run['peak_rss_mib']} MiB, "
             f"scores vs pipeline {result['bound']['compare']}",
             flush=True,
         )
@@ -326,21 +357,113 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
         result["pandas"] = {
             "seconds": run["seconds"],
             "peak_rss_mib": run["peak_rss_mib"],
+            "load_avg": run["load_avg"],
             "finished": finished,
             "why_not": run["killed"] or ("" if finished else f"exit {run['returncode']}"),
         }
         print(
-            f"[{name}] pandas {run['seconds']} s, peak {run['peak_rss_mib']} MiB"
+            f"[{name}] pandas {run['seconds']} s, {_load(run)}, peak {run['peak_rss_mib']} MiB"
             + ("" if finished else f" DID NOT FINISH ({result['pandas']['why_not']})"),
             flush=True,
         )
     return result
 
 
+def run_independent(name: str, work: Path, warehouse: Path, env: dict) -> dict:
+    """The independent yardstick from the pipeline's raw tables, checked value by value against
+    the pipeline's mart, then scored (the pipeline's first-run history) and timed apart."""
+    print(f"[{name}] independent yardstick (hand-written SQL, one DuckDB connection) ...", flush=True)
+    out = work / "independent" / "healthscore.duckdb"
+    run = run_measured(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.independent.build",
+            "--warehouse",
+            str(warehouse),
+            "--out",
+            str(out),
+            "--compare",
+            "--score-history-days",
+            "90",
+        ],
+        env,
+        work / "independent.log",
+    )
+    out_text = run["output"]
+    found = re.search(r"^STAGES (.*)$", out_text, re.M)
+    if not found:
+        raise SystemExit(f"[{name}] independent build failed; see {work / 'independent.log'}")
+    stages = json.loads(found.group(1))
+    compare = json.loads(re.search(r"^COMPARE (.*)$", out_text, re.M).group(1))
+    from benchmarks.independent.build import is_equal
+
+    equal = is_equal(compare)
+    result = {
+        "seconds": run["seconds"],
+        # the child's own clock: the mart, and the project's scoring SQL over it
+        "mart_seconds": round(stages["mart"], 1),
+        "scoring_seconds": round(stages.get("scoring", 0.0), 1),
+        "peak_rss_mib": run["peak_rss_mib"],
+        "load_avg": run["load_avg"],
+        "stages": stages,
+        "equal": equal,
+        "compare": compare,
+    }
+    verdict = (
+        f"EQUAL to the pipeline's mart ({compare['pipeline_rows']:,} rows x {compare['columns_compared']} columns)"
+        if equal
+        else "DIFFERENT from the pipeline's mart: "
+        + json.dumps(
+            {
+                k: compare[k]
+                for k in ("unmatched_rows", "only_in_pipeline", "only_in_independent")
+                if compare[k]
+            }
+            | {c: m["rows"] for c, m in compare["mismatches"].items()}
+        )
+    )
+    print(
+        f"[{name}] independent mart {result['mart_seconds']} s + scoring {result['scoring_seconds']} s "
+        f"(process {run['seconds']} s), {_load(run)}, peak {run['peak_rss_mib']} MiB; {verdict}",
+        flush=True,
+    )
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return result
+
+
+def _mean_load(run: dict | None) -> str:
+    return f"{run['load_avg']['mean']:.1f}" if run and "load_avg" in run else "-"
+
+
 def ratio_table(results: list[dict]) -> str:
+    """Per size: the pipeline against the independent yardstick (the ratio that says how good the
+    SQL is), then against the own-SQL bound and the pandas peer; each time with its load average."""
     lines = [
-        f"{'size':<5}{'accounts':>10}{'events':>12}{'pipeline s':>11}{'bound s':>9}{'pipe/bound':>11}"
-        f"{'pandas s':>10}{'pandas/pipe':>12}{'pipe MiB':>9}{'bound MiB':>10}{'pandas MiB':>11}{'gates %':>8}"
+        f"{'size':<5}{'accounts':>10}{'events':>12}{'pipeline s':>11}{'load':>6}"
+        f"{'indep s':>9}{'+scoring':>9}{'load':>6}{'indep MiB':>10}{'pipe/indep':>11}{'pipe/(i+sc)':>12}"
+        f"{'equal':>7}"
+    ]
+    for r in results:
+        p, i = r["pipeline"], r.get("independent")
+        row = (
+            f"{r['size']:<5}{r['accounts']:>10,}{r['usage_events']:>12,}{p['seconds']:>11.1f}"
+            f"{_mean_load(p):>6}"
+        )
+        if i:
+            with_scoring = i["mart_seconds"] + i["scoring_seconds"]
+            row += (
+                f"{i['mart_seconds']:>9.1f}{with_scoring:>9.1f}{_mean_load(i):>6}"
+                f"{i['peak_rss_mib']:>10,}{p['seconds'] / i['mart_seconds']:>10.1f}x"
+                f"{p['seconds'] / with_scoring:>11.1f}x{'yes' if i['equal'] else 'NO':>7}"
+            )
+        else:
+            row += f"{'-':>9}{'-':>9}{'-':>6}{'-':>10}{'-':>11}{'-':>12}{'-':>7}"
+        lines.append(row)
+    lines += [
+        "",
+        f"{'size':<5}{'own-SQL s':>10}{'load':>6}{'pipe/own':>9}{'pandas s':>10}{'load':>6}{'pandas/pipe':>12}"
+        f"{'pipe MiB':>9}{'own MiB':>9}{'pandas MiB':>11}{'gates %':>8}",
     ]
     for r in results:
         p = r["pipeline"]
@@ -355,23 +478,27 @@ def ratio_table(results: list[dict]) -> str:
             speedup = f">{pd_['seconds'] / p['seconds']:.1f}x"
         else:  # out of memory: no time to compare
             speedup = "no (mem)"
-        pipe_bound = f"{p['seconds'] / b['seconds']:.2f}x" if b else "-"
-        bound_s = f"{b['seconds']:.1f}" if b else "-"
+        own_s = f"{b['seconds']:.1f}" if b else "-"
+        own_load = _mean_load(b)
+        pipe_own = f"{p['seconds'] / b['seconds']:.2f}x" if b else "-"
+        pandas_load = _mean_load(pd_)
         lines.append(
-            f"{r['size']:<5}{r['accounts']:>10,}{r['usage_events']:>12,}{p['seconds']:>11.1f}"
-            f"{bound_s:>9}"
-            f"{pipe_bound:>11}"
-            f"{pandas_s:>10}{speedup:>12}{p['peak_rss_mib']:>9,}"
-            f"{(b['peak_rss_mib'] if b else 0):>10,}{(pd_['peak_rss_mib'] if pd_ else 0):>11,}"
-            f"{100 * gates / p['seconds']:>7.0f}%"
+            f"{r['size']:<5}{own_s:>10}{own_load:>6}{pipe_own:>9}{pandas_s:>10}{pandas_load:>6}{speedup:>12}"
+            f"{p['peak_rss_mib']:>9,}{(b['peak_rss_mib'] if b else 0):>9,}"
+            f"{(pd_['peak_rss_mib'] if pd_ else 0):>11,}{100 * gates / p['seconds']:>7.0f}%"
         )
     lines.append("")
     for r in results:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in r["pipeline"]["stages"].items() if k != "total")
         lines.append(f"{r['size']} pipeline stages (s): {stages}")
+        if r.get("independent"):
+            lines.append(
+                f"{r['size']} independent stages (s): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in r["independent"]["stages"].items())
+            )
         if r.get("bound"):
             lines.append(
-                f"{r['size']} bound stages (s): "
+                f"{r['size']} own-SQL bound stages (s): "
                 + ", ".join(f"{k} {v:.1f}" for k, v in r["bound"]["stages"].items())
                 + f"; scores vs pipeline: {r['bound']['compare']}"
             )
@@ -417,7 +544,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=["duckdb", "postgres", "spark"],
         help="the warehouse the pipeline runs on (the bound and the peer are DuckDB and pandas)",
     )
-    parser.add_argument("--skip-bound", action="store_true")
+    parser.add_argument(
+        "--skip-independent",
+        action="store_true",
+        help="skip the independent yardstick (and its equality check)",
+    )
+    parser.add_argument(
+        "--skip-bound", action="store_true", help="skip the own-SQL bound (the project's compiled dbt SQL)"
+    )
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--pandas-minutes", type=float, default=20)
     parser.add_argument("--pandas-gib", type=float, default=16)

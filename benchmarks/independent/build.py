@@ -398,9 +398,19 @@ from (
 
 
 def build(
-    warehouse: Path, out: Path, reference_date: dt.date, *, memory_limit: str | None = None, log=print
+    warehouse: Path,
+    out: Path,
+    reference_date: dt.date,
+    *,
+    memory_limit: str | None = None,
+    score_history_days: int | None = None,
+    log=print,
 ) -> dict:
-    """Build the mart from `warehouse`'s raw tables into `out`. Returns seconds per stage."""
+    """Build the mart from `warehouse`'s raw tables into `out`. Returns seconds per stage.
+
+    score_history_days: also score the mart with the project's scorecard SQL (`compute_scores`,
+    the default card) over the pipeline's first-run history (that many days, capped in
+    account-days as the pipeline caps it), timed apart as "scoring": the bound plus scoring."""
     out.parent.mkdir(parents=True, exist_ok=True)
     for p in (out, out.with_suffix(out.suffix + ".wal")):
         p.unlink(missing_ok=True)
@@ -424,11 +434,36 @@ def build(
             t0 = time.perf_counter()
             con.execute(sql)
             stages[name] = time.perf_counter() - t0
+        stages["mart"] = time.perf_counter() - started
+        if score_history_days:
+            t0 = time.perf_counter()
+            _score(con, score_history_days)
+            stages["scoring"] = time.perf_counter() - t0
     finally:
         con.close()
     stages["total"] = time.perf_counter() - started
     log("independent: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
     return stages
+
+
+def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
+    """The project's scoring SQL over the independent mart (not independent: the scorecard compiler)."""
+    from orchestration.lib.scoring.scorecard import load_scorecard
+    from orchestration.lib.scoring.scores import compute_scores, history_days_for
+    from orchestration.lib.settings import PROJECT_ROOT
+
+    con.execute("create schema if not exists raw")
+    con.execute("create or replace view raw.overrides as select * from src.raw.overrides")
+    end, accounts = con.execute(
+        "select max(as_of_date), count(*) filter (where as_of_date = (select max(as_of_date) "
+        "from main.fct_account_features_daily)) from main.fct_account_features_daily"
+    ).fetchone()
+    start = end - dt.timedelta(days=history_days_for(accounts, history_days) - 1)
+    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml")
+    compute_scores(
+        con, card, features_table="main.fct_account_features_daily", as_of_start=start, as_of_end=end
+    )
+    con.execute("create or replace table main.independent_scores as select * from _sc_final")
 
 
 def compare_marts(
@@ -524,9 +559,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-date", default=None, help="ISO date (default: as the pipeline's)")
     parser.add_argument("--memory-limit", default=None)
     parser.add_argument("--compare", action="store_true", help="compare with the warehouse's own mart")
+    parser.add_argument(
+        "--score-history-days", type=int, default=0, help="also score this many days (timed apart)"
+    )
     args = parser.parse_args(argv)
     ref = dt.date.fromisoformat(args.reference_date) if args.reference_date else reference_date()
-    stages = build(Path(args.warehouse), Path(args.out), ref, memory_limit=args.memory_limit)
+    stages = build(
+        Path(args.warehouse),
+        Path(args.out),
+        ref,
+        memory_limit=args.memory_limit,
+        score_history_days=args.score_history_days,
+    )
     print("STAGES " + json.dumps(stages))
     if args.compare:
         result = compare_marts(Path(args.out), Path(args.warehouse))

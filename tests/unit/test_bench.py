@@ -99,6 +99,7 @@ def test_run_measured_names_the_processes_at_the_peak_and_writes_a_timeline(tmp_
     rows = (tmp_path / "x.rss.tsv").read_text().splitlines()
     assert rows[0].startswith("time\telapsed_s\trss_mib")
     assert max(int(r.split("\t")[2]) for r in rows[1:]) >= 200
+    assert run["load_avg"]["max"] >= run["load_avg"]["mean"] >= 0  # the machine's load, with the figure
 
 
 def test_ratio_table_reports_a_pandas_run_that_did_not_finish():
@@ -112,12 +113,28 @@ def test_ratio_table_reports_a_pandas_run_that_did_not_finish():
     assert "2.00x" in table and "DNF" in table and ">12.0x" in table and "10%" in table
 
 
+def test_ratio_table_gives_the_pipeline_over_the_independent_yardstick_with_the_load():
+    result = {
+        "size": "S", "accounts": 1_000, "usage_events": 480_000,
+        "pipeline": {"seconds": 90.0, "peak_rss_mib": 3000, "stages": {}, "load_avg": {"mean": 2.5, "max": 3.0}},
+        "independent": {
+            "mart_seconds": 4.5, "scoring_seconds": 1.5, "peak_rss_mib": 700, "equal": True, "stages": {},
+            "load_avg": {"mean": 2.2, "max": 2.4},
+        },
+    }  # fmt: skip
+    row = ratio_table([result]).splitlines()[1].split()
+    # pipeline s, its load, independent mart s, + scoring, its load, MiB, pipe/indep, pipe/(indep+scoring)
+    assert row[3:] == ["90.0", "2.5", "4.5", "6.0", "2.2", "700", "20.0x", "15.0x", "yes"]
+
+
 def test_ratio_table_gives_no_speed_ratio_when_pandas_ran_out_of_memory_and_no_bound_ran():
     result = {
         "size": "L", "accounts": 100_000, "usage_events": 48_000_000,
         "pipeline": {"seconds": 1900.0, "peak_rss_mib": 3900, "stages": {"quality checks": 130.0}},
         "pandas": {"seconds": 80.0, "peak_rss_mib": 16600, "finished": False, "why_not": "memory cap 16 GiB"},
     }  # fmt: skip
-    row = ratio_table([result]).splitlines()[1]
+    table = ratio_table([result]).splitlines()
+    row = table[4]  # the second table: own-SQL bound and pandas
     assert "no (mem)" in row and ">0.0x" not in row and "nan" not in row
-    assert row.split()[5] == "-"  # no bound: neither seconds nor ratio
+    assert row.split()[1] == "-" and row.split()[3] == "-"  # no bound: neither seconds nor ratio
+    assert table[1].split()[5:] == ["-"] * 7  # no independent yardstick either
