@@ -557,13 +557,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", required=True, help="a warehouse with the raw tables (read only)")
     parser.add_argument("--out", required=True, help="the DuckDB file to write the mart into")
     parser.add_argument("--reference-date", default=None, help="ISO date (default: as the pipeline's)")
-    parser.add_argument("--memory-limit", default=None)
+    parser.add_argument(
+        "--memory-limit",
+        default=None,
+        help="DuckDB memory limit (default: the pipeline's, HEALTHSCORE_DUCKDB_MEMORY_LIMIT)",
+    )
     parser.add_argument("--compare", action="store_true", help="compare with the warehouse's own mart")
     parser.add_argument(
         "--score-history-days", type=int, default=0, help="also score this many days (timed apart)"
     )
     args = parser.parse_args(argv)
+    from orchestration.lib.engines.warehouse import memory_limit
+
     ref = dt.date.fromisoformat(args.reference_date) if args.reference_date else reference_date()
+    args.memory_limit = args.memory_limit or memory_limit()
     stages = build(
         Path(args.warehouse),
         Path(args.out),
