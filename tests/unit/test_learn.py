@@ -272,7 +272,8 @@ def test_every_bin_of_a_learned_model_scores_the_same_in_the_warehouse(tmp_path)
     value among the accounts of the non-default level: the SQL scored them with the factor's
     default `missing`, 8.4 points off the model) and the other places where Python and SQL could
     read a value differently: a value exactly on an edge, categories in other cases and spaces,
-    an unseen category, booleans as text, missing values everywhere, a NULL condition."""
+    an unseen category, booleans as text, missing values everywhere, a NULL condition, and a base
+    card whose overrides reweight the relearned objective (they would bend the learned weights)."""
     from orchestration.lib.backtest.history import score_history
     from orchestration.lib.backtest.learn_card import build_card, score_from_logit
     from orchestration.lib.backtest.learn_model import (
@@ -290,7 +291,8 @@ def test_every_bin_of_a_learned_model_scores_the_same_in_the_warehouse(tmp_path)
     con.execute("create schema marts")
     usage = [None, 5.0, 10.0, 15.0, 19.99, 20.0, 35.0]
     plans = ["Basic", "Pro", "pro ", None, "Enterprise"]  # Enterprise: not a level, default bins
-    tiers = ["Gold", " gold", "SILVER", "Bronze", None]  # Bronze: never seen, `other`
+    # Bronze: never seen, `other`; a tab is not a space to the SQL's trim: `other` too.
+    tiers = ["Gold", " gold", "SILVER", "Bronze", "\tGold", None]
     flags = ["yes", "N", "true", "0", "maybe", None]  # maybe: not a boolean, missing
     rows = [
         (f"A{i:04d}", u, p, t, f)
@@ -336,8 +338,22 @@ def test_every_bin_of_a_learned_model_scores_the_same_in_the_warehouse(tmp_path)
         np.array([0.4, -0.3, 0.0, 0.8]),
     ]
     model = LearnedModel(terms, -1.0, points, 1.0, 0.0, np.zeros(0), [], {})
+    base_text = (
+        BASE_CARD
+        + """
+segment_overrides:
+  SMB:
+    group_weights:
+      retention_risk: {usage: 90, money: 10}
+overrides:
+  - name: enterprise plan
+    when: {feature: attr_plan, in: [Enterprise]}
+    group_weights:
+      retention_risk: {usage: 10, money: 90}
+"""
+    )
     text, parts = build_card(
-        BASE_CARD,
+        base_text,
         model,
         bands=[("red", 0, 40), ("yellow", 40, 70), ("green", 70, 100)],
         calibration={"intercept": 0.0, "slope": 0.0, "horizon_days": 0},

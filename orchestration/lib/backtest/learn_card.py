@@ -226,15 +226,25 @@ def build_card(
         if other is not obj:
             for g in groups:
                 other.setdefault("group_weights", {}).setdefault(g, 0)
-    # Per-segment group weights of this objective would bend the learned weights: removed.
-    for kind in ("segment_overrides", "industry_overrides"):
-        for variant in (data.get(kind) or {}).values():
-            (variant.get("group_weights") or {}).pop(objective, None)
-            for weights in (variant.get("group_weights") or {}).values():
-                for g in groups:
-                    weights.setdefault(g, 0)
-            if "group_weights" in variant and not variant["group_weights"]:
-                del variant["group_weights"]
+    # Group weights of this objective in any override (segment, industry or a condition on any
+    # feature) would bend the learned weights for those accounts: removed.
+    variants = [
+        *(data.get("segment_overrides") or {}).values(),
+        *(data.get("industry_overrides") or {}).values(),
+        *(data.get("overrides") or []),
+    ]
+    for variant in variants:
+        (variant.get("group_weights") or {}).pop(objective, None)
+        for weights in (variant.get("group_weights") or {}).values():
+            for g in groups:
+                weights.setdefault(g, 0)
+        if "group_weights" in variant and not variant["group_weights"]:
+            del variant["group_weights"]
+    if data.get("overrides"):
+        # An override left with nothing to change is noise in a reviewed card.
+        data["overrides"] = [o for o in data["overrides"] if o.get("group_weights") or o.get("normalisation")]
+        if not data["overrides"]:
+            del data["overrides"]
     if overrides:
         data["overrides"] = [*(data.get("overrides") or []), *overrides.values()]
     data["bands"] = [{"grade": g, "min": lo, "max": hi} for g, lo, hi in bands]

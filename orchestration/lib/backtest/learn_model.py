@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from orchestration.lib.scoring.scorecard import fold_category
+
 NUMERIC, CATEGORICAL, BOOLEAN = "numeric", "categorical", "boolean"
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
@@ -30,9 +32,7 @@ def fold(value: object) -> str | None:
     """The text a category is matched on (the SQL does lower(trim(cast(x as varchar))))."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    return str(value).strip().lower()
+    return fold_category(bool(value) if isinstance(value, np.bool_) else value)
 
 
 def fold_series(values: pd.Series) -> pd.Series:
@@ -217,7 +217,7 @@ def category_levels(values: pd.Series, min_rows: int, max_levels: int) -> tuple[
     labels = {}
     for raw, key in zip(values.astype("object"), folded, strict=True):
         if key in keep and key not in labels:
-            labels[key] = str(raw).strip()
+            labels[key] = str(raw).strip(" ")
     return sorted(keep), labels
 
 

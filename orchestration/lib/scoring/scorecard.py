@@ -41,10 +41,11 @@ CATEGORY_METHODS = ("categories", "boolean")  # the feature is read as text, not
 
 
 def fold_category(value: object) -> str:
-    """How a category is matched: text, trimmed, lower case (the SQL does the same)."""
+    """How a category is matched: text, spaces trimmed, lower case, as the SQL's
+    lower(trim(...)) does (trim removes spaces only, on every engine: a tab stays)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).strip().lower()
+    return str(value).strip(" ").lower()
 
 
 class Normalisation(_Strict):
