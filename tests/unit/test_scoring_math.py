@@ -282,7 +282,9 @@ def test_change_since_previous_date_is_attributed_to_factors():
 def test_chunked_scoring_publishes_the_same_version_as_one_pass():
     days = tuple(DAY - dt.timedelta(days=n) for n in range(6, -1, -1))
     results = []
-    for chunk_days in (31, 2):
+    # one pass; chunks of 2 days; chunks of 1 day x slices of about 2 accounts (the slices a
+    # day of a million accounts is scored in; a family's rollup spans slices)
+    for chunk_days, chunk_account_days in ((31, 10**6), (2, 10**6), (31, 2)):
         con = duckdb.connect()
         _setup(con, dates=days)
         run = score_and_publish(
@@ -293,18 +295,22 @@ def test_chunked_scoring_publishes_the_same_version_as_one_pass():
             as_of_end=days[-1],
             run_id="r",
             chunk_days=chunk_days,
+            chunk_account_days=chunk_account_days,
         )
         assert run.score_version == 1
         results.append(
             con.execute(
                 """select account_id, as_of_date, health_score, grade, score_change, top_reasons,
-                    (select count(*) from scores.health_score_factors), (select count(*) from scores.health_score_rollups)
+                    (select count(*) from scores.health_score_factors),
+                    (select count(*) from scores.health_score_rollups),
+                    (select sum(rollup_score) from scores.health_score_rollups)
                 from scores.health_scores order by all"""
             ).fetchall()
         )
         con.close()
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
     assert len(results[0]) == len(ROWS) * len(days)
+    assert results[0][0][-1] > 0  # rollups were written
 
 
 def _many_factor_card() -> str:

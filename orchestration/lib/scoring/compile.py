@@ -328,8 +328,12 @@ def compile_scoring(
     as_of_start: dt.date,
     as_of_end: dt.date,
     d: Dialect = DUCKDB,
+    accounts: tuple[str | None, str | None] = (None, None),
 ) -> list[tuple[str, str]]:
     """(temp table name, select) pairs to run in order.
+
+    `accounts` = (first, stop) limits the scoring to account ids in [first, stop) (either end
+    open when None): long runs are scored in slices of accounts so memory stays bounded.
 
     Factor scores, weights and overall scores are computed wide (one row per account and date,
     a column per factor) in one pass; the long form with reasons is built only for the requested
@@ -343,6 +347,11 @@ def compile_scoring(
         f"(as_of_date between {start} and {end} "
         f"or as_of_date between {date_lit(as_of_start - shift)} and {date_lit(as_of_end - shift)})"
     )
+    first, stop = accounts
+    if first is not None:
+        dates += f" and account_id >= {lit(first)}"
+    if stop is not None:
+        dates += f" and account_id < {lit(stop)}"
     conf = card.confidence
     factors = card.factors
     plans = {o: _objective_plan(card, o) for o in card.objectives}

@@ -179,6 +179,32 @@ def history_days_for(accounts: int, history_days: int, account_days: int = HISTO
     return max(1, min(history_days, account_days // max(accounts, 1)))
 
 
+# Account-days scored per chunk: bounds the temp tables (~50 factor rows per account-day).
+CHUNK_ACCOUNT_DAYS = 200_000
+
+
+def _account_slices(
+    engine: Engine, features_table: str, start: dt.date, end: dt.date, accounts: int, account_days: int
+) -> list[tuple[str | None, str | None]]:
+    """[first, stop) ranges of account ids of about `account_days` accounts each (one open range
+    when one day's accounts fit); boundaries come from the engine's own ordering of the ids."""
+    if accounts <= account_days:
+        return [(None, None)]
+    step = -(-accounts // -(-accounts // max(account_days, 1)))  # even slices
+    rows = engine.execute(
+        f"""select account_id from (
+                select account_id, row_number() over (order by account_id) as rn
+                from (select distinct account_id from {features_table}
+                      where as_of_date between cast({lit(start.isoformat())} as date)
+                          and cast({lit(end.isoformat())} as date)) as ids
+            ) as numbered
+            where rn > 1 and mod(rn - 1, {step}) = 0
+            order by account_id"""
+    ).fetchall()
+    bounds = [None, *(r[0] for r in rows), None]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
 def _chunks(start: dt.date, end: dt.date, days: int):
     while start <= end:
         stop = min(end, start + dt.timedelta(days=max(days, 1) - 1))
@@ -265,6 +291,7 @@ def compute_scores(
     as_of_start: dt.date,
     as_of_end: dt.date,
     overrides_table: str | None = None,
+    accounts: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, float]:
     """Score [as_of_start, as_of_end] into temp tables without publishing anything.
 
@@ -277,7 +304,7 @@ def compute_scores(
     stage_seconds: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    for name, select in compile_scoring(card, features_table, as_of_start, as_of_end, d):
+    for name, select in compile_scoring(card, features_table, as_of_start, as_of_end, d, accounts):
         engine.create_temp(name, select)
     stage_seconds["compute"] = time.perf_counter() - t0
 
@@ -342,11 +369,15 @@ def score_and_publish(
     overrides_table: str | None = None,
     log: Callable[[str], None] | None = None,
     chunk_days: int = 31,
+    chunk_account_days: int = CHUNK_ACCOUNT_DAYS,
 ) -> ScoreRun:
     """Score [as_of_start, as_of_end] and publish it as one new score version.
 
-    Long ranges are computed in chunks of `chunk_days` so memory stays bounded (the long-form
-    factor rows of a year of 20,000 accounts do not fit at once); every chunk is inserted inside
+    Long ranges are computed in chunks of at most `chunk_days` days and about
+    `chunk_account_days` account-days (slices of account ids when one day holds more accounts),
+    so memory stays bounded and the time grows linearly with account-days (the long-form factor
+    rows, ~50 per account-day, of one day of 1,000,000 accounts do not fit at once, nor a year
+    of 20,000 accounts); every chunk is inserted inside
     the same transaction, so readers still see all of a version or none of it (on engines with
     transactions: DuckDB and PostgreSQL; on Spark the score_runs row, written last, marks a
     complete version).
@@ -379,7 +410,15 @@ def score_and_publish(
         score_version = engine.execute(
             "select coalesce(max(score_version), 0) + 1 from scores.score_runs"
         ).fetchone()[0]
-        for chunk_start, chunk_end in _chunks(as_of_start, as_of_end, chunk_days):
+        accounts = engine.execute(
+            f"""select count(distinct account_id) from {features_table}
+                where as_of_date between cast({lit(as_of_start.isoformat())} as date)
+                    and cast({lit(as_of_end.isoformat())} as date)"""
+        ).fetchone()[0]
+        days_per_chunk = max(1, min(chunk_days, chunk_account_days // max(accounts, 1)))
+        slices = _account_slices(engine, features_table, as_of_start, as_of_end, accounts, chunk_account_days)
+        chunks = [(cs, ce, sl) for cs, ce in _chunks(as_of_start, as_of_end, days_per_chunk) for sl in slices]
+        for n_chunk, (chunk_start, chunk_end, account_slice) in enumerate(chunks, start=1):
             t1 = time.perf_counter()
             for stage, seconds in compute_scores(
                 engine,
@@ -388,6 +427,7 @@ def score_and_publish(
                 as_of_start=chunk_start,
                 as_of_end=chunk_end,
                 overrides_table=overrides_table,
+                accounts=account_slice,
             ).items():
                 stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
             t2 = time.perf_counter()
@@ -418,43 +458,64 @@ def score_and_publish(
                     and cast({lit(chunk_end.isoformat())} as date)
                 """,
             )
-            rollups = f"""
-                select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
-                    case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
-                         else avg(final_score) end as rollup_score,
-                    count(*) as accounts_in_rollup,
-                    max(total_arr) as total_arr,
-                    max(case when worst_rank = 1 then account_id end) as worst_account_id,
-                    max(case when worst_rank = 1 then final_score end) as worst_account_score,
-                    {lit(run_id)} as run_id
-                from (
-                    select *,
-                        sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
-                        row_number() over (
-                            partition by rollup_id, as_of_date, objective order by final_score asc, account_id
-                        ) as worst_rank
-                    from (
-                        select parent_account_id as rollup_id, account_id, as_of_date, objective,
-                            final_score, arr
-                        from _sc_final where parent_account_id is not null and final_score is not null
-                        union all
-                        select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
-                        from _sc_final as p
-                        where p.final_score is not null
-                            and p.account_id in (select parent_account_id from _sc_final)
-                    ) as family
-                ) as weighted
-                group by rollup_id, as_of_date, objective
-            """
-            insert_select(
-                engine,
-                "scores.health_score_rollups",
-                f"select r.*, {grade_sql(card, 'r.rollup_score', d)} as rollup_grade from ({rollups}) as r",
-            )
             drop_score_temp_tables(engine)
             stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
-            if chunk_start != as_of_start or chunk_end != as_of_end:
-                log(f"scored {chunk_start} to {chunk_end} in {time.perf_counter() - t1:.1f}s")
+            if len(chunks) > 1:
+                part = (
+                    ""
+                    if len(slices) == 1
+                    else f", accounts slice {slices.index(account_slice) + 1}/{len(slices)}"
+                )
+                log(
+                    f"scored chunk {n_chunk}/{len(chunks)}: {chunk_start} to {chunk_end}{part} "
+                    f"in {time.perf_counter() - t1:.1f}s"
+                )
+        # Rollups once over the whole version (a family's accounts may sit in different slices).
+        t2 = time.perf_counter()
+        engine.create_temp(
+            "_sc_new_scores",
+            f"""select account_id, parent_account_id, as_of_date, objective, health_score as final_score, arr
+            from scores.health_scores where score_version = {score_version}""",
+        )
+        rollups = f"""
+            select {score_version} as score_version, rollup_id as parent_account_id, as_of_date, objective,
+                case when max(total_arr) > 0 then sum(final_score * coalesce(arr, 0.0)) / max(total_arr)
+                     else avg(final_score) end as rollup_score,
+                count(*) as accounts_in_rollup,
+                max(total_arr) as total_arr,
+                max(case when worst_rank = 1 then account_id end) as worst_account_id,
+                max(case when worst_rank = 1 then final_score end) as worst_account_score,
+                {lit(run_id)} as run_id
+            from (
+                select *,
+                    sum(coalesce(arr, 0.0)) over (partition by rollup_id, as_of_date, objective) as total_arr,
+                    row_number() over (
+                        partition by rollup_id, as_of_date, objective order by final_score asc, account_id
+                    ) as worst_rank
+                from (
+                    select parent_account_id as rollup_id, account_id, as_of_date, objective,
+                        final_score, arr
+                    from _sc_new_scores where parent_account_id is not null and final_score is not null
+                    union all
+                    select p.account_id, p.account_id, p.as_of_date, p.objective, p.final_score, p.arr
+                    from _sc_new_scores as p
+                    where p.final_score is not null
+                        and exists (
+                            select 1 from _sc_new_scores as c
+                            where c.parent_account_id = p.account_id and c.as_of_date = p.as_of_date
+                                and c.objective = p.objective
+                        )
+                ) as family
+            ) as weighted
+            group by rollup_id, as_of_date, objective
+        """
+        insert_select(
+            engine,
+            "scores.health_score_rollups",
+            f"select r.*, {grade_sql(card, 'r.rollup_score', d)} as rollup_grade from ({rollups}) as r",
+        )
+        engine.drop_temp("_sc_new_scores")
+        stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
         known = engine.execute(
             "select count(*) from scores.input_batches where input_batches_id = ?", [input_batches_id]
         ).fetchone()[0]
