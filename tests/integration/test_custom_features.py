@@ -18,9 +18,13 @@ import duckdb
 import pytest
 
 from orchestration.lib.dbt_cli import project_args
+from orchestration.lib.engines.base import Engine
+from orchestration.lib.engines.duckdb import DuckDBEngine
+from orchestration.lib.engines.factory import open_engine
 from orchestration.lib.features.catalog import feature_catalog
-from orchestration.lib.ingest.loader import ensure_raw_schema, load_source
+from orchestration.lib.ingest.loader import ensure_raw_schema, load_source, load_source_into
 from orchestration.lib.settings import PROJECT_ROOT
+from tests.support import pg_server as pg
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 AS_OF_START, AS_OF_END = "2026-03-01", "2026-04-30"
@@ -127,12 +131,118 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
         _dbt(tmp_path)
         on_d = f"select * exclude (inputs_loaded_through) from marts.fct_account_features_daily where as_of_date = date '{D}' order by account_id"
         before = _rows(warehouse, on_d)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            mart_before = _mart(DuckDBEngine(con))
         _write(landing / "accounts" / "accounts_2.csv", ACCOUNTS_2)
         _load(warehouse, landing, ["accounts"], SECOND_EXPORT_DAY)
         _dbt(tmp_path)
-        yield {"warehouse": warehouse, "before": before, "after": _rows(warehouse, on_d)}
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            mart_after = _mart(DuckDBEngine(con))
+        yield {
+            "warehouse": warehouse,
+            "landing": landing,
+            "before": before,
+            "after": _rows(warehouse, on_d),
+            "mart_before": mart_before,
+            "mart_after": mart_after,
+        }
     finally:
         patch.undo()
+
+
+def _mart(engine: Engine) -> dict[tuple[str, str], dict]:
+    """The whole feature mart, by (account_id, as_of_date), values normalised across engines."""
+    cursor = engine.execute("select * from marts.fct_account_features_daily")
+    names = [d[0] for d in cursor.description]
+
+    def value(v: object) -> object:
+        if hasattr(v, "isoformat"):
+            return v.isoformat()
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        return float(v)  # ints, floats, decimals
+
+    out = {}
+    for row in cursor.fetchall():
+        record = {n: value(v) for n, v in zip(names, row, strict=True) if n != "inputs_loaded_through"}
+        out[(record["account_id"], record["as_of_date"])] = record
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(pg.available() is not None, reason=str(pg.available()))
+def test_custom_features_build_the_same_on_postgres(built: dict, tmp_path: Path) -> None:
+    """The same exports, loaded into PostgreSQL and built by the same dbt models (attributes with
+    their re-export, metrics with a late value, the custom model, no usage source at all): the
+    mart equals DuckDB's value for value, before and after the second export."""
+    import psycopg2
+
+    landing = tmp_path / "landing"
+    _write(landing / "accounts" / "accounts_1.csv", ACCOUNTS_1)
+    _write(landing / "accounts" / "_features.yml", FEATURES_ACCOUNTS)
+    _write(landing / "subscriptions" / "subscriptions.csv", SUBSCRIPTIONS)
+    _write(landing / "subscriptions" / "_features.yml", FEATURES_SUBSCRIPTIONS)
+    _write(landing / "account_metrics" / "metrics.csv", _metrics_csv())
+    _write(landing / "account_metrics" / "_features.yml", FEATURES_METRICS)
+    patch = pytest.MonkeyPatch()
+    try:
+        with pg.postgres_server() as server:
+            con = psycopg2.connect(server.dsn)
+            con.autocommit = True
+            con.cursor().execute("create database healthscore")
+            con.close()
+            patch.setenv("HEALTHSCORE_ENGINE", "postgres")
+            patch.setenv("HEALTHSCORE_PG_HOST", server.host)
+            patch.setenv("HEALTHSCORE_PG_PORT", str(server.port))
+            patch.setenv("HEALTHSCORE_PG_USER", server.user)
+            patch.setenv("HEALTHSCORE_PG_DBNAME", "healthscore")
+            marts = []
+            for sources, day in (
+                (["accounts", "subscriptions", "account_metrics"], "2026-01-15"),
+                (["accounts"], SECOND_EXPORT_DAY),
+            ):
+                if day == SECOND_EXPORT_DAY:
+                    _write(landing / "accounts" / "accounts_2.csv", ACCOUNTS_2)
+                with open_engine("postgres") as engine:
+                    ensure_raw_schema(engine)
+                    for source in sources:
+                        result = load_source_into(engine, source, landing)
+                        assert result.rows_quarantined == 0, source
+                        for batch in result.batch_ids:
+                            engine.execute(
+                                f"update raw.{source} set _loaded_at = timestamp '{day} 06:00:00' "
+                                "where _batch_id = ?",
+                                [batch],
+                            )
+                _dbt(tmp_path)
+                with open_engine("postgres") as engine:
+                    marts.append(_mart(engine))
+    finally:
+        patch.undo()
+    for got, expected, when in (
+        (marts[0], built["mart_before"], "first export"),
+        (marts[1], built["mart_after"], "after the re-export"),
+    ):
+        assert got.keys() == expected.keys(), when
+        differ = [
+            (key, column, want, got[key][column])
+            for key, record in expected.items()
+            for column, want in record.items()
+            if not (
+                want == got[key][column]
+                or (
+                    isinstance(want, float)
+                    and isinstance(got[key][column], float)
+                    and abs(want - got[key][column]) <= 1e-9 * max(1.0, abs(want))
+                )
+            )
+        ]
+        assert not differ, f"{when}: {len(differ)} values differ, e.g. {differ[:5]}"
+        assert {c for r in got.values() for c in r} >= {
+            "attr_region",
+            "metric_charges__change_30d",
+            "cf_days_into_term",
+        }
 
 
 def _feature(built: dict, columns: str, account: str, day: str) -> tuple:
