@@ -39,13 +39,13 @@ demo-data: install
 summary: install
 	$(VENV)/bin/healthscore summary
 
-# The UI. dbt is parsed only when its files changed (not on every start); Dagster's notice that
-# `dagster dev` is superseded by `dg dev` (not installed here) is silenced. DEV_PORT moves it.
+# The UI (healthscore dev). dbt is parsed only when its files changed (not on every start); Dagster's
+# notice that `dagster dev` is superseded by `dg dev` (not installed here) is silenced. DEV_PORT
+# moves it; EXAMPLE=ravenstack opens the example's warehouse and run history (make ravenstack).
 DEV_PORT ?= 3000
+EXAMPLE ?=
 dev: install
-	@$(PY) -c "from orchestration.cli.common import ensure_manifest; ensure_manifest()"
-	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
-		env --default-signal=INT $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DEV_PORT) -w workspace.yaml
+	env --default-signal=INT $(VENV)/bin/healthscore dev --port $(DEV_PORT) $(if $(EXAMPLE),--example $(EXAMPLE))
 
 # docs/img/{summary,report,data-docs}.png from the current published files (run `make run` first):
 # headless Chromium with the network closed.

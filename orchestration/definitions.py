@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.defs.backtest.assets import backtest_default_scorecard
-from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.ingest.assets import attribute_values, ingest_assets
 from orchestration.defs.ops.schedules import daily_refresh
 from orchestration.defs.ops.sensors import grade_drop_alerts, landing_files_sensor
 from orchestration.defs.publish.assets import published_snapshot
@@ -29,6 +29,7 @@ def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definiti
     return dg.Definitions(
         assets=[
             *ingest_assets,
+            attribute_values,
             healthscore_dbt_models,
             text_scores,
             health_scores,

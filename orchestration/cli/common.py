@@ -30,10 +30,9 @@ def _dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        # Like the checkout's .dagster_home/dagster.yaml: no telemetry, no sign-up pop-up in the UI.
-        config.write_text(
-            "telemetry:\n  enabled: false\nnux:\n  enabled: false\nfreshness:\n  enabled: true\n"
-        )
+        # A new home (an example's, a moved DAGSTER_HOME) gets the checkout's instance settings: no
+        # telemetry, no sign-up pop-up, one run at a time (DuckDB's single writer), freshness on.
+        config.write_text((PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text())
     return home
 
 

@@ -2,6 +2,7 @@
 
 healthscore demo-data --accounts 500 --days 365 --seed 42
 healthscore run                       # materialise every asset, print a summary
+healthscore dev [--example ravenstack] # the Dagster UI (make dev)
 healthscore summary                   # the summary of the published scores
 healthscore sql ["select ..."]        # SQL on the published snapshot, read-only (a prompt without a query)
 healthscore scorecard render scorecards/default.yml
@@ -18,6 +19,7 @@ import os
 import sys
 
 from orchestration.cli.backtest import cmd_backtest
+from orchestration.cli.dev import cmd_dev
 from orchestration.cli.docs import cmd_gen_docs
 from orchestration.cli.dq import cmd_dq
 from orchestration.cli.export import cmd_export_postgres
@@ -77,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         "--example", default="", help="run a worked example on real data (examples/<name>/), then backtest it"
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dev", help="the Dagster UI (dagster dev) on the demo's or an example's run history")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument(
+        "--example", default="", help="an example's warehouse and run history (as `run --example` wrote them)"
+    )
+    p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("summary", help="summarise the published scores")
     p.set_defaults(func=cmd_summary)

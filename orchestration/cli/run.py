@@ -144,7 +144,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     timings["pipeline run"] = time.perf_counter() - t0
     for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
         timings[f"  {stage}"] = seconds
-    print_summary(settings, run_id=result.run_id, dagster_home=home, log_file=log_file)
+    print_summary(
+        settings,
+        run_id=result.run_id,
+        dagster_home=home,
+        log_file=log_file,
+        example=example.name if example else "",
+    )
     _say("")
     _say("Timing:")
     for name, seconds in timings.items():

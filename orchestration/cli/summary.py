@@ -31,6 +31,7 @@ def print_summary(
     dagster_home: Path | None = None,
     source: Path | None = None,
     log_file: Path | None = None,
+    example: str = "",
 ) -> None:
     """The summary of `source` (default: the warehouse, or the snapshot on PostgreSQL / Spark).
     `run_id`: the quality run to report (default: the latest)."""
@@ -57,7 +58,14 @@ def print_summary(
         data_docs=existing(published / "data_docs" / "index.html"),
         dagster_home=_short(dagster_home) if dagster_home else None,
         log_file=_short(log_file) if log_file else None,
-        command=_command(),
+        # An example's files are under its own data dir: the commands must be pointed there.
+        command=(
+            f"HEALTHSCORE_DATA_DIR={_short(Path(os.environ['HEALTHSCORE_DATA_DIR']))} "
+            if example and os.environ.get("HEALTHSCORE_DATA_DIR")
+            else ""
+        )
+        + _command(),
+        ui_command=f"make dev EXAMPLE={example}" if example else "make dev",
     )
     import duckdb
 

@@ -171,8 +171,12 @@ def test_partitioned_materialization_and_single_run_backfill(env):
     end = _q(env, "select max(as_of_date) from marts.fct_account_features_daily")[0][0]
     job = env["defs"].resolve_job_def("healthscore_all")
     scores = [dg.AssetKey(["scores", "health_scores"])]
-    # The earlier runs had no partition (as `healthscore run`), yet the day they scored is recorded.
-    assert str(end) in env["instance"].get_materialized_partitions(scores[0])
+    # The earlier runs had no partition (as `healthscore run`), yet the day they scored is recorded,
+    # for every table scoring writes (the Partitions tab and the graph show what has scores).
+    from orchestration.defs.scoring.assets import PUBLISHED_TABLES
+
+    for key in [scores[0], *(dg.AssetKey(["scores", name]) for name in PUBLISHED_TABLES)]:
+        assert str(end) in env["instance"].get_materialized_partitions(key), key
     # ... and the data's first day is recorded for the partitions definition to start there.
     first = _q(env, "select min(as_of_date) from marts.fct_account_features_daily")[0][0]
     assert (env["warehouse"].parent / "partitions_start").read_text().strip() == str(first)
@@ -194,6 +198,8 @@ def test_partitioned_materialization_and_single_run_backfill(env):
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": stop},
     )
     assert backfill.success
+    backfilled = env["instance"].get_materialized_partitions(scores[0])
+    assert {str(end - dt.timedelta(days=n)) for n in range(14, 21)} <= backfilled
     runs_after = _q(env, "select count(*) from scores.score_runs where score_version > ?", [version])[0][0]
     assert runs_after == 1  # the whole range in one run, one version
     dates = _q(

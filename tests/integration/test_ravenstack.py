@@ -32,6 +32,7 @@ def example_run(tmp_path_factory) -> tuple[int, str, Path]:
             "HEALTHSCORE_DATA_DIR",
             "HEALTHSCORE_WAREHOUSE",
             "HEALTHSCORE_LANDING_DIR",
+            "HEALTHSCORE_PARTITIONS_START",
         ):
             mp.setenv(key, os.environ.get(key, ""))  # restored after the run
         mp.setenv("HEALTHSCORE_EXAMPLE_DATA_DIR", str(tmp / "data"))

@@ -57,6 +57,10 @@ class Browser:
         def pipes_on_3_and_4() -> None:
             os.dup2(to_child_r, 3)
             os.dup2(from_child_w, 4)
+            # dup2 onto itself (the pipe already was fd 3 or 4, in a process with few files
+            # open) keeps the close-on-exec flag: clear it so Chromium inherits both.
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
 
         self.proc = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],

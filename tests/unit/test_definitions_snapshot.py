@@ -47,3 +47,17 @@ def test_definitions_match_the_snapshot():
     assert current == SNAPSHOT.read_text(), (
         f"Dagster definitions changed; if intended, regenerate with `{REGENERATE}` and commit the snapshot"
     )
+
+
+# The asset graph middle-truncates a node's name (the key's last part) beyond 31 characters and an
+# upstream/downstream link's beyond 30 (dagster-webserver's ASSET_NODE_NAME_MAX_LENGTH and
+# ASSET_LINK_NAME_MAX_LENGTH): every asset must be readable in full at the graph's normal zoom.
+GRAPH_NAME_MAX_LENGTH = 30
+
+
+def test_asset_names_fit_the_asset_graph():
+    from orchestration.definitions import defs
+
+    names = {key.path[-1] for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    too_long = sorted(name for name in names if len(name) > GRAPH_NAME_MAX_LENGTH)
+    assert not too_long, f"cut in the asset graph (over {GRAPH_NAME_MAX_LENGTH} characters): {too_long}"

@@ -61,3 +61,16 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
 
 
 ingest_assets = [build_ingest_asset(c) for c in CONTRACTS.values()]
+
+# Written by the accounts and subscriptions loads (declared custom attributes, docs/features.md) and
+# read by the custom-feature models: declared here so the graph shows where it comes from.
+attribute_values = dg.AssetSpec(
+    raw_key("_attribute_values"),
+    group_name="ingest",
+    description=(
+        "Custom attribute values of the loaded accounts and subscriptions, one row per record and "
+        "declared attribute; written by raw/accounts and raw/subscriptions in the same load."
+    ),
+    deps=[raw_key("accounts"), raw_key("subscriptions")],
+    kinds={"duckdb"},
+)

@@ -28,9 +28,23 @@ def partitions_start() -> str:
         return DEFAULT_START
 
 
-# end_offset=1: today's partition exists today, so the daily run can score "as of today"; with
-# HEALTHSCORE_TODAY set in the future, partitions run up to that day too.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=partitions_start(),
-    end_offset=1 + max(0, clock.offset().days),
-)
+def partitions_end() -> str | None:
+    """$HEALTHSCORE_PARTITIONS_END, the last partition (an example whose data stops on its reference
+    date sets it: `healthscore run/dev --example`), else None: partitions run up to today."""
+    end = os.environ.get("HEALTHSCORE_PARTITIONS_END")
+    return dt.date.fromisoformat(end).isoformat() if end else None
+
+
+def build_daily_partitions() -> dg.DailyPartitionsDefinition:
+    end = partitions_end()
+    if end:  # Dagster's end_date is the first day after the last partition
+        after = (dt.date.fromisoformat(end) + dt.timedelta(days=1)).isoformat()
+        return dg.DailyPartitionsDefinition(start_date=partitions_start(), end_date=after)
+    # end_offset=1: today's partition exists today, so the daily run can score "as of today"; with
+    # HEALTHSCORE_TODAY set in the future, partitions run up to that day too.
+    return dg.DailyPartitionsDefinition(
+        start_date=partitions_start(), end_offset=1 + max(0, clock.offset().days)
+    )
+
+
+daily_partitions = build_daily_partitions()

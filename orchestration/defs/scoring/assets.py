@@ -150,23 +150,26 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             name: con.execute(f"select count(*) from scores.{name}").fetchone()[0]
             for name in PUBLISHED_TABLES
         }
-    if HEALTH_SCORES in context.selected_asset_keys and not (
-        context.has_partition_key or context.has_partition_key_range
-    ):
+    if not (context.has_partition_key or context.has_partition_key_range):
         # A run without a partition (`healthscore run`, a first run's history) still scores days:
-        # record each as its partition, so the Partitions tab shows what was scored.
+        # record each as a partition of every table it wrote, so the Partitions tab and the graph
+        # show what was scored (a partitioned run gets its partitions from Dagster).
         keys = set(daily_partitions.get_partition_keys())
-        day = run.as_of_start
-        while day <= run.as_of_end:
-            if day.isoformat() in keys:
+        days = [
+            day.isoformat()
+            for day in (
+                run.as_of_start + dt.timedelta(days=n)
+                for n in range((run.as_of_end - run.as_of_start).days + 1)
+            )
+            if day.isoformat() in keys
+        ]
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            for day in days:
                 context.log_event(
                     dg.AssetMaterialization(
-                        asset_key=HEALTH_SCORES,
-                        partition=day.isoformat(),
-                        metadata={"score_version": run.score_version},
+                        asset_key=key, partition=day, metadata={"score_version": run.score_version}
                     )
                 )
-            day += dt.timedelta(days=1)
     if HEALTH_SCORES in context.selected_asset_keys:
         yield dg.MaterializeResult(
             asset_key=HEALTH_SCORES,

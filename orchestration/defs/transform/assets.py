@@ -15,16 +15,34 @@ from orchestration.defs.transform.project import dbt_project
 from orchestration.lib.engines.warehouse import wait_for_warehouse
 from orchestration.lib.quality.policy import reference_date
 
+# A model's key is <schema>/<name>; in the staging and intermediate schemas the name's layer
+# prefix repeats the schema, and the asset graph cuts names longer than 31 characters (18 when
+# zoomed out, where four int_account_..._daily models all read "int_account…_daily").
+KEY_PREFIXES_DROPPED = {"staging": "stg_", "intermediate": "int_"}
+
 
 class HealthscoreDbtTranslator(DagsterDbtTranslator):
-    """Groups follow the dbt folders (staging, intermediate, marts), and the published BI marts
-    (marts/bi, downstream of scoring) get a group of their own; descriptions are the models' own
-    (dagster-dbt appends the raw SQL, which the asset's code view shows already)."""
+    """Keys are <schema>/<model> without the layer prefix the schema already says
+    (staging/billing__invoices is the table staging.stg_billing__invoices); groups follow the dbt
+    folders (staging, intermediate, marts), and the published BI marts (marts/bi, downstream of
+    scoring) get a group of their own; descriptions are the models' own (dagster-dbt appends the
+    raw SQL, which the asset's code view shows already)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        key = super().get_asset_key(dbt_resource_props)
+        prefix = KEY_PREFIXES_DROPPED.get(key.path[0]) if len(key.path) == 2 else None
+        if dbt_resource_props.get("resource_type") == "model" and prefix and key.path[1].startswith(prefix):
+            return dg.AssetKey([key.path[0], key.path[1].removeprefix(prefix)])
+        return key
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
             return "bi" if fqn[1:3] == ["marts", "bi"] else fqn[1]
+        if dbt_resource_props.get("resource_type") == "source":
+            # The raw tables are the ingest assets'; a loader table no asset declares
+            # (raw._attribute_values) sits beside them, not in a group named "default".
+            return "ingest"
         return super().get_group_name(dbt_resource_props)
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:

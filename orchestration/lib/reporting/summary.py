@@ -38,6 +38,7 @@ class Places:
     dagster_home: Path | None = None
     log_file: Path | None = None  # the full log of the run just finished
     command: str = "healthscore"  # how the user runs the CLI (.venv/bin/healthscore from a checkout)
+    ui_command: str = "make dev"  # opens the Dagster UI on this run history (an example's: EXAMPLE=...)
 
 
 def _money(value: float | None) -> str:
@@ -186,7 +187,7 @@ def _next_lines(places: Places) -> list[str]:
     items.append(("data quality", f"{cmd} dq"))
     if places.data_docs is not None:
         items.append(("Data Docs", str(places.data_docs)))
-    items.append(("Dagster UI", "make dev, then http://127.0.0.1:3000"))
+    items.append(("Dagster UI", f"{places.ui_command}, then http://127.0.0.1:3000"))
     if places.dagster_home is not None:
         items.append(("run history", f"DAGSTER_HOME={places.dagster_home}"))
     if places.log_file is not None:
