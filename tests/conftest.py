@@ -38,6 +38,7 @@ LONGEST_FIRST = (
     "test_incremental.py",
     "test_sentiment_pipeline.py",
     "test_point_in_time.py",
+    "test_scores_fingerprint.py",
     "test_bench.py",
 )
 

@@ -1,6 +1,7 @@
 """What `healthscore run` prints while the pipeline runs, and the full log it keeps in a file.
 
 By default the terminal gets one line per stage (ingest, quality gates, dbt, scoring, publish),
+the progress lines of long steps (orchestration/lib/progress.py: at most one per step every 15 s),
 every warning and error, and each failed step; `-v` adds the pipeline's own progress messages
 (rows loaded per file, dbt models built, score versions). Everything, Dagster's DEBUG events and
 dbt's output included, goes to the log file whatever the verbosity.
@@ -14,6 +15,8 @@ import sys
 from typing import TextIO
 
 import dagster as dg
+
+from orchestration.lib.progress import PROGRESS_PREFIX
 
 QUIET, VERBOSE, DEBUG = "quiet", "verbose", "debug"
 # Messages that say nothing to a user of the command (still in the log file).
@@ -75,6 +78,9 @@ class _ProgressHandler(logging.Handler):
         if event is not None and self.verbosity != DEBUG:
             return  # Dagster's own events: in the file
         if any(message.startswith(n) for n in _NOISE) and self.verbosity != DEBUG:
+            return
+        if message.startswith(PROGRESS_PREFIX) and record.levelno >= logging.INFO:
+            self._say(f"[{when}] {step + ': ' if step else ''}{message.removeprefix(PROGRESS_PREFIX)}")
             return
         if (
             record.levelno >= logging.WARNING

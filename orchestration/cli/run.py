@@ -131,9 +131,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(
         f"Materialising every asset (ingest -> quality gates -> dbt -> scoring -> publish); full log: {log_file}"
     )
+    from orchestration.cli.event_log import pooled_sqlite_event_log
+
     instance = DagsterInstance.get()
     t0 = time.perf_counter()
-    with log_file.open("w", encoding="utf-8") as log:
+    # The run history through one open connection per file, not one per event (event_log.py).
+    with log_file.open("w", encoding="utf-8") as log, pooled_sqlite_event_log(instance):
         result = job.with_logger_defs({"healthscore": progress_logger(verbosity, log)}).execute_in_process(
             instance=instance,
             run_config=run_config,
@@ -141,9 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             # --as-of scores that day's partition; without it, the latest day the features cover.
             partition_key=args.as_of or None,
         )
-    timings["pipeline run"] = time.perf_counter() - t0
-    for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
-        timings[f"  {stage}"] = seconds
+        timings["pipeline run"] = time.perf_counter() - t0
+        for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
+            timings[f"  {stage}"] = seconds
     print_summary(
         settings,
         run_id=result.run_id,

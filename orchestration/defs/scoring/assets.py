@@ -9,6 +9,7 @@ from orchestration.defs.asset_keys import HEALTH_SCORES, scores_key
 from orchestration.defs.ops.partitions import daily_partitions, start_marker
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
+from orchestration.lib.progress import Progress
 from orchestration.lib.reporting.at_risk import grade_order_sql
 from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD, load_scorecard
 from orchestration.lib.scoring.scores import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
@@ -136,6 +137,7 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
             as_of_end=as_of_end,
             run_id=context.run_id,
             log=context.log.info,
+            progress=Progress(context.log.info),
         )
         preview = con.execute(
             f"""select account_id, {con.dialect.round("health_score", 1)} as score, grade,

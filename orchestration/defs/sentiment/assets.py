@@ -11,6 +11,7 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.defs.asset_keys import TEXT_SCORES
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
+from orchestration.lib.progress import Progress
 from orchestration.lib.sentiment.model import load_model
 from orchestration.lib.sentiment.score import SCORES_TABLE, score_warehouse_texts
 
@@ -38,7 +39,9 @@ def text_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     relations = {channel: relation_for(model) for channel, model in STAGING_MODELS.items()}
     model = load_model()
     with warehouse.connect() as con:
-        run = score_warehouse_texts(con, relations, model, log=context.log.info)
+        run = score_warehouse_texts(
+            con, relations, model, log=context.log.info, progress=Progress(context.log.info)
+        )
         by_channel = dict(
             con.execute(
                 f"select channel, count(*) from {SCORES_TABLE} group by channel order by channel"

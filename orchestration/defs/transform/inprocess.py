@@ -23,11 +23,12 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 
 from orchestration.lib.dbt_cli import project_args
+from orchestration.lib.progress import Progress
 
 _MANIFESTS: dict[tuple[str, float, str], Any] = {}
 _LOCK = threading.Lock()
@@ -39,7 +40,10 @@ def _manifest(project_dir: Path, manifest_path: Path):
 
     Parsed in process (a Manifest read back from manifest.json lacks the generic tests' parse
     state), in a private target folder seeded with the project's partial-parse file, so that
-    concurrent processes never write the shared target/.
+    concurrent processes never write the shared target/. The partial-parse file dbt writes there
+    then replaces the seed (atomically): dbt reparses everything when the profile differs from the
+    seed's (another warehouse path or engine), and the next run on that profile then parses only
+    what changed (docs/benchmarks.md, "Fixed costs of a small run").
     """
     from dbt.cli.main import dbtRunner
 
@@ -60,6 +64,9 @@ def _manifest(project_dir: Path, manifest_path: Path):
                         *project_args(project_dir, scratch, scratch),
                     ]
                 )
+                parsed = scratch / seed.name
+                if result.success and parsed.exists():
+                    os.replace(parsed, seed)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             if not result.success:
@@ -102,6 +109,11 @@ def _env(overrides: Mapping[str, str | None]):
 
 
 _RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
+
+
+class _NodeState(NamedTuple):
+    started: bool
+    name: str
 
 
 def run_dbt(
@@ -152,6 +164,8 @@ def run_dbt(
     def on_event(event: Any) -> None:
         if event.info.name in _RESULT_EVENTS:
             results.put(msg_to_dict(event))
+        elif event.info.name in ("NodeStart", "NodeFinished"):  # which models run, for progress lines
+            results.put(_NodeState(event.info.name == "NodeStart", event.data.node_info.node_name))
         elif event.info.level in ("info", "warn", "error") and event.info.msg:
             results.put((event.info.level, event.info.msg))
 
@@ -172,15 +186,40 @@ def run_dbt(
     # streams the Dagster events as models and tests finish.
     worker = threading.Thread(target=invoke, name="dbt-in-process", daemon=True)
     worker.start()
+    # Progress lines (at most one per 15 s): nodes done, and the models running when none finished.
+    progress, done, total, latest = Progress(context.log.info), 0, 0, ""
+    running: set[str] = set()
     try:
-        while (raw := results.get()) is not _DONE:
+        while True:
+            try:
+                raw = results.get(timeout=progress.every)
+            except queue.Empty:
+                progress(
+                    f"dbt: {done} of {total} models and tests done; running {', '.join(sorted(running))}"
+                    if running
+                    else f"dbt: {done} of {total} models and tests done"
+                    if done
+                    else "dbt: parsing the project and planning the build"
+                )
+                continue
+            if raw is _DONE:
+                break
+            if isinstance(raw, _NodeState):
+                (running.add if raw.started else running.discard)(raw.name)
+                continue
             if isinstance(raw, tuple):  # a line dbt would have printed
                 level, message = raw
                 {"warn": context.log.warning, "error": context.log.error}.get(level, context.log.debug)(
                     f"dbt: {message}"
                 )
                 continue
-            info = raw.get("info", {})
+            info, data = raw.get("info", {}), raw.get("data", {})
+            if data.get("total") or data.get("num_models"):  # a node finished (tests: num_models)
+                done, total = done + 1, data.get("total") or data.get("num_models")
+                node = data.get("node_info") or {}
+                if info.get("name") != "LogTestResult":  # models/<group>/...: the group reads as progress
+                    latest = f" ({(node.get('node_path') or '').split('/')[0]}: {node.get('node_name', '?')})"
+                progress(f"dbt: {done} of {total} models and tests done{latest}")
             if info.get("msg"):  # models at info (-v), passing tests at debug, failures as such
                 level = info.get("level")
                 log = (

@@ -370,6 +370,7 @@ def score_and_publish(
     log: Callable[[str], None] | None = None,
     chunk_days: int = 31,
     chunk_account_days: int = CHUNK_ACCOUNT_DAYS,
+    progress: Callable[[str], object] | None = None,
 ) -> ScoreRun:
     """Score [as_of_start, as_of_end] and publish it as one new score version.
 
@@ -385,6 +386,7 @@ def score_and_publish(
     engine = as_engine(con)
     d = engine.dialect
     log = log or (lambda _m: None)
+    progress = progress or (lambda _m: None)  # a Progress (orchestration/lib/progress.py): long ranges
     started = time.perf_counter()
     ensure_score_tables(engine)
     stage_seconds: dict[str, float] = {}
@@ -430,6 +432,7 @@ def score_and_publish(
                 accounts=account_slice,
             ).items():
                 stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+            progress(f"chunk {n_chunk} of {len(chunks)} ({chunk_start} to {chunk_end}) computed, writing")
             t2 = time.perf_counter()
             insert_select(
                 engine,
@@ -460,16 +463,17 @@ def score_and_publish(
             )
             drop_score_temp_tables(engine)
             stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
+            part = (
+                ""
+                if len(slices) == 1
+                else f", accounts slice {slices.index(account_slice) + 1}/{len(slices)}"
+            )
             if len(chunks) > 1:
-                part = (
-                    ""
-                    if len(slices) == 1
-                    else f", accounts slice {slices.index(account_slice) + 1}/{len(slices)}"
-                )
                 log(
                     f"scored chunk {n_chunk}/{len(chunks)}: {chunk_start} to {chunk_end}{part} "
                     f"in {time.perf_counter() - t1:.1f}s"
                 )
+            progress(f"scored chunk {n_chunk} of {len(chunks)}: {chunk_start} to {chunk_end}{part}")
         # Rollups once over the whole version (a family's accounts may sit in different slices).
         t2 = time.perf_counter()
         engine.create_temp(

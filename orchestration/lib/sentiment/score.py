@@ -72,6 +72,7 @@ def score_warehouse_texts(
     model: SentimentModel | None = None,
     batch_size: int = 5000,
     log: Callable[[str], None] = lambda _msg: None,
+    progress: Callable[[str], object] = lambda _msg: None,
 ) -> ScoringRun:
     """Score the texts whose (content hash, model version) is not scored yet, then rebuild
     sentiment.text_scores (one row per record) from the score cache.
@@ -126,6 +127,7 @@ def score_warehouse_texts(
             engine.append_arrow(CACHE_TABLE, [batch])
             new += len(rows)
             log(f"scored {new:,} new texts")
+            progress(f"scored {new:,} new texts")
     finally:
         engine.drop_temp("_sentiment_pending")
     engine.replace_table(
