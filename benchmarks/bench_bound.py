@@ -1,4 +1,7 @@
-"""The bound for `make bench`: the project's own SQL in one DuckDB connection, no orchestration.
+"""The own-SQL bound for `make bench`: the project's own SQL in one DuckDB connection, no orchestration.
+
+Built from our own compiled dbt SQL, it shows what orchestration, quality gates and publishing
+cost, not how good that SQL is: the independent yardstick (benchmarks/independent) does that.
 
     python -m benchmarks.bench_bound --landing .bench/S/landing --db .bench/S/bound/healthscore.duckdb
 
