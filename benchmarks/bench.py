@@ -267,6 +267,11 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     shutil.rmtree(run_dir / "warehouse", ignore_errors=True)
     shutil.rmtree(run_dir / "dagster_home", ignore_errors=True)
     env.update(_engine_env(args.engine, run_dir, stack))
+    # the reference date the pipeline's dbt step receives (today, or HEALTHSCORE_REFERENCE_DATE):
+    # the independent yardstick builds for the same one even if it runs after midnight
+    from orchestration.lib.quality.policy import reference_date
+
+    reference = reference_date().isoformat()
     print(f"[{name}] pipeline (healthscore run, engine {args.engine}) ...", flush=True)
     run = run_measured(
         [str(Path(sys.executable).parent / "healthscore"), "run"], env, run_dir / "pipeline.log"
@@ -301,7 +306,7 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     elif args.engine != "duckdb":
         print(f"[{name}] independent yardstick skipped: it reads a DuckDB warehouse's raw tables", flush=True)
     else:
-        result["independent"] = run_independent(name, work, warehouse, env)
+        result["independent"] = run_independent(name, work, warehouse, env, reference)
 
     if not args.skip_bound:
         print(
@@ -369,7 +374,7 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     return result
 
 
-def run_independent(name: str, work: Path, warehouse: Path, env: dict) -> dict:
+def run_independent(name: str, work: Path, warehouse: Path, env: dict, reference: str) -> dict:
     """The independent yardstick from the pipeline's raw tables, checked value by value against
     the pipeline's mart, then scored (the pipeline's first-run history) and timed apart."""
     print(f"[{name}] independent yardstick (hand-written SQL, one DuckDB connection) ...", flush=True)
@@ -383,6 +388,8 @@ def run_independent(name: str, work: Path, warehouse: Path, env: dict) -> dict:
             str(warehouse),
             "--out",
             str(out),
+            "--reference-date",
+            reference,
             "--compare",
             "--score-history-days",
             "90",
