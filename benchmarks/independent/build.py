@@ -463,7 +463,7 @@ def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
     compute_scores(
         con, card, features_table="main.fct_account_features_daily", as_of_start=start, as_of_end=end
     )
-    con.execute("create or replace table main.independent_scores as select * from _sc_final")
+    con.execute("create or replace temp table independent_scores as select * from _sc_final")
 
 
 def compare_marts(
