@@ -47,9 +47,10 @@ def _dbt(tmp_path: Path, *args: str) -> None:
         [
             *args,
             *project_args(DBT_PROJECT_DIR, tmp_path / "target", tmp_path / "logs"),
-            "--vars", json.dumps({"reference_date": DEMO_END_DATE.isoformat()}),
+            "--vars",
+            json.dumps({"reference_date": DEMO_END_DATE.isoformat()}),
             "--quiet",
-        ]  # fmt: skip
+        ]
     )
     release_duckdb()
     assert result.success, f"dbt {' '.join(args)} failed: {result.exception or result.result}"
@@ -60,7 +61,11 @@ def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> dict:
     columns = con.execute(f"select column_name, column_type from (describe {relation})").fetchall()
 
     def as_text(name: str, kind: str) -> str:
-        value = f'round("{name}", 9)' if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL") else f'"{name}"'
+        value = (
+            f'round("{name}", 9)'
+            if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")
+            else f'"{name}"'
+        )
         return f"coalesce(cast({value} as varchar), '<null>')"
 
     hashes = con.execute(
@@ -118,9 +123,7 @@ def test_mart_values_match_the_snapshot(mart: dict) -> None:
         SNAPSHOT.write_text(json.dumps(mart, indent=2) + "\n")
     stored = json.loads(SNAPSHOT.read_text())
     assert mart["rows"] > ACCOUNTS * 30, "the demo must give the mart real history"
-    changed = sorted(
-        set(mart["columns"].items()) ^ set(stored["columns"].items()), key=lambda item: item[0]
-    )
+    changed = sorted(set(mart["columns"].items()) ^ set(stored["columns"].items()), key=lambda item: item[0])
     assert (mart["rows"], mart["accounts"], mart["as_of_dates"]) == (
         stored["rows"],
         stored["accounts"],

@@ -132,12 +132,15 @@ dated as (
 
 ),
 
-{{ accumulate_intervals('intervals', [
-    'mrr', 'seats', 'active_subscriptions', 'mrr_90d_ago',
-    'overdue_invoices', 'late_payments_180d', 'failed_payments_180d',
-]) }},
-
-{{ accumulate_latest_dates('dated', ['last_billing_known_date']) }},
+{{ accumulate_intervals(
+    'intervals',
+    [
+        'mrr', 'seats', 'active_subscriptions', 'mrr_90d_ago',
+        'overdue_invoices', 'late_payments_180d', 'failed_payments_180d',
+    ],
+    dated='dated',
+    latest_measures=['last_billing_known_date'],
+) }},
 
 -- Max and min over the terms active on D need the terms themselves: an account has few.
 active_terms as (
@@ -176,12 +179,8 @@ final as (
         cast(amounts.failed_payments_180d as {{ dbt.type_int() }}) as failed_payments_180d,
         {{ days_between('amounts.as_of_date', 'active_terms.next_renewal_date') }} as days_to_renewal,
         active_terms.discount_pct,
-        latest.last_billing_known_date
+        amounts.last_billing_known_date
     from intervals_accumulated as amounts
-    inner join dated_accumulated as latest
-        on
-            amounts.account_id = latest.account_id
-            and amounts.as_of_date = latest.as_of_date
     left join active_terms
         on
             amounts.account_id = active_terms.account_id

@@ -66,137 +66,74 @@ texts as (
 
 ),
 
-intervals as (
-
-    {%- for channel, days in channel_windows.items() %}
-
-    select
-        account_id,
-        '{{ channel }}_sum_{{ days }}d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', days) }} as valid_until,
-        compound as amount
-    from texts
-    where channel = '{{ channel }}'
-
-    union all
-
-    select
-        account_id,
-        '{{ channel }}_items_{{ days }}d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', days) }} as valid_until,
-        1 as amount
-    from texts
-    where channel = '{{ channel }}'
-
-    union all
-
-    select
-        account_id,
-        '{{ channel }}_negative_{{ days }}d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', days) }} as valid_until,
-        1 as amount
-    from texts
-    where channel = '{{ channel }}' and label = 'negative'
-
-    union all
-
+{#- Every text counts toward several windows; the ones that share a window (same start and
+    end) share one row with a column per measure (0 where the text does not count), so each
+    text adds a few rows instead of one per measure. -#}
+{%- set negative = "case when label = 'negative' then 1 else 0 end" %}
+{%- set windows = [] %}
+{%- for days in channel_windows.values() | unique | sort %}
+    {%- set amounts = {} %}
+    {%- set channels = [] %}
+    {%- for channel, channel_days in channel_windows.items() if channel_days == days %}
+        {%- do channels.append(channel) %}
+        {%- do amounts.update({
+            channel ~ '_sum_' ~ days ~ 'd': "case when channel = '" ~ channel ~ "' then compound else 0 end",
+            channel ~ '_items_' ~ days ~ 'd': "case when channel = '" ~ channel ~ "' then 1 else 0 end",
+        }) %}
     {%- endfor %}
+    {%- do windows.append({
+        'from': 0, 'days': days, 'amounts': amounts, 'where': "channel in ('" ~ channels | join("', '") ~ "')",
+    }) %}
+{%- endfor %}
+{%- do windows.extend([
+    {'from': 0, 'days': 90, 'amounts': {'items_90d': '1', 'negative_items_90d': negative}, 'where': none},
+    {'from': 0, 'days': 14, 'amounts': {
+        'negative_items_14d': negative,
+        'very_negative_items_14d': 'case when is_very_negative then 1 else 0 end',
+    }, 'where': "label = 'negative' or is_very_negative"},
+    {'from': 0, 'days': 30, 'amounts': {'sum_30d': 'compound', 'items_30d': '1'}, 'where': none},
+    {'from': 30, 'days': 30, 'amounts': {'sum_prev_30d': 'compound', 'items_prev_30d': '1'}, 'where': none},
+]) %}
+{#- one row per window: the channel windows of 90 days and every text's 90 days are one -#}
+{%- set merged = [] %}
+{%- for window in windows %}
+    {%- set same = merged | selectattr('from', 'equalto', window['from']) | selectattr('days', 'equalto', window.days) | list %}
+    {%- if same %}
+        {%- do same[0].amounts.update(window.amounts) %}
+        {%- do same[0].update({'where': (same[0]['where'] ~ ' or ' ~ window['where']) if same[0]['where'] and window['where'] else none}) %}
+    {%- else %}
+        {%- do merged.append(window) %}
+    {%- endif %}
+{%- endfor %}
+{%- set windows = merged %}
+{%- set measures = [] %}
+{%- for window in windows %}{% do measures.extend(window.amounts.keys()) %}{% endfor %}
+
+-- A text known on day k counts on [k + from, k + from + days): the last 30 days from k, the 30
+-- days before them from k + 30 (known_date in [D - 59, D - 30]).
+intervals as (
+    {%- for window in windows %}
 
     select
         account_id,
-        'items_90d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 90) }} as valid_until,
-        1 as amount
+        {{ add_days('known_date', window['from']) if window['from'] else 'known_date' }} as valid_from,
+        {{ add_days('known_date', window['from'] + window.days) }} as valid_until,
+        {%- for measure in measures %}
+        {{ window.amounts.get(measure, '0') }} as {{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from texts
+    {%- if window['where'] %}
+    where {{ window['where'] }}
+    {%- endif %}
+    {%- if not loop.last %}
 
     union all
-
-    select
-        account_id,
-        'negative_items_90d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 90) }} as valid_until,
-        1 as amount
-    from texts
-    where label = 'negative'
-
-    union all
-
-    select
-        account_id,
-        'negative_items_14d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 14) }} as valid_until,
-        1 as amount
-    from texts
-    where label = 'negative'
-
-    union all
-
-    select
-        account_id,
-        'very_negative_items_14d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 14) }} as valid_until,
-        1 as amount
-    from texts
-    where is_very_negative
-
-    union all
-
-    select
-        account_id,
-        'sum_30d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 30) }} as valid_until,
-        compound as amount
-    from texts
-
-    union all
-
-    select
-        account_id,
-        'items_30d' as measure,
-        known_date as valid_from,
-        {{ add_days('known_date', 30) }} as valid_until,
-        1 as amount
-    from texts
-
-    union all
-
-    -- the 30 days before the last 30: counts on D when known_date is in [D - 59, D - 30]
-    select
-        account_id,
-        'sum_prev_30d' as measure,
-        {{ add_days('known_date', 30) }} as valid_from,
-        {{ add_days('known_date', 60) }} as valid_until,
-        compound as amount
-    from texts
-
-    union all
-
-    select
-        account_id,
-        'items_prev_30d' as measure,
-        {{ add_days('known_date', 30) }} as valid_from,
-        {{ add_days('known_date', 60) }} as valid_until,
-        1 as amount
-    from texts
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
-{% set measures = [] -%}
-{%- for channel, days in channel_windows.items() -%}
-    {%- do measures.extend([channel ~ '_sum_' ~ days ~ 'd', channel ~ '_items_' ~ days ~ 'd',
-        channel ~ '_negative_' ~ days ~ 'd']) -%}
-{%- endfor -%}
-{%- do measures.extend(['items_90d', 'negative_items_90d', 'negative_items_14d', 'very_negative_items_14d',
-    'sum_30d', 'items_30d', 'sum_prev_30d', 'items_prev_30d']) -%}
-{{ accumulate_intervals('intervals', measures) }},
+{{ accumulate_intervals('intervals', measures, wide=true) }},
 
 -- The most negative very negative text of the last 14 days, for explanations (a bounded range
 -- join: very negative texts only, 14 days each).
@@ -253,15 +190,11 @@ final as (
         {{ safe_divide('counts.' ~ channel ~ '_sum_' ~ days ~ 'd', 'counts.' ~ channel ~ '_items_' ~ days ~ 'd') }}
             as sentiment_{{ channel }}_avg_{{ days }}d,
         cast(counts.{{ channel }}_items_{{ days }}d as {{ dbt.type_int() }}) as sentiment_{{ channel }}_items_{{ days }}d,
-        {{ safe_divide('counts.' ~ channel ~ '_negative_' ~ days ~ 'd', 'counts.' ~ channel ~ '_items_' ~ days ~ 'd') }}
-            as sentiment_{{ channel }}_negative_share_{{ days }}d,
         {%- endfor %}
         cast(counts.items_90d as {{ dbt.type_int() }}) as sentiment_items_90d,
         {{ safe_divide('counts.negative_items_90d', 'counts.items_90d') }} as negative_share_90d,
         cast(counts.negative_items_14d as {{ dbt.type_int() }}) as negative_items_14d,
         cast(counts.very_negative_items_14d as {{ dbt.type_int() }}) as very_negative_items_14d,
-        {{ safe_divide('counts.sum_30d', 'counts.items_30d') }} as sentiment_avg_30d,
-        {{ safe_divide('counts.sum_prev_30d', 'counts.items_prev_30d') }} as sentiment_avg_prev_30d,
         {{ safe_divide('counts.sum_30d', 'counts.items_30d') }}
             - {{ safe_divide('counts.sum_prev_30d', 'counts.items_prev_30d') }} as sentiment_trend_30d,
         case

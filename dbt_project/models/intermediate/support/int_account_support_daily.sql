@@ -128,12 +128,15 @@ dated as (
 
 ),
 
-{{ accumulate_intervals('intervals', [
-    'tickets_30d', 'tickets_90d', 'high_priority_tickets_90d', 'open_tickets',
-    'resolved_tickets_90d', 'resolution_hours_sum_90d', 'csat_responses_90d', 'csat_sum_90d',
-]) }},
-
-{{ accumulate_latest_dates('dated', ['last_ticket_known_date']) }},
+{{ accumulate_intervals(
+    'intervals',
+    [
+        'tickets_30d', 'tickets_90d', 'high_priority_tickets_90d', 'open_tickets',
+        'resolved_tickets_90d', 'resolution_hours_sum_90d', 'csat_responses_90d', 'csat_sum_90d',
+    ],
+    dated='dated',
+    latest_measures=['last_ticket_known_date'],
+) }},
 
 final as (
 
@@ -147,12 +150,8 @@ final as (
         {{ safe_divide('counts.resolution_hours_sum_90d', 'counts.resolved_tickets_90d') }}
             as avg_resolution_hours_90d,
         {{ safe_divide('counts.csat_sum_90d', 'counts.csat_responses_90d') }} as csat_avg_90d,
-        latest.last_ticket_known_date
+        counts.last_ticket_known_date
     from intervals_accumulated as counts
-    inner join dated_accumulated as latest
-        on
-            counts.account_id = latest.account_id
-            and counts.as_of_date = latest.as_of_date
 
 )
 

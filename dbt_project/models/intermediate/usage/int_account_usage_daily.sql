@@ -86,11 +86,14 @@ dated as (
 
 ),
 
-{{ accumulate_intervals('intervals', [
-    'events_30d', 'events_prev_30d', 'active_users_30d', 'active_users_prev_30d', 'features_used_30d',
-]) }},
-
-{{ accumulate_latest_dates('dated', ['last_activity_date', 'last_usage_known_date']) }},
+{{ accumulate_intervals(
+    'intervals',
+    [
+        'events_30d', 'events_prev_30d', 'active_users_30d', 'active_users_prev_30d', 'features_used_30d',
+    ],
+    dated='dated',
+    latest_measures=['last_activity_date', 'last_usage_known_date'],
+) }},
 
 final as (
 
@@ -102,13 +105,9 @@ final as (
         cast(counts.events_30d as {{ dbt.type_bigint() }}) as events_30d,
         cast(counts.events_prev_30d as {{ dbt.type_bigint() }}) as events_prev_30d,
         cast(counts.features_used_30d as {{ dbt.type_int() }}) as features_used_30d,
-        latest.last_activity_date,
-        latest.last_usage_known_date
+        counts.last_activity_date,
+        counts.last_usage_known_date
     from intervals_accumulated as counts
-    inner join dated_accumulated as latest
-        on
-            counts.account_id = latest.account_id
-            and counts.as_of_date = latest.as_of_date
 
 )
 

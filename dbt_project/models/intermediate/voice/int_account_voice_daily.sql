@@ -65,9 +65,7 @@ dated as (
 
 ),
 
-{{ accumulate_intervals('intervals', ['invitations_180d', 'responses_180d']) }},
-
-{{ accumulate_latest_dates('dated', ['last_survey_known_date']) }},
+{{ accumulate_intervals('intervals', ['invitations_180d', 'responses_180d'], dated='dated', latest_measures=['last_survey_known_date']) }},
 
 nps_responses as (
 
@@ -143,12 +141,8 @@ final as (
         nps_daily.nps_previous,
         nps_daily.nps_latest - nps_daily.nps_previous as nps_change,
         {{ safe_divide('counts.responses_180d', 'counts.invitations_180d') }} as survey_response_rate_180d,
-        latest.last_survey_known_date
+        counts.last_survey_known_date
     from intervals_accumulated as counts
-    inner join dated_accumulated as latest
-        on
-            counts.account_id = latest.account_id
-            and counts.as_of_date = latest.as_of_date
     left join nps_daily
         on
             counts.account_id = nps_daily.account_id
