@@ -112,6 +112,19 @@ def test_window_and_planted_rates(demo, con):
         )
         == 0
     )
+    # The export describes each term as contracted: a renewal date a year after its start on every
+    # term, cancelled (churn) and replaced (expansion, downgrade) ones too. Only status and end_date
+    # say what happened at churn: an export loaded once stands for earlier dates, where they were not
+    # yet known (docs/demo-data.md, "What the exports know").
+    assert _one(con, "select count(*) from subscriptions where status = 'cancelled'") > 0
+    assert (
+        _one(
+            con,
+            "select count(*) from subscriptions "
+            "where renewal_date is distinct from (start_date + interval 1 year)::date",
+        )
+        == 0
+    )
     # Expanders got a second, larger subscription.
     assert (
         _one(

@@ -240,7 +240,11 @@ def _build_subscriptions(con: duckdb.DuckDBPyConnection, r: _Sql, D: int, S: str
             {_optnull(r, "round(case when status = 'trial' then 0 else mrr0 end * 12, 2)", "arr", "a", "series", "k")}
                 as arr,
             ac.currency, t_start as start_date, t_end as end_date,
-            case when status in ('active', 'trial') then natural_end + 1 end as renewal_date,
+            -- the renewal date as contracted at signing, kept when the term is later cancelled or
+            -- replaced: the export is loaded once and stands for earlier dates too (macros/
+            -- history.sql), so a value written at churn (end_date, status) must not be the only
+            -- description of the term (docs/demo-data.md, "What the exports know")
+            natural_end + 1 as renewal_date,
             status,
             {_optnull(r, "round(s_disc, 1)", "disc", "a", "series", "k")} as discount_pct,
             {r.u("autorenew", "t.a")} < case when ac.fate in ('churn', 'silent') then {AUTO_RENEW_SHARE["churning"]}

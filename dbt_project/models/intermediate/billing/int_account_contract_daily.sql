@@ -28,7 +28,13 @@ active_terms as (
         subscriptions.plan,
         subscriptions.arr,
         subscriptions.start_date,
-        coalesce(subscriptions.end_date, subscriptions.renewal_date) as term_end_date,
+        -- the term as contracted: to its renewal date; else to its end date, unless the term was
+        -- cancelled (its end date is then the cancellation's, set at churn: an export loaded once
+        -- also stands for the dates before it, where that end was not yet known)
+        case
+            when subscriptions.renewal_date is not null then subscriptions.renewal_date
+            when subscriptions.status <> 'cancelled' then subscriptions.end_date
+        end as term_end_date,
         row_number() over (
             partition by account_days.account_id, account_days.as_of_date
             order by
