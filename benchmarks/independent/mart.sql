@@ -122,7 +122,7 @@ select *,
     lead(known_from) over w as valid_to
 from (
     select subscription_id, account_id, plan, seats, mrr, coalesce(arr, 12 * mrr) as arr,
-        start_date, end_date, renewal_date, discount_pct, _batch_id, _loaded_at,
+        start_date, end_date, renewal_date, lower(trim(status)) as status, discount_pct, _batch_id, _loaded_at,
         least(dn(_loaded_at), dn(date '$ref_date$')) as known_from
     from src.raw.subscriptions
     where subscription_id is not null
@@ -276,7 +276,7 @@ segments as (
 ),
 active as (
     select g.a, g.seg_from, t.subscription_id, t.plan, t.mrr, t.arr, t.start_date, t.end_date,
-        t.renewal_date, t.discount_pct, t._batch_id,
+        t.renewal_date, t.status, t.discount_pct, t._batch_id,
         row_number() over (
             partition by g.a, g.seg_from
             order by t.mrr desc nulls last, t.start_date desc nulls last, t.subscription_id asc nulls last
@@ -291,7 +291,9 @@ select g.a, g.seg_from,
     min(dn(x.start_date)) as first_start,
     list({s: dn(x.start_date), r: dn(x.renewal_date)}) filter (where x.start_date is not null) as terms,
     any_value(x.plan) filter (where x.term_rank = 1) as plan,
-    any_value(round((dn(coalesce(x.end_date, x.renewal_date)) - dn(x.start_date)) / 30.4375))
+    -- the term as contracted: to the renewal date, else to the end date unless cancelled
+    any_value(round((dn(case when x.renewal_date is not null then x.renewal_date
+                             when x.status <> 'cancelled' then x.end_date end) - dn(x.start_date)) / 30.4375))
         filter (where x.term_rank = 1) as contract_term_months,
     any_value(x.subscription_id) filter (where x.term_rank = 1) as primary_subscription_id,
     any_value(x._batch_id) filter (where x.term_rank = 1) as primary_batch_id,

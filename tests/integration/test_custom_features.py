@@ -308,3 +308,21 @@ def test_catalog_lists_every_feature_with_its_type(built: dict) -> None:
     assert catalog["attr_region"].description == "Sales region."
     assert catalog["metric_charges__sum_30d"].description.startswith("Monthly charges: sum of the values")
     assert not catalog["is_churned"].is_feature and catalog["attr_region"].is_feature
+
+
+def test_the_leakage_guard_rebuilds_custom_features_from_what_was_known(built: dict) -> None:
+    # the guard's scratch copy needs the declarations and the attribute values (raw tables the
+    # models read directly): without them the rebuilt mart had no attr_ columns and the guard
+    # crashed on any scorecard using an attribute
+    from orchestration.lib.backtest.leakage import dbt_leakage_check
+
+    columns = [
+        "attr_region",
+        "attr_employees",
+        "attr_auto_renew",
+        "contract_term_months",
+        "metric_charges__latest",
+    ]
+    with duckdb.connect(str(built["warehouse"])) as con:
+        result = dbt_leakage_check(built["warehouse"])(con, [dt.date(2026, 4, 20)], columns)
+    assert result.passed and result.rows_compared == 3, result

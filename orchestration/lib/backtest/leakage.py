@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,7 @@ import duckdb
 from orchestration.lib.dbt_cli import dbt_executable, project_args
 
 Recompute = Callable[[duckdb.DuckDBPyConnection, dt.date], str]
+_NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|DOUBLE|REAL|DECIMAL)", re.I)
 
 
 @dataclass
@@ -98,12 +100,16 @@ def check_point_in_time(
                     "are not stored",
                 }
             )
+        types = dict(con.execute(f"select column_name, column_type from (describe {stored})").fetchall())
         for col in columns:
-            differs = (
-                f"(s.{col} is null) <> (r.{col} is null) or (s.{col} is not null and "
-                f"abs(cast(s.{col} as double) - cast(r.{col} as double)) > "
-                f"{rel_tol} * greatest(1.0, abs(cast(s.{col} as double))))"
-            )
+            if _NUMERIC.match(types.get(col, "")):
+                changed = (
+                    f"abs(cast(s.{col} as double) - cast(r.{col} as double)) > "
+                    f"{rel_tol} * greatest(1.0, abs(cast(s.{col} as double)))"
+                )
+            else:  # categorical, boolean, date attributes: the value itself
+                changed = f"cast(s.{col} as varchar) <> cast(r.{col} as varchar)"
+            differs = f"(s.{col} is null) <> (r.{col} is null) or (s.{col} is not null and {changed})"
             row = con.execute(
                 f"""select count(*), min(s.{key[0]}), any_value(cast(s.{col} as varchar)), any_value(cast(r.{col} as varchar))
                     from {stored} as s inner join {fresh} as r on {on} where {differs}"""
@@ -145,19 +151,25 @@ def sql_recompute(inputs: dict[str, str], template: str, known_at: str = "known_
     return rebuild
 
 
+# Read by the models' macros when they run, not a dependency in the manifest: the declared
+# custom attributes and metrics (macros/custom_features.sql). Declarations, not dated data.
+_DECLARATIONS = ("raw", "_feature_declarations")
+
+
 def _other_sources(project_dir: Path, staging_schema: str) -> list[tuple[str, str]]:
-    """dbt sources read directly by intermediate or mart models (e.g. a Python asset's table)."""
+    """dbt sources read directly by intermediate or mart models (e.g. a Python asset's table, the
+    custom attribute values of raw._attribute_values), and the feature declarations."""
     manifest = project_dir / "target" / "manifest.json"
     if not manifest.exists():
-        return []
+        return [_DECLARATIONS]
     data = json.loads(manifest.read_text())
-    found = set()
+    found = {_DECLARATIONS}
     for node in data.get("nodes", {}).values():
         if node.get("resource_type") != "model" or node.get("schema") == staging_schema:
             continue
         for dep in node.get("depends_on", {}).get("nodes", []):
             src = data.get("sources", {}).get(dep)
-            if src and src.get("schema") != "raw":
+            if src:
                 found.add((src["schema"], src.get("identifier") or src["name"]))
     return sorted(found)
 
