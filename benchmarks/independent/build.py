@@ -162,6 +162,28 @@ def _code(statement: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines())
 
 
+DOMAINS = ["usage", "support", "voice", "billing", "signal", "sentiment", "metric"]
+
+
+def domain_sums(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Each domain's deltas summed per (account, day) on their own: narrow tables, far fewer rows
+    than the deltas (one wide union of every delta row spilled at 5,000 accounts)."""
+    statements = []
+    for domain in DOMAINS:
+        columns = [r[0] for r in con.execute(f"describe {domain}_deltas").fetchall()]
+        aggregates = [
+            f"max({c}) as {c}" if c in LATEST else f"sum({c}) as {c}"
+            for c in columns
+            if c not in ("account_id", "d")
+        ]
+        statements.append(
+            f"create temp table {domain}_sums as select account_id, d"
+            + "".join(f", {a}" for a in aggregates)
+            + f" from {domain}_deltas group by account_id, d"
+        )
+    return statements
+
+
 def assembly(declared: dict) -> list[str]:
     """The gathering per (account, day), the dense table, the one window and the mart's columns."""
     attributes, metrics = declared["attributes"], declared["metrics"]
@@ -188,11 +210,20 @@ def assembly(declared: dict) -> list[str]:
     flows = f"""
 create temp table flows as
 with x as (
-    select s.a, s.fd, s.ld, x.* exclude (account_id)
-    from deltas as x inner join spans as s using (account_id)
+    {
+        " union all by name ".join(
+            f"select s.a, s.fd, s.ld, x.* exclude (account_id) from {domain}_sums as x inner join spans as s using (account_id)"
+            for domain in DOMAINS
+        )
+    }
     union all by name
     select e.a, s.fd, s.ld, e.d, {island} from island_edges as e inner join spans as s using (a)
-    {"".join(f" union all by name select t.*, s.fd, s.ld from {st} as t inner join spans as s using (a)" for st in STATES)}
+    {
+        "".join(
+            f" union all by name select t.*, s.fd, s.ld from {st} as t inner join spans as s using (a)"
+            for st in STATES
+        )
+    }
     union all by name select w.*, s.fd, s.ld from worst_text as w inner join spans as s using (a)
     {metric_rows}
 )
@@ -429,6 +460,10 @@ def build(
         for sql in statements:
             con.execute(sql)
         stages["inputs and deltas"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for sql in domain_sums(con):
+            con.execute(sql)
+        stages["per-domain sums"] = time.perf_counter() - t0
         names = ["gather per account-day", "resets", "dense table", "one window", "columns"]
         for name, sql in zip(names, assembly(declared), strict=True):
             t0 = time.perf_counter()

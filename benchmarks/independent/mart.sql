@@ -6,7 +6,7 @@
 --
 -- How (../shared/STACK.md): days and accounts are integers; every windowed count or sum is a +x
 -- on the day a record starts counting and a -x on the day it stops, gathered per (account, day)
--- into one narrow table; distinct users / features come from island edges of merged coverage
+-- per domain, then into one table; distinct users / features come from island edges of merged coverage
 -- intervals; states (the account version, churn, NPS, the latest note, the active subscriptions)
 -- are change records carried forward; one dense (account, day) table in order, then ONE window
 -- with no PARTITION BY computes every running value in a single streaming pass.
@@ -386,8 +386,8 @@ from (select *, unnest(range(k, k + 14)) as d from texts where is_very_negative)
 group by a, d;
 
 -- Every delta and dated value, keyed by account and day number (before clamping to the
--- account's days); build.py gathers them per (account, day).
-create temp view deltas as
+-- account's days), one view per domain; build.py sums each per (account, day), then gathers them.
+create temp view usage_deltas as
 -- usage: events in the 30 days ending D, [max(e, k), e + 30), and the 30 days before
 select account_id, greatest(e, k) as d, n as events_30d from usage_groups where g = 6 and greatest(e, k) < e + 30
 union all by name select account_id, e + 30 as d, -n as events_30d from usage_groups where g = 6 and greatest(e, k) < e + 30
@@ -395,8 +395,11 @@ union all by name select account_id, greatest(e + 30, k) as d, n as events_prev_
 union all by name select account_id, e + 60 as d, -n as events_prev_30d from usage_groups where g = 6 and greatest(e + 30, k) < e + 60
 union all by name select account_id, greatest(e, k) as d, e as last_activity from usage_groups where g = 6
 union all by name select account_id, k as d, k as last_usage_known from usage_groups where g = 6
+;
+
+create temp view support_deltas as
 -- support: counted from the opening day, open until the closing day; resolution and CSAT from the closing day
-union all by name select account_id, dn(opened_at) as d, 1 as tickets_30d, 1 as tickets_90d,
+select account_id, dn(opened_at) as d, 1 as tickets_30d, 1 as tickets_90d,
     case when priority in ('high', 'urgent') then 1 else 0 end as high_priority_90d,
     dn(opened_at) as last_ticket_known from tickets
 union all by name select account_id, dn(opened_at) + 30 as d, -1 as tickets_30d from tickets
@@ -415,15 +418,21 @@ union all by name select account_id, d, sgn as resolved_90d, sgn * seconds as re
             unnest([1, -1]) as sgn
         from tickets where closed_at is not null
     )
+;
+
+create temp view voice_deltas as
 -- voice: invitations sent in the 180 days ending D; of those, the ones answered by D
-union all by name select account_id, dn(sent_at) as d, 1 as invitations_180d, dn(sent_at) as last_survey_known from surveys
+select account_id, dn(sent_at) as d, 1 as invitations_180d, dn(sent_at) as last_survey_known from surveys
 union all by name select account_id, dn(sent_at) + 180 as d, -1 as invitations_180d from surveys
 union all by name select account_id, greatest(dn(responded_at), dn(sent_at)) as d, 1 as responses_180d from surveys
     where responded_at is not null and greatest(dn(responded_at), dn(sent_at)) < dn(sent_at) + 180
 union all by name select account_id, dn(sent_at) + 180 as d, -1 as responses_180d from surveys
     where responded_at is not null and greatest(dn(responded_at), dn(sent_at)) < dn(sent_at) + 180
+;
+
+create temp view billing_deltas as
 -- billing: each term version counts while it is the one known (greatest() skips nulls)
-union all by name select account_id, d, sgn * cast(mrr as decimal(18, 6)) as mrr, sgn * coalesce(seats, 0) as seats,
+select account_id, d, sgn * cast(mrr as decimal(18, 6)) as mrr, sgn * coalesce(seats, 0) as seats,
     sgn as active_subscriptions
     from (
         select account_id, mrr, seats, unnest([f, u]) as d, unnest([1, -1]) as sgn
@@ -470,13 +479,19 @@ union all by name select account_id, greatest(dn(due_date), dn(issued_at)) as d,
         and (due_date is null or greatest(dn(due_date), dn(issued_at)) < dn(due_date) + 180)
 union all by name select account_id, dn(due_date) + 180 as d, -1 as failed_payments_180d
     from invoices where status = 'failed' and greatest(dn(due_date), dn(issued_at)) < dn(due_date) + 180
+;
+
+create temp view signal_deltas as
 -- the latest note, mention and outcome known
-union all by name select account_id, dn(noted_at) as d, dn(noted_at) as last_note from notes
+select account_id, dn(noted_at) as d, dn(noted_at) as last_note from notes
 union all by name select account_id, dn(mentioned_at) as d, dn(mentioned_at) as last_mention from mentions
 union all by name select account_id, dn(outcome_date) as d, dn(outcome_date) as last_outcome from outcomes
+;
+
+create temp view sentiment_deltas as
 -- sentiment: per channel (tickets, notes, social 90 days, surveys 180), every text 90 days,
 -- negatives 90 and 14 days, very negative 14 days, the last 30 days and the 30 days before
-union all by name select account_id, d,
+select account_id, d,
     case when channel = 'tickets' then sgn * compound else 0 end as tickets_sentiment_sum,
     case when channel = 'tickets' then sgn else 0 end as tickets_sentiment_items,
     case when channel = 'surveys' then sgn * compound else 0 end as surveys_sentiment_sum,
@@ -500,4 +515,9 @@ union all by name select account_id, d, sgn * compound as sentiment_sum_30d, sgn
     from (select account_id, compound, unnest([k, k + 30]) as d, unnest([1, -1]) as sgn from texts)
 union all by name select account_id, d, sgn * compound as sentiment_sum_prev_30d, sgn as sentiment_items_prev_30d
     from (select account_id, compound, unnest([k + 30, k + 60]) as d, unnest([1, -1]) as sgn from texts)
+;
+
+-- custom metrics: sums and counts of the declared windows
+create temp view metric_deltas as
+select cast(null as varchar) as account_id, cast(null as integer) as d where false
 $metric_deltas$;
