@@ -263,7 +263,7 @@ class LearnResult:
     path: Path | None = None
 
 
-def _split(rows: LabelledRows, test_share: float) -> tuple[np.ndarray, str]:
+def split_rows(rows: LabelledRows, test_share: float) -> tuple[np.ndarray, str]:
     frame = rows.frame
     if rows.mode == HISTORY:
         try:
@@ -327,7 +327,7 @@ def learn_scorecard(
     for n in rows.notes:
         log(n)
     frame = rows.frame
-    side, split_words = _split(rows, test_share)
+    side, split_words = split_rows(rows, test_share)
     train, test = frame[side == 0].reset_index(drop=True), frame[side == 1].reset_index(drop=True)
     y_tr, y_te = train["churned"].to_numpy(bool), test["churned"].to_numpy(bool)
     log(
