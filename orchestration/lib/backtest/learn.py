@@ -76,6 +76,9 @@ NOT_FEATURES = {
     "sentiment_top_negative",
 }
 _NOT_FEATURE_PREFIXES = ("has_",)
+# Largest difference, in score points, between the warehouse's score of the learned YAML and the
+# model's own (rounding of the scores and weights written in the YAML gives about 0.01).
+ROUND_TRIP_TOLERANCE = 0.05
 SNAPSHOT = "snapshot"
 HISTORY = "history"
 
@@ -424,6 +427,13 @@ def learn_scorecard(
     learned_sql = scored(card)
     expected = np.clip(score_from_logit(model, parts, model.logit(test)), 0, 100)
     round_trip = float(np.nanmax(np.abs(learned_sql["computed_score"].to_numpy(float) - expected)))
+    if round_trip > ROUND_TRIP_TOLERANCE:
+        round_trip_note = (
+            f"ROUND TRIP FAILED: the warehouse scores the learned YAML up to {round_trip:.2f} points away "
+            "from the model (the YAML's rounding allows about 0.01): the card does not rank accounts as "
+            "the measured model does; a bug of `scorecard learn` or of the scoring SQL: please report it"
+        )
+        log(round_trip_note)
     current = scored(base_card)
     timings["score held-out"] = time.perf_counter() - t0
 
@@ -479,6 +489,7 @@ def learn_scorecard(
         ]
     )
     notes = [
+        *([round_trip_note] if round_trip > ROUND_TRIP_TOLERANCE else []),
         *rows.notes,
         *model.notes,
         *band_notes,
