@@ -171,6 +171,51 @@ overrides:
     assert s["E"][0] is None
 
 
+def test_an_overrides_missing_scores_the_missing_values_it_covers(con):
+    """An override's own `missing` (a learned card's per-level bins each have one), for bins and
+    for a percentile factor; the accounts it does not cover keep the factor's `missing`."""
+    text = (
+        HEAD
+        + """
+factors:
+  - name: calls
+    label: Service calls
+    feature: calls
+    group: usage
+    owner: support
+    normalisation: {method: bins, edges: [2, 4], scores: [90, 30, 60], missing: 10}
+    explain: {unit: count, low: "{value}", high: "{value}"}
+  - name: calls_rank
+    label: Calls rank
+    feature: calls
+    group: profile
+    owner: support
+    direction: lower_is_better
+    normalisation: {method: percentile, peer_group: all, missing: 5}
+    explain: {unit: count, low: "{value}", high: "{value}"}
+overrides:
+  - name: basic plan
+    when: {feature: plan, in: [basic]}
+    normalisation:
+      calls: {method: bins, edges: [1], scores: [100, 0], missing: 70}
+      calls_rank: {method: percentile, peer_group: all, missing: 95}
+"""
+    )
+    con.execute("update features set calls = null where account_id = 'B'")  # B: Pro, no calls
+    _run(con, text)
+    got = {
+        (f, a): v
+        for f, a, v in con.execute(
+            "select factor, account_id, factor_score from scores.health_score_factors"
+        ).fetchall()
+    }
+    # E: basic plan, no calls -> the override's missing; B: Pro, no calls -> the factor's.
+    assert got[("calls", "E")] == 70.0 and got[("calls_rank", "E")] == 95.0
+    assert got[("calls", "B")] == 10.0 and got[("calls_rank", "B")] == 5.0
+    # A (basic, 1 call) takes the override's bins; C (4 calls, another plan) the default's.
+    assert got[("calls", "A")] == 0.0 and got[("calls", "C")] == 60.0
+
+
 def test_percentile_ties_score_the_middle_not_zero(con):
     text = (
         HEAD

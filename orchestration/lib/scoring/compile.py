@@ -245,32 +245,36 @@ def raw_sql(factor: Factor, d: Dialect = DUCKDB) -> str:
     return f"cast({factor.feature} as {d.float_type})"
 
 
+def _percentile_sql(norm: Normalisation, factor: Factor, x: str) -> str:
+    """Factor score of a non-NULL value: its percentile among its peers on the same date."""
+    peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
+    window = f"over (partition by as_of_date{peer}, ({x} is null) order by {x})"
+    # Mid-rank: tied values share the average of their lowest and highest percentile, so a
+    # peer group where everyone ties scores 50, not 0.
+    count = f"count({x}) over (partition by as_of_date{peer})"
+    rank = f"(50.0 * percent_rank() {window} + 50.0 * (cume_dist() {window} * {count} - 1) / ({count} - 1))"
+    if factor.direction == "lower_is_better":
+        rank = f"(100.0 - {rank})"
+    # A lone peer has no one to rank against: neutral 50.
+    return f"(case when {count} = 1 then 50.0 else {rank} end)"
+
+
 def _factor_score_sql(card: Scorecard, factor: Factor, x: str = "raw_value", d: Dialect = DUCKDB) -> str:
     norm = factor.normalisation
-    if norm.method == "percentile":
-        peer = {"all": "", "segment": ", segment", "industry": ", industry"}[norm.peer_group]
-        window = f"over (partition by as_of_date{peer}, ({x} is null) order by {x})"
-        # Mid-rank: tied values share the average of their lowest and highest percentile, so a
-        # peer group where everyone ties scores 50, not 0.
-        count = f"count({x}) over (partition by as_of_date{peer})"
-        rank = (
-            f"(50.0 * percent_rank() {window} + 50.0 * (cume_dist() {window} * {count} - 1) / ({count} - 1))"
-        )
-        if factor.direction == "lower_is_better":
-            rank = f"(100.0 - {rank})"
-        # A lone peer has no one to rank against: neutral 50.
-        scored = f"(case when {count} = 1 then 50.0 else {rank} end)"
-        missing = num(norm.missing, d) if norm.missing is not None else "null"
-        return f"(case when {x} is null then {missing} else {scored} end)"
 
     def with_missing(n: Normalisation) -> str:
         # An override's own `missing` scores a missing value of the accounts it covers (a learned
         # card's per-level bins each have a missing bin); without one, the factor's applies.
         value = n.missing if n.missing is not None else norm.missing
         missing = num(value, d) if value is not None else "null"
-        return f"(case when {x} is null then {missing} else {_norm_score_sql(n, factor, x, d)} end)"
+        scored = (
+            _percentile_sql(n, factor, x) if n.method == "percentile" else _norm_score_sql(n, factor, x, d)
+        )
+        return f"(case when {x} is null then {missing} else {scored} end)"
 
     def pick(variant):
+        # A percentile override ranks the accounts it covers among its own peer group (all the
+        # accounts of that group on the date, covered or not).
         override: Normalisation | None = variant.normalisation.get(factor.name)
         return with_missing(override) if override is not None else None
 
