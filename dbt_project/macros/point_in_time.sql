@@ -11,10 +11,10 @@
 {#- intervals: a CTE with account_id, measure, valid_from (date), valid_until (date,
     exclusive; null: open-ended), amount. Emits CTEs <intervals>_deltas, <intervals>_daily
     and <intervals>_accumulated (account_id, as_of_date, one float column per measure).
-    dated, latest_measures (optional): a CTE as accumulate_latest_dates takes (values: dates)
-    and its measures, accumulated in the same pass: their columns join <intervals>_accumulated,
+    dated, latest_measures (optional): a CTE as accumulate_latest_dates takes (values of type
+    value_type, dates by default) and its measures, accumulated in the same pass: their columns join <intervals>_accumulated,
     so that a domain pays one spine join and one sort for both kinds. -#}
-{% macro accumulate_intervals(intervals, measures, dated=none, latest_measures=[], wide=false) -%}
+{% macro accumulate_intervals(intervals, measures, dated=none, latest_measures=[], wide=false, value_type='date') -%}
 {%- if wide %}
 {{ accumulate_wide_intervals(intervals, measures) }}
 {%- else %}
@@ -26,7 +26,7 @@
         valid_from as change_date,
         cast(amount as {{ type_double() }}) as delta
         {%- if dated %},
-        cast(null as date) as value
+        cast(null as {{ value_type }}) as value
         {%- endif %}
     from {{ intervals }}
     where valid_until is null or valid_from < valid_until
@@ -39,7 +39,7 @@
         valid_until as change_date,
         -1.0 * cast(amount as {{ type_double() }}) as delta
         {%- if dated %},
-        cast(null as date) as value
+        cast(null as {{ value_type }}) as value
         {%- endif %}
     from {{ intervals }}
     where valid_until is not null and valid_from < valid_until

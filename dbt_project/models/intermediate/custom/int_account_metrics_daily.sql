@@ -157,9 +157,9 @@ dated as (
     {%- endfor -%}
 {%- endfor %}
 
-{{ accumulate_intervals('intervals', window_measures) }},
-
-{{ accumulate_latest_dates('dated', latest_measures) }}{% endif %},
+{{ accumulate_intervals(
+    'intervals', window_measures, dated='dated', latest_measures=latest_measures, value_type=dbt.type_string(),
+) }}{% endif %},
 
 final as (
 
@@ -167,13 +167,13 @@ final as (
         account_days.account_id,
         account_days.as_of_date
         {%- for metric in metrics %}
-        {%- set latest = "cast(" ~ dbt.split_part("latest." ~ metric.name ~ "__latest_key", "'|'", 2) ~ " as " ~ type_double() ~ ")" %}
+        {%- set latest = "cast(" ~ dbt.split_part("windows." ~ metric.name ~ "__latest_key", "'|'", 2) ~ " as " ~ type_double() ~ ")" %}
         {%- for w in metric.windows %}
         {%- if 'sum' in metric.aggregations %},
         -- null until the first value is known; a running float sum, rounded so that +x then -x
         -- nets to exactly 0
         case
-            when latest.{{ metric.name }}__latest_key is not null
+            when windows.{{ metric.name }}__latest_key is not null
                 then cast(round(cast(windows.{{ metric.name }}__sum_{{ w }}d as decimal(38, 6)), 6) as {{ type_double() }})
         end as metric_{{ metric.name }}__sum_{{ w }}d
         {%- endif %}
@@ -189,7 +189,7 @@ final as (
         {%- endif %}
         {%- for w in metric.windows if 'change' in metric.aggregations %},
         {{ latest }}
-            - cast({{ dbt.split_part("latest." ~ metric.name ~ "__latest_key_" ~ w ~ "d_ago", "'|'", 2) }} as {{ type_double() }})
+            - cast({{ dbt.split_part("windows." ~ metric.name ~ "__latest_key_" ~ w ~ "d_ago", "'|'", 2) }} as {{ type_double() }})
             as metric_{{ metric.name }}__change_{{ w }}d
         {%- endfor %}
         {%- endfor %}
@@ -199,10 +199,6 @@ final as (
         on
             account_days.account_id = windows.account_id
             and account_days.as_of_date = windows.as_of_date
-    inner join dated_accumulated as latest
-        on
-            account_days.account_id = latest.account_id
-            and account_days.as_of_date = latest.as_of_date
     {%- endif %}
 
 )
