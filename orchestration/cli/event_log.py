@@ -65,6 +65,8 @@ def pooled_sqlite_event_log(instance: Any) -> Iterator[bool]:
             if shard not in storage._initialized_dbs:
                 storage._initdb(engine)
                 storage._initialized_dbs.add(shard)
+                # A new file was not in WAL mode yet when the pooled connection opened: reopen.
+                engine.dispose()
             with engine.connect() as conn, conn.begin():
                 yield conn
 
