@@ -66,6 +66,10 @@ def test_pooled_event_log_leaves_the_same_run_history(tmp_path) -> None:
         with pooled_sqlite_event_log(instance) as applied:
             assert applied
             result = _run(instance, io.StringIO(), io.StringIO())
+            for shard in (result.run_id, "index"):  # commits append to the WAL without an fsync each
+                with storage._connect(shard) as conn:
+                    assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+                    assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL
         assert result.success
         assert "_connect" not in vars(storage)  # Dagster's own method again
         events = len(instance.all_logs(result.run_id))
