@@ -214,7 +214,10 @@ def dbt_recompute(
         views = [
             r[0]
             for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?", [staging_schema]
+                # this warehouse's only: the scratch copies of earlier dates are attached too
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_catalog = current_database()",
+                [staging_schema],
             ).fetchall()
         ]
         if not views:
