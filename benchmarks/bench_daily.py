@@ -148,9 +148,10 @@ def _compare(warehouse: Path, incremental: Path, abs_tol: float = 1e-6, rel_tol:
             return f'(i."{c}" is distinct from f."{c}")'
 
         columns = [c for c in types if c not in ("account_id", "as_of_date")]
+        matched = "i.account_id is not null and f.account_id is not null"
         counts = con.execute(
             "select count(*) filter (where f.account_id is null), count(*) filter (where i.account_id is null), "
-            + ", ".join(f"count(*) filter (where {differs(c)})" for c in columns)
+            + ", ".join(f"count(*) filter (where {matched} and {differs(c)})" for c in columns)
             + f" from (select * from inc where {shared}) as i"
             + f" full outer join (select * from full_ where {shared}) as f using (account_id, as_of_date)"
         ).fetchone()
