@@ -33,10 +33,16 @@ def test_healthscore_today_moves_today_and_now(monkeypatch, pinned_real_clock):
     assert clock.offset() == dt.timedelta(days=46)
 
 
-def test_the_real_clock_is_naive_utc():
+def test_the_real_clock_is_naive_utc(monkeypatch):
+    class FixedClock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # 2026-11-30 18:05 in UTC+1 is 17:05 UTC
+            moment = dt.datetime(2026, 11, 30, 18, 5, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+            return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+
+    monkeypatch.setattr(clock.dt, "datetime", FixedClock)
     real = clock._real_now()
-    assert real.tzinfo is None
-    assert abs(real - dt.datetime.now(dt.UTC).replace(tzinfo=None)) < dt.timedelta(minutes=1)
+    assert real == dt.datetime(2026, 11, 30, 17, 5) and real.tzinfo is None
 
 
 def test_a_bad_value_names_the_variable(monkeypatch):

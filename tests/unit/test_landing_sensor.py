@@ -38,8 +38,11 @@ def test_sensor_fires_on_new_and_changed_files_only(tmp_path, monkeypatch):
 
 def test_daily_schedule_scores_the_day_of_its_tick_moved_by_the_clock(monkeypatch):
     from orchestration.defs.ops.schedules import daily_refresh
+    from orchestration.lib import clock
 
-    tick = dt.datetime.now(dt.UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    tick = dt.datetime(2026, 11, 26, 6, 0, tzinfo=dt.UTC)
+    # the real clock read when the tick runs: offsets of HEALTHSCORE_TODAY count from its date
+    monkeypatch.setattr(clock, "_real_now", lambda: tick.replace(tzinfo=None))
     monkeypatch.delenv("HEALTHSCORE_TODAY", raising=False)
     request = daily_refresh(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.partition_key == tick.date().isoformat()
