@@ -45,31 +45,40 @@ def pinned_env(data_dir: Path, dagster_home: Path) -> dict[str, str]:
     }
 
 
+def column_hashes(
+    con: duckdb.DuckDBPyConnection, relation: str, key: tuple[str, ...], exclude: set[str] = frozenset()
+) -> dict[str, str]:
+    """{"column TYPE": md5 of its values in key order} for every column of `relation` not excluded.
+
+    Doubles (and decimals) are rounded to 9 decimals: the order in which a running sum adds its
+    terms may move the last bits, never the ninth decimal. Shared by the scores fingerprint and
+    tests/integration/test_mart_fingerprint.py."""
+    columns = [
+        (n, t)
+        for n, t in con.execute(f"select column_name, column_type from (describe {relation})").fetchall()
+        if n not in exclude
+    ]
+
+    def as_text(name: str, kind: str) -> str:
+        rounded = kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")
+        value = f'round("{name}", 9)' if rounded else f'"{name}"'
+        return f"coalesce(cast({value} as varchar), '<null>')"
+
+    order = ", ".join(key)
+    hashes = con.execute(
+        "select "
+        + ", ".join(f"md5(string_agg({as_text(n, t)}, '|' order by {order}))" for n, t in columns)
+        + f" from {relation}"
+    ).fetchone()
+    return {f"{n} {t}": h for (n, t), h in zip(columns, hashes, strict=True)}
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection) -> dict:
     """Per table: row count and an md5 per column of its values in key order (doubles to 9 decimals)."""
     out: dict = {}
     for relation, key in TABLES.items():
-        columns = [
-            (n, t)
-            for n, t in con.execute(f"select column_name, column_type from (describe {relation})").fetchall()
-            if n not in VOLATILE
-        ]
-
-        def as_text(name: str, kind: str) -> str:
-            value = f'round("{name}", 9)' if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-            return f"coalesce(cast({value} as varchar), '<null>')"
-
-        order = ", ".join(key)
-        hashes = con.execute(
-            "select "
-            + ", ".join(f"md5(string_agg({as_text(n, t)}, '|' order by {order}))" for n, t in columns)
-            + f" from {relation}"
-        ).fetchone()
         (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
-        out[relation] = {
-            "rows": rows,
-            "columns": {f"{n} {t}": h for (n, t), h in zip(columns, hashes, strict=True)},
-        }
+        out[relation] = {"rows": rows, "columns": column_hashes(con, relation, key, VOLATILE)}
     return out
 
 

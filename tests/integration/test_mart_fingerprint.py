@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from benchmarks.score_fingerprint import column_hashes
 from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.settings import PROJECT_ROOT
 from tests.dates import DEMO_END_DATE, pinned_env
@@ -58,23 +59,6 @@ def _dbt(tmp_path: Path, *args: str) -> None:
 
 def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> dict:
     """Row count, the (account_id, as_of_date) keys and an md5 per column of the values in key order."""
-    columns = con.execute(f"select column_name, column_type from (describe {relation})").fetchall()
-
-    def as_text(name: str, kind: str) -> str:
-        value = (
-            f'round("{name}", 9)'
-            if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")
-            else f'"{name}"'
-        )
-        return f"coalesce(cast({value} as varchar), '<null>')"
-
-    hashes = con.execute(
-        "select "
-        + ", ".join(
-            f"md5(string_agg({as_text(n, t)}, '|' order by account_id, as_of_date))" for n, t in columns
-        )
-        + f" from {relation}"
-    ).fetchone()
     rows, accounts, first, last = con.execute(
         f"select count(*), count(distinct account_id), min(as_of_date), max(as_of_date) from {relation}"
     ).fetchone()
@@ -82,7 +66,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> dict:
         "rows": rows,
         "accounts": accounts,
         "as_of_dates": [str(first), str(last)],
-        "columns": {f"{n} {t}": h for (n, t), h in zip(columns, hashes, strict=True)},
+        "columns": column_hashes(con, relation, ("account_id", "as_of_date")),
     }
 
 
