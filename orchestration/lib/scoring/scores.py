@@ -419,8 +419,12 @@ def score_and_publish(
         ).fetchone()[0]
         days_per_chunk = max(1, min(chunk_days, chunk_account_days // max(accounts, 1)))
         slices = _account_slices(engine, features_table, as_of_start, as_of_end, accounts, chunk_account_days)
-        chunks = [(cs, ce, sl) for cs, ce in _chunks(as_of_start, as_of_end, days_per_chunk) for sl in slices]
-        for n_chunk, (chunk_start, chunk_end, account_slice) in enumerate(chunks, start=1):
+        chunks = [
+            (cs, ce, n_slice, sl)
+            for cs, ce in _chunks(as_of_start, as_of_end, days_per_chunk)
+            for n_slice, sl in enumerate(slices, start=1)
+        ]
+        for n_chunk, (chunk_start, chunk_end, n_slice, account_slice) in enumerate(chunks, start=1):
             t1 = time.perf_counter()
             for stage, seconds in compute_scores(
                 engine,
@@ -463,11 +467,7 @@ def score_and_publish(
             )
             drop_score_temp_tables(engine)
             stage_seconds["insert"] = stage_seconds.get("insert", 0.0) + time.perf_counter() - t2
-            part = (
-                ""
-                if len(slices) == 1
-                else f", accounts slice {slices.index(account_slice) + 1}/{len(slices)}"
-            )
+            part = "" if len(slices) == 1 else f", accounts slice {n_slice}/{len(slices)}"
             if len(chunks) > 1:
                 log(
                     f"scored chunk {n_chunk}/{len(chunks)}: {chunk_start} to {chunk_end}{part} "
