@@ -171,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="S", choices=sorted(SIZES))
     parser.add_argument("--root", default=str(PROJECT_ROOT / ".bench"))
+    parser.add_argument(
+        "--keep-before-daily",
+        action="store_true",
+        help="copy the work folder (warehouse, Dagster home, published files, landing) after the first "
+        "run to <root>/<size>-daily-before (untimed), to profile daily runs on copies of it",
+    )
     args = parser.parse_args(argv)
     root = Path(args.root)
     accounts, days = SIZES[args.size]
@@ -206,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     results["first_run"] = run("first_run", [healthscore, "run"])
+    if args.keep_before_daily:
+        keep = root / f"{args.size}-daily-before"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(work, keep, ignore=shutil.ignore_patterns("*.log"))
     for source_dir in day_files.iterdir():
         for path in source_dir.iterdir():
             shutil.copy2(path, landing / source_dir.name / path.name)

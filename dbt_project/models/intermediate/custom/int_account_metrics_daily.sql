@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_as_of_range') }}
 -- depends_on: {{ ref('int_account_as_of_spans') }}
 -- depends_on: {{ ref('stg_metrics__account_metrics') }}
 -- depends_on: {{ ref('stg_product__usage_events') }}
@@ -8,8 +9,21 @@
     as_of_date and known by then; metric_<name>__latest: the most recent value known by then;
     metric_<name>__change_<w>d: latest minus the latest known w days earlier.
     Values come from account_metrics (metric = the declared origin) and from usage events (the
-    quantity of the usage feature = the origin, summed per event day and arrival day). -#}
+    quantity of the usage feature = the origin, summed per event day and arrival day).
+
+    Only what can still change a day of the build range (int_as_of_range) is read in detail: a
+    measurement counts toward a window for w days after it was measured, so one measured and
+    known more than the longest window before the range starts matters only through the latest
+    values. Those collapse into one row per account and metric (the greatest latest-value key;
+    known before the range, so it counts from its first day on, as each of them would). A daily
+    run then handles the last few months of measurements, not the whole history. -#}
 {%- set metrics = declared_features('metric') -%}
+{%- set lookback = [0] -%}
+{%- for metric in metrics -%}
+    {%- for w in metric.windows if w > lookback[-1] -%}
+        {%- do lookback.append(w) -%}
+    {%- endfor -%}
+{%- endfor %}
 
 with
 
@@ -32,7 +46,13 @@ declared as (
 
 ),
 
-measurements as (
+as_of_range as (
+
+    select * from {{ ref('int_as_of_range') }}
+
+),
+
+all_measurements as (
 
     select
         account_metrics.account_id,
@@ -62,6 +82,30 @@ measurements as (
         declared.metric,
         {{ to_date('usage_events.event_at') }},
         {{ to_date('usage_events.known_at') }}
+
+),
+
+-- History: measured and known more than the longest window ({{ lookback[-1] }} days) before the range
+-- starts; it adds nothing to a window of the range, only its latest value can still show.
+dated_measurements as (
+
+    select
+        all_measurements.*,
+        coalesce(
+            all_measurements.measured_date < {{ add_days('as_of_range.as_of_start', -lookback[-1]) }}
+            and all_measurements.known_date < {{ add_days('as_of_range.as_of_start', -lookback[-1]) }},
+            false
+        ) as is_history
+    from all_measurements
+    cross join as_of_range
+
+),
+
+measurements as (
+
+    select account_id, metric, measured_date, known_date, measured_at, value
+    from dated_measurements
+    where not is_history
 
 ),
 
@@ -101,18 +145,32 @@ intervals as (
 -- The latest value as a sortable key: measured instant, then the value (max picks the newest;
 -- equal instants are one measurement after staging's dedupe). Shifted by w days, the same
 -- running max gives the latest value known w days before.
+{%- set latest_key = dbt.concat([
+    "cast(" ~ dbt.date_trunc('second', 'measured_at') ~ " as " ~ dbt.type_string() ~ ")",
+    "'|'",
+    "cast(value as " ~ dbt.type_string() ~ ")",
+]) %}
 keyed as (
 
     select
         account_id,
         metric,
         greatest(measured_date, known_date) as known_from,
-        {{ dbt.concat([
-            "cast(" ~ dbt.date_trunc('second', 'measured_at') ~ " as " ~ dbt.type_string() ~ ")",
-            "'|'",
-            "cast(value as " ~ dbt.type_string() ~ ")",
-        ]) }} as latest_key
+        {{ latest_key }} as latest_key
     from measurements
+
+    union all
+
+    -- the history's latest value per account and metric (known before the range: w days
+    -- later still before it)
+    select
+        account_id,
+        metric,
+        max(greatest(measured_date, known_date)) as known_from,
+        max({{ latest_key }}) as latest_key
+    from dated_measurements
+    where is_history
+    group by account_id, metric
 
 ),
 
