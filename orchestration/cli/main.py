@@ -177,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--max-factors", type=int, default=15)
     r.add_argument("--max-bins", type=int, default=6)
     r.add_argument(
+        "--shape",
+        choices=("monotone", "free"),
+        default="monotone",
+        help="numeric bins: points rise or fall with the value (monotone, default) or any shape (free)",
+    )
+    r.add_argument(
         "--max-interactions", type=int, default=4, help="factors whose bins may depend on a category"
     )
     r.add_argument("--exclude", action="append", default=[], help="a feature never to use (repeatable)")

@@ -370,3 +370,41 @@ overrides:
     worst = frame.assign(sql=got, model=expected).iloc[np.argsort(-diff)[:5]]
     assert diff.max() < 0.02, worst.to_string()
     con.close()
+
+
+def test_learned_numeric_bins_rise_or_fall_with_the_value(learned):
+    """--shape monotone (the default): every numeric factor's points move one way across its
+    bins (a reviewer reads "more service calls, fewer points"), never zigzag; the direction is
+    the one the training rows show (service calls: more calls, more churn, fewer points)."""
+    card = learned[1].card
+    numeric = [f for f in card.factors if f.normalisation.method == "bins"]
+    assert numeric
+    shapes = [f.normalisation.scores for f in numeric]
+    for o in card.overrides:
+        shapes += [n.scores for n in o.normalisation.values() if n.method == "bins"]
+    for scores in shapes:
+        steps = np.diff(scores)
+        assert (steps >= -1e-9).all() or (steps <= 1e-9).all(), scores
+    calls = next(f for f in numeric if f.feature == "metric_service_calls__latest").normalisation
+    assert calls.scores[0] > calls.scores[-1]
+
+
+def test_free_shapes_remain_available():
+    """--shape free: the fit is unconstrained (a U-shaped risk keeps its U)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    x = rng.uniform(0, 10, n)
+    churned = rng.random(n) < np.where((x < 2) | (x > 8), 0.4, 0.05)
+    frame = pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "x": x})
+    from orchestration.lib.backtest.learn_model import NUMERIC, Candidate, learn
+
+    cands = [Candidate("x", NUMERIC)]
+    accounts = frame["account_id"]
+    free = learn(frame, churned, cands, accounts=accounts, opts=LearnOptions(monotone=False, max_bins=4))
+    mono = learn(frame, churned, cands, accounts=accounts, opts=LearnOptions(max_bins=4))
+    value_bins = lambda m: m.points[0][: len(m.terms[0].default.edges) + 1]  # noqa: E731
+    assert np.ptp(value_bins(free)) > 1.0  # the U: low and high x churn, the middle does not
+    p = value_bins(free)
+    assert p[0] > p[1:-1].min() and p[-1] > p[1:-1].min()
+    steps = np.diff(value_bins(mono))
+    assert (steps >= -1e-9).all() or (steps <= 1e-9).all()

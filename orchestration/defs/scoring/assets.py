@@ -112,6 +112,8 @@ def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, ware
     path = project_path(config.scorecard)
     with warehouse.connect() as con:
         card = load_scorecard(path, known_features=_columns(con, features))
+        for note in card.notes:
+            context.log.info(f"scorecard {card.name} {card.version}: {note}")
         latest = con.execute(f"select max(as_of_date) from {features}").fetchone()[0]
         if latest is None:
             raise dg.Failure(f"{features} is empty: nothing to score (is the landing zone empty?)")

@@ -57,6 +57,7 @@ class LearnCommandOptions:
     holdout: float = 0.25
     max_factors: int = 15
     max_bins: int = 6
+    shape: str = "monotone"
     max_interactions: int = 4
     exclude: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
@@ -71,7 +72,10 @@ def scorecard_learn_command(args: LearnCommandOptions, say: Callable[[str], None
     settings = Settings.from_env()
     out = project_path(args.out) if args.out else settings.scorecards_dir / f"learned-{clock.today()}.yml"
     opts = LearnOptions(
-        max_factors=args.max_factors, max_bins=args.max_bins, max_interactions=args.max_interactions
+        max_factors=args.max_factors,
+        max_bins=args.max_bins,
+        max_interactions=args.max_interactions,
+        monotone=args.shape == "monotone",
     )
     with connect(settings.warehouse_path) as con:
         result = learn_scorecard(

@@ -294,18 +294,59 @@ def group_folds(accounts: pd.Series, k: int) -> np.ndarray:
     return np.minimum((hash_share(accounts, "folds") * k).astype(int), k - 1)
 
 
-def cv_logloss(
-    xd: np.ndarray, y: np.ndarray, folds: np.ndarray, c: float, k: int
-) -> tuple[float, np.ndarray]:
+Monotone = Sequence[tuple[np.ndarray, int]]  # (design columns of one numeric block's value bins, direction)
+
+
+def monotone_blocks(terms: Sequence[Term], directions: dict[str, int]) -> list[tuple[np.ndarray, int]]:
+    """The design columns whose points must rise (+1) or fall (-1) with the value: the value bins
+    of every numeric block of a term whose feature has a direction (the missing bin stays free)."""
+    out, offset = [], 0
+    for t in terms:
+        d = directions.get(t.name, 0)
+        for _key, b in t.blocks():
+            if d and b.kind == NUMERIC and b.edges:
+                out.append((np.arange(offset, offset + len(b.edges) + 1), d))
+            offset += b.n_bins
+    return out
+
+
+def fit_lr(xd: np.ndarray, y: np.ndarray, c: float, monotone: Monotone = ()) -> tuple[np.ndarray, float]:
+    """Logistic regression on the one-hot bins; with `monotone`, each block's points are then
+    projected onto the monotone shapes (weighted isotonic regression, weights = rows per bin)
+    and the intercept refitted, so bins never zigzag."""
+    from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
+    m = LogisticRegression(C=c, solver="newton-cholesky", max_iter=200).fit(xd, y)
+    coef, b = m.coef_[0].copy(), float(m.intercept_[0])
+    if not monotone:
+        return coef, b
+    counts = xd.sum(axis=0)
+    for cols, d in monotone:
+        w = counts[cols] + 1e-6
+        coef[cols] = IsotonicRegression(increasing=d > 0).fit_transform(
+            np.arange(len(cols)), coef[cols], sample_weight=w
+        )
+    z = xd @ coef
+    for _ in range(25):  # Newton steps on the intercept alone
+        p = 1 / (1 + np.exp(-(z + b)))
+        g, h = float((p - y).sum()), float((p * (1 - p)).sum()) + 1e-9
+        b -= g / h
+        if abs(g / h) < 1e-9:
+            break
+    return coef, b
+
+
+def cv_logloss(
+    xd: np.ndarray, y: np.ndarray, folds: np.ndarray, c: float, k: int, monotone: Monotone = ()
+) -> tuple[float, np.ndarray]:
     oof = np.zeros(len(y))
     for f in range(k):
         tr, te = folds != f, folds == f
         if y[tr].all() or not y[tr].any() or not te.any():
             continue
-        m = LogisticRegression(C=c, solver="newton-cholesky", max_iter=200).fit(xd[tr], y[tr])
-        oof[te] = m.decision_function(xd[te])
+        coef, b = fit_lr(xd[tr], y[tr], c, monotone)
+        oof[te] = xd[te] @ coef + b
     p = np.clip(1 / (1 + np.exp(-oof)), 1e-6, 1 - 1e-6)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), oof
 
@@ -342,6 +383,7 @@ class LearnOptions:
     min_gain: float = 0.002  # mean log loss per row a step must save
     folds: int = 3
     seed: int = 0
+    monotone: bool = True  # numeric bins rise or fall with the value (the direction seen in training)
     c_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 
@@ -421,10 +463,23 @@ def learn(
     xmat = encode(frame, cands, levels)
     cat_mask = np.array([c.kind == CATEGORICAL for c in cands])
     n = len(cands)
+    # Direction of each numeric feature (sign of its rank correlation with churn in training):
+    # with opts.monotone the shapes, and so the bins' points, only rise or fall with the value.
+    directions: dict[str, int] = {}
+    if opts.monotone:
+        for i, c in enumerate(cands):
+            x = xmat[:, i]
+            ok = ~np.isnan(x)
+            if c.kind == NUMERIC and ok.sum() > 1 and 0 < y[ok].sum() < ok.sum():
+                rho = pd.Series(x[ok]).corr(pd.Series(y[ok].astype(float)), method="spearman")
+                if rho == rho and rho != 0:
+                    directions[c.name] = 1 if rho > 0 else -1
+    mono_cst = [directions.get(c.name, 0) for c in cands] if directions else None
     additive = _hgb(
         opts.seed,
         interaction_cst=[[i] for i in range(n)],
         categorical_features=cat_mask if cat_mask.any() else None,
+        monotonic_cst=mono_cst,
     )
     additive.fit(xmat, y)
 
@@ -463,7 +518,8 @@ def learn(
 
     def best_c(ts):
         xd = design(frame, ts)
-        scores = [(cv_logloss(xd, y, folds, c, opts.folds)[0], c) for c in opts.c_grid]
+        mono = monotone_blocks(ts, directions)
+        scores = [(cv_logloss(xd, y, folds, c, opts.folds, mono)[0], c) for c in opts.c_grid]
         return min(scores)
 
     base_loss, base_c = best_c(terms)
@@ -472,7 +528,9 @@ def learn(
         if len(terms) <= 1:
             break
         rest = [u for u in terms if u is not t]
-        rest_loss = cv_logloss(design(frame, rest), y, folds, base_c, opts.folds)[0]
+        rest_loss = cv_logloss(
+            design(frame, rest), y, folds, base_c, opts.folds, monotone_blocks(rest, directions)
+        )[0]
         if rest_loss - base_loss < opts.min_gain / 2:
             notes.append(
                 f"{t.name}: adds nothing the other factors do not already say "
@@ -497,6 +555,7 @@ def learn(
             opts.seed,
             interaction_cst=[[i, ci] for i in range(n) if i != ci],
             categorical_features=cat_mask if cat_mask.any() else None,
+            monotonic_cst=mono_cst,
         )
         paired.fit(xmat, y)
         cond_levels = levels.get(cond.name) if cond.kind == CATEGORICAL else ["false", "true"]
@@ -531,7 +590,10 @@ def learn(
             if pos is None or current[pos].conditioner is not None:
                 continue
             trial = current[:pos] + [proposals[key]] + current[pos + 1 :]
-            tried.append((cv_logloss(design(frame, trial), y, folds, c_best, opts.folds)[0], key, trial))
+            trial_loss = cv_logloss(
+                design(frame, trial), y, folds, c_best, opts.folds, monotone_blocks(trial, directions)
+            )[0]
+            tried.append((trial_loss, key, trial))
         tried.sort(key=lambda r: r[0])
         # Later rounds only retry the proposals that helped on their own.
         promising = [key for trial_loss, key, _ in tried if loss - trial_loss >= opts.min_gain][1:6]
@@ -546,18 +608,17 @@ def learn(
             break
     loss, c_best = best_c(current)
 
-    from sklearn.linear_model import LogisticRegression
-
     xd = design(frame, current)
-    final = LogisticRegression(C=c_best, solver="newton-cholesky", max_iter=200).fit(xd, y)
-    coefs, points, offset = final.coef_[0], [], 0
+    mono = monotone_blocks(current, directions)
+    coefs, intercept = fit_lr(xd, y, c_best, mono)
+    points, offset = [], 0
     for t in current:
         points.append(coefs[offset : offset + t.width].copy())
         offset += t.width
-    _, oof = cv_logloss(xd, y, folds, c_best, opts.folds)
+    _, oof = cv_logloss(xd, y, folds, c_best, opts.folds, mono)
     return LearnedModel(
         terms=current,
-        intercept=float(final.intercept_[0]),
+        intercept=intercept,
         points=points,
         c=c_best,
         cv_logloss=loss,

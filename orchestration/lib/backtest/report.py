@@ -99,6 +99,8 @@ def render_html(r: BacktestResult) -> str:
         + ("" if r.horizon_days == 0 else "; accounts already churned on the date are left out")
         + "; scores before human overrides.</p>",
     ]
+    if r.card.notes:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in r.card.notes) + "</ul>")
     if r.leakage is not None:
         ok = getattr(r.leakage, "passed", False)
         parts.append(

@@ -155,6 +155,8 @@ def run_backtest(
     outcomes_table = find_relation(con, outcomes_table)
     known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
     card = load_scorecard(scorecard, known_features=known)
+    for note in card.notes:
+        log(f"{card.name} {card.version}: {note}")
     concurrent = label == "snapshot"
     if not concurrent:
         try:

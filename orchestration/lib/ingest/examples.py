@@ -49,10 +49,12 @@ def load_example(name: str) -> Example:
         folder=folder,
         reference_date=ref if isinstance(ref, dt.date) else dt.date.fromisoformat(str(ref)),
         # HEALTHSCORE_EXAMPLE_DATA_DIR moves it (tests run the example in a temporary folder).
+        # Absolute: Dagster requires an absolute DAGSTER_HOME (a relative one is taken from the
+        # current directory, as a shell user means it).
         data_dir=Path(
             os.environ.get("HEALTHSCORE_EXAMPLE_DATA_DIR")
             or PROJECT_ROOT / data.get("data_dir", f"data/{name}")
-        ),
+        ).resolve(),
         horizon=str(backtest.get("horizon", "90d")),
         every=str(backtest.get("every", "14d")),
         partitions_start=dt.date.fromisoformat(str(data.get("partitions_start", "2023-01-01"))),

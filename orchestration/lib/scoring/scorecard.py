@@ -180,6 +180,10 @@ class Factor(_Strict):
     normalisation: Normalisation
     explain: Explanation
     description: str = ""
+    # An optional factor reads a feature that only some datasets have (a custom attribute or
+    # metric): where the feature table has no such column, the factor is left out with a note
+    # (Scorecard.notes) instead of refusing the card. Its weight goes to the group's other factors.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Factor:
@@ -274,6 +278,8 @@ class Scorecard(_Strict):
 
     # Set by load_scorecard: sha256 of the file's bytes.
     content_hash: str = ""
+    # Set by load_scorecard: what was adapted to the feature table (optional factors left out).
+    notes: tuple[str, ...] = ()
 
     @property
     def factor_map(self) -> dict[str, Factor]:
@@ -340,7 +346,7 @@ def _validate(card: Scorecard, known_features: set[str] | None) -> list[str]:
     for f in card.factors:
         if f.group not in card.groups:
             errors.append(f"factor {f.name!r}: unknown group {f.group!r} (groups: {', '.join(card.groups)})")
-        if known_features is not None and f.feature not in known_features:
+        if known_features is not None and f.feature not in known_features and not f.optional:
             errors.append(
                 f"factor {f.name!r}: unknown feature {f.feature!r} "
                 f"(known features: {', '.join(sorted(known_features))})"
@@ -426,10 +432,56 @@ def parse_scorecard(
             where = ".".join(str(p) for p in err["loc"])
             problems.append(f"{where}: {err['msg']}")
         raise ScorecardError(f"scorecard {source} is invalid:\n  - " + "\n  - ".join(problems)) from None
+    if "notes" in data:
+        raise ScorecardError(
+            f"scorecard {source} is invalid:\n  - notes: set by healthscore, not in the file"
+        )
     errors = _validate(card, known_features)
     if errors:
         raise ScorecardError(f"scorecard {source} is invalid:\n  - " + "\n  - ".join(errors))
+    if known_features is not None:
+        card = _without_absent_optional(card, known_features)
+        errors = _validate(card, known_features)
+        if errors:
+            raise ScorecardError(
+                f"scorecard {source} is invalid once its optional factors without a feature are left out:"
+                "\n  - " + "\n  - ".join(errors)
+            )
     return card
+
+
+def _without_absent_optional(card: Scorecard, known_features: set[str]) -> Scorecard:
+    """The card without its optional factors whose feature the feature table does not have
+    (removed from the factor list, the objectives' factor_weights and every override), with a
+    note per factor left out."""
+    absent = {f.name: f.feature for f in card.factors if f.optional and f.feature not in known_features}
+    if not absent:
+        return card
+
+    def variant(v: Variant) -> Variant:
+        kept = {k: n for k, n in v.normalisation.items() if k not in absent}
+        return v if len(kept) == len(v.normalisation) else v.model_copy(update={"normalisation": kept})
+
+    objectives = {
+        name: o.model_copy(
+            update={"factor_weights": {k: w for k, w in o.factor_weights.items() if k not in absent}}
+        )
+        for name, o in card.objectives.items()
+    }
+    notes = tuple(
+        f"optional factor {name!r} left out: the feature table has no column {feature!r}"
+        for name, feature in absent.items()
+    )
+    return card.model_copy(
+        update={
+            "factors": [f for f in card.factors if f.name not in absent],
+            "objectives": objectives,
+            "segment_overrides": {k: variant(v) for k, v in card.segment_overrides.items()},
+            "industry_overrides": {k: variant(v) for k, v in card.industry_overrides.items()},
+            "overrides": [variant(o) for o in card.overrides],
+            "notes": card.notes + notes,
+        }
+    )
 
 
 DEFAULT_SCORECARD = "scorecards/default.yml"  # the project's scorecard, relative to the project root
