@@ -197,7 +197,8 @@ def run_bound(
     stages["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml")
+    known = {r[0] for r in con.execute("select * from marts.fct_account_features_daily limit 0").description}
+    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml", known_features=known)
     end, accounts = con.execute(
         "select max(as_of_date), count(distinct account_id) from marts.fct_account_features_daily "
         "where as_of_date = (select max(as_of_date) from marts.fct_account_features_daily)"

@@ -348,7 +348,7 @@ def run_pandas(landing: Path, out: Path | None = None, history_days: int = 90) -
     features = compute_features(landing)
     stages["features"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml")
+    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml", known_features=set(features.columns))
     end = features["as_of_date"].max()
     scores = compute_scores(features, card, end - (history_days - 1) * DAY, end)
     stages["scoring"] = time.perf_counter() - t1

@@ -494,7 +494,8 @@ def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
         "from main.fct_account_features_daily)) from main.fct_account_features_daily"
     ).fetchone()
     start = end - dt.timedelta(days=history_days_for(accounts, history_days) - 1)
-    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml")
+    known = {r[0] for r in con.execute("select * from main.fct_account_features_daily limit 0").description}
+    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml", known_features=known)
     compute_scores(
         con, card, features_table="main.fct_account_features_daily", as_of_start=start, as_of_end=end
     )

@@ -334,3 +334,23 @@ def test_override_conditions_are_checked_against_known_features():
     text = HEAD + FACTORS + "overrides:\n  - when: {feature: nope, in: [x]}\n    group_weights: {}\n"
     with pytest.raises(ScorecardError, match="condition on unknown feature 'nope'"):
         parse_scorecard(text, known_features={"calls", "plan", "autopay"})
+
+
+def test_a_zero_value_reads_as_words_not_as_zero(con):
+    """explain.zero: "No service call" instead of "0 service calls"; other values keep low/high."""
+    text = HEAD + FACTORS.replace(
+        'explain: {unit: count, low: "{value} service calls ({bin})", high: "{value} service calls ({bin})"}',
+        'explain: {unit: count, low: "{value} service calls", high: "{value} service calls", zero: "No service call"}',
+    )
+    rows = [("Z", 0, "Basic", "yes", False, 100), *ROWS]
+    _features(con, rows)
+    _run(con, text)
+    reasons = dict(
+        con.execute(
+            "select account_id, reason from scores.health_score_factors where factor = 'calls'"
+        ).fetchall()
+    )
+    assert reasons["Z"] == "No service call"
+    assert reasons["A"] == "1 service calls"  # 1 is not 0: the high template
+    assert reasons["B"] == "2 service calls"
+    assert reasons["E"] is None  # no value, no reason

@@ -220,9 +220,16 @@ def scorecard_diff_command(args: ScorecardDiffOptions, say: Callable[[str], None
     from orchestration.lib.scoring.scorecard import load_scorecard
 
     settings = Settings.from_env()
-    old, new = load_scorecard(project_path(args.old)), load_scorecard(project_path(args.new))
+    for path in (args.old, args.new):  # an invalid card is refused before the warehouse is opened
+        load_scorecard(project_path(path))
     with connect(settings.warehouse_path) as con:
         features = find_relation(con, "fct_account_features_daily")
+        known = {r[0] for r in con.execute(f"select * from {features} limit 0").description}
+        old = load_scorecard(project_path(args.old), known_features=known)
+        new = load_scorecard(project_path(args.new), known_features=known)
+        for card in (old, new):
+            for note in card.notes:
+                say(f"{card.name} {card.version}: {note}")
         as_of = (
             dt.date.fromisoformat(args.as_of)
             if args.as_of

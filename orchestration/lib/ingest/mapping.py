@@ -174,8 +174,20 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def expand_env(pattern: str) -> str:
     """${NAME} and ${NAME:-default} in a file path: data that must stay outside the repository
-    (a licence that does not allow copying it) is read from where the environment says."""
-    return _ENV_RE.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), pattern)
+    (a licence that does not allow copying it) is read from where the environment says. A
+    relative path set in the environment at the start of the pattern is taken from the current
+    directory, as the shell user who typed it means it (a default in the YAML, like any path in
+    the mapping, resolves against the mapping's folder)."""
+
+    def value(m: re.Match) -> str:
+        set_to = os.environ.get(m.group(1))
+        if not set_to:
+            return m.group(2) or ""
+        if m.start() == 0 and not os.path.isabs(os.path.expanduser(set_to)):
+            return os.path.abspath(set_to)
+        return set_to
+
+    return _ENV_RE.sub(value, pattern)
 
 
 def mappings_dir_from_env() -> Path | None:

@@ -444,8 +444,13 @@ def compile_scoring(
                 if f.normalisation.method in ("bins", *CATEGORY_METHODS)
                 else None,
             }
+            zero = (
+                f"when {x} = 0 then {_reason_sql(f.explain.zero, f.explain.unit, x, d, **words)} "
+                if f.explain.zero and not is_text
+                else ""
+            )
             reason = (
-                f"case when {s_col} is null or as_of_date < {start} then null "
+                f"case when {s_col} is null or as_of_date < {start} then null {zero}"
                 f"when {s_col} < 50 then {_reason_sql(f.explain.low, f.explain.unit, x, d, **words)} "
                 f"else {_reason_sql(f.explain.high, f.explain.unit, x, d, **words)} end"
             )

@@ -134,6 +134,7 @@ def render_markdown(card: Scorecard) -> str:
             lines.append("")
     lines += ["## Reasons shown to users", "", "| factor | when it hurts | when it helps |", "|---|---|---|"]
     for factor in card.factors:
-        lines.append(f"| {factor.label} | {factor.explain.low} | {factor.explain.high} |")
+        at_zero = f" (at 0: {factor.explain.zero})" if factor.explain.zero else ""
+        lines.append(f"| {factor.label} | {factor.explain.low}{at_zero} | {factor.explain.high} |")
     lines.append("")
     return "\n".join(lines)

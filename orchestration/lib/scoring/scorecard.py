@@ -158,10 +158,13 @@ class Explanation(_Strict):
     unit: Literal[UNITS] = "number"  # type: ignore[valid-type]
     low: str = Field(description="Reason shown when the factor scores below 50 (a risk).")
     high: str = Field(description="Reason shown when the factor scores 50 or more (a strength).")
+    # Numbers only: the reason when the value is exactly 0, whatever the score ("No licensed seat
+    # was active" reads better than "Only 0% of licensed seats were active").
+    zero: str | None = Field(default=None, description="Reason shown when the value is 0.")
 
     @model_validator(mode="after")
     def _check(self) -> Explanation:
-        for text in (self.low, self.high):
+        for text in (self.low, self.high, self.zero or ""):
             for name in _PLACEHOLDER_RE.findall(text):
                 if name not in PLACEHOLDERS:
                     raise ValueError(f"unknown placeholder {{{name}}} in {text!r}; use {PLACEHOLDERS}")
