@@ -125,8 +125,13 @@ def test_a_feature_that_is_not_optional_is_still_refused():
 
 
 def test_without_a_feature_table_every_factor_is_kept():
-    card = parse_scorecard(CARD)  # render, validate, diff: no warehouse to compare with
+    from orchestration.lib.scoring.render import render_markdown
+
+    card = parse_scorecard(CARD)  # render, validate: no warehouse to compare with
     assert [f.name for f in card.factors] == ["users", "discount", "renews"] and card.notes == ()
+    page = render_markdown(card)
+    assert "`attr_auto_renew` (optional: left out where the feature table has no such column)" in page
+    assert "`discount_pct` |" in page
 
 
 def test_a_card_cannot_set_its_own_notes():

@@ -97,7 +97,8 @@ def render_markdown(card: Scorecard) -> str:
             total = sum(card.factor_weight(name, f) for f in in_group)
             share = card.factor_weight(name, factor) / total
             lines.append(
-                f"| {factor.label} | {card.groups[factor.group]} | {factor.owner} | `{factor.feature}` | "
+                f"| {factor.label} | {card.groups[factor.group]} | {factor.owner} | `{factor.feature}`"
+                f"{' (optional: left out where the feature table has no such column)' if factor.optional else ''} | "
                 f"{_norm_words(factor)} | {share:.0%} |"
             )
         lines.append("")
