@@ -59,10 +59,16 @@ coverage as (
 {%- endfor %}
 ),
 
+-- Coverage that ends before the range adds nothing to a day of it (its start and end both fall
+-- before the range's first day), so it is not merged: a daily run merges about half the rows.
 valid_coverage as (
 
-    select * from coverage
-    where covered_from <= covered_to
+    select coverage.*
+    from coverage
+    cross join as_of_range
+    where
+        coverage.covered_from <= coverage.covered_to
+        and coverage.covered_to >= as_of_range.as_of_start
 
 ),
 

@@ -1,5 +1,5 @@
--- The one big source: a table, so the dedupe window runs once, not in every usage model
--- that reads it (staging is otherwise views). Incremental: a run reads only rows loaded
+-- The one big source: incremental (the other staging models are tables rebuilt whole on
+-- every run, dbt_project.yml). A run reads only rows loaded
 -- after the newest load already here and replaces the events they repeat (a re-export's
 -- row wins over the earlier load, as in a full build).
 {{ config(
