@@ -1,3 +1,8 @@
+-- A view, unlike the other staging models (dbt_project.yml): the feature mart asks whether this
+-- source has any row (`provided`), and over a table DuckDB plans the mart differently; at M
+-- (20,000 accounts) that plan ran out of the 4 GB memory cap on a first build, the view's did not.
+{{ config(materialized='view') }}
+
 with
 
 source as (
