@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from orchestration.cli.common import _published_or_warehouse, _readable_warehouse, _say
-from orchestration.lib.settings import PROJECT_ROOT, Settings
-
-
-def _short(path: Path) -> Path:
-    """Relative to the current folder when inside it (shorter lines, paths a user can paste)."""
-    try:
-        return path.resolve().relative_to(Path.cwd())
-    except ValueError:
-        return path
-
-
-def _command() -> str:
-    """How the user runs the CLI: `healthscore` when it is on PATH, else the checkout's venv."""
-    venv_bin = PROJECT_ROOT / ".venv" / "bin" / "healthscore"
-    on_path = any(Path(d, "healthscore").exists() for d in os.environ.get("PATH", "").split(os.pathsep) if d)
-    return "healthscore" if on_path or not venv_bin.exists() else str(_short(venv_bin))
+from orchestration.lib.commands import command_with_data_dir, short_path
+from orchestration.lib.settings import Settings
 
 
 def print_summary(
@@ -49,22 +34,17 @@ def print_summary(
     published = published_dir(settings)
 
     def existing(p: Path) -> Path | None:
-        return _short(p) if p.exists() else None
+        return short_path(p) if p.exists() else None
 
     places = Places(
-        source=_short(path),
+        source=short_path(path),
         snapshot=existing(published / SNAPSHOT_NAME),
         report=existing(published / "report.html"),
         data_docs=existing(published / "data_docs" / "index.html"),
-        dagster_home=_short(dagster_home) if dagster_home else None,
-        log_file=_short(log_file) if log_file else None,
-        # An example's files are under its own data dir: the commands must be pointed there.
-        command=(
-            f"HEALTHSCORE_DATA_DIR={_short(Path(os.environ['HEALTHSCORE_DATA_DIR']))} "
-            if example and os.environ.get("HEALTHSCORE_DATA_DIR")
-            else ""
-        )
-        + _command(),
+        dagster_home=short_path(dagster_home) if dagster_home else None,
+        log_file=short_path(log_file) if log_file else None,
+        # Files under another data dir (an example's, yours): the commands must be pointed there.
+        command=command_with_data_dir(),
         ui_command=f"make dev EXAMPLE={example}" if example else "make dev",
     )
     import duckdb

@@ -36,3 +36,15 @@ def test_make_passes_the_data_dir_through_without_pinning_the_warehouse(tmp_path
     ).stdout
     assert f"HEALTHSCORE_DATA_DIR={tmp_path / 'x'}" in out
     assert "HEALTHSCORE_WAREHOUSE=" not in out  # Settings derives it from the data dir
+
+
+def test_suggested_commands_point_at_the_data_dir_in_use(monkeypatch, tmp_path):
+    """After a run or a learn on HEALTHSCORE_DATA_DIR=..., the commands the CLI suggests carry it:
+    a plain `healthscore sql` would open the default warehouse, not the one just built."""
+    from orchestration.lib.commands import command_with_data_dir
+
+    monkeypatch.delenv("HEALTHSCORE_DATA_DIR", raising=False)
+    assert "HEALTHSCORE_DATA_DIR" not in command_with_data_dir()
+    monkeypatch.setenv("HEALTHSCORE_DATA_DIR", str(tmp_path / "mine"))
+    assert command_with_data_dir().startswith(f"HEALTHSCORE_DATA_DIR={tmp_path / 'mine'} ")
+    assert command_with_data_dir().endswith("healthscore")

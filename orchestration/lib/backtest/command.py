@@ -116,7 +116,13 @@ def scorecard_learn_command(args: LearnCommandOptions, say: Callable[[str], None
     )
     say(f"Learned scorecard: {result.path}")
     say(f"Report: {result.path.with_suffix('.report.md')}")
-    say(f"Review it, then: healthscore backtest --scorecard {result.path}; healthscore scorecard diff")
+    from orchestration.lib.commands import command_with_data_dir
+
+    cmd = command_with_data_dir()
+    say(
+        f"Review it, then: {cmd} backtest --scorecard {result.path}; "
+        f"{cmd} scorecard diff {args.scorecard} {result.path}"
+    )
     return 0
 
 
