@@ -29,7 +29,7 @@ from orchestration.cli.run import cmd_demo_data, cmd_run
 from orchestration.cli.scorecard import cmd_scorecard_diff, cmd_scorecard_learn, cmd_scorecard_render
 from orchestration.cli.sql import cmd_sql
 from orchestration.cli.summary import cmd_summary
-from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
+from orchestration.lib.scoring.scorecard import scorecard_in_use
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         "--full-refresh",
         action="store_true",
         help="rebuild the incremental models (features, BI tables) from scratch instead of adding what is new",
+    )
+    p.add_argument(
+        "--scorecard",
+        default="",
+        help="score with this scorecard (a learned one you reviewed; default: HEALTHSCORE_SCORECARD, "
+        "else scorecards/default.yml)",
     )
     p.add_argument("--as-of-start", default="", help="first as_of_date to score (default: the latest)")
     p.add_argument("--as-of-end", default="", help="last as_of_date to score (default: the latest)")
@@ -161,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "learn",
         help="learn bins, points, bands and a churn probability from outcomes; write a reviewable scorecard",
     )
-    r.add_argument("--scorecard", default=DEFAULT_SCORECARD, help="the card to start from")
+    r.add_argument("--scorecard", default=scorecard_in_use(), help="the card to start from")
     r.add_argument("--out", default="", help="where to write it (default: scorecards/learned-<date>.yml)")
     r.add_argument("--horizon", default="90d", help="label: churn within this long after each as_of date")
     r.add_argument("--every", default="7d", help="sample an as_of date this often (histories)")
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=cmd_scorecard_learn)
 
     p = sub.add_parser("backtest", help="score past dates and measure against outcomes (docs/backtesting.md)")
-    p.add_argument("--scorecard", default=DEFAULT_SCORECARD)
+    p.add_argument("--scorecard", default=scorecard_in_use())
     p.add_argument(
         "--from", dest="start", default="", help="first as_of_date (default: data start + 60 days)"
     )

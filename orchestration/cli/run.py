@@ -84,6 +84,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         example = apply_example(args.example, say=_say)
         args.as_of = args.as_of or example.reference_date.isoformat()
+    if args.scorecard:  # refused now, not after ingest and dbt; the example's backtest uses it too
+        from orchestration.lib.scoring.scorecard import SCORECARD_ENV, ScorecardError, load_scorecard
+        from orchestration.lib.settings import project_path
+
+        try:
+            load_scorecard(project_path(args.scorecard))
+        except ScorecardError as error:
+            _say(f"healthscore run: {error}")
+            return 2
+        args.scorecard = str(project_path(args.scorecard).resolve())
+        os.environ[SCORECARD_ENV] = args.scorecard
     settings = Settings.from_env()
     # dbt's profile reads the warehouse path from the environment.
     os.environ.setdefault("HEALTHSCORE_WAREHOUSE", str(settings.warehouse_path))
@@ -131,6 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = log_dir / f"run-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
     run_config: dict = {"ops": {}, "loggers": {"healthscore": {}}}
     dates: dict = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
+    if args.scorecard:
+        dates["scorecard"] = args.scorecard
     if not dates and not args.as_of and not _has_published_scores(settings):
         # First run: score a history too, so trends and week-on-week movers have something to show.
         dates["history_days"] = args.first_run_history_days

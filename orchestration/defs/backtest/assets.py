@@ -11,12 +11,12 @@ import dagster as dg
 
 from orchestration.defs.asset_keys import BACKTEST_DEFAULT_SCORECARD, HEALTH_SCORES
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
+from orchestration.lib.scoring.scorecard import scorecard_in_use
 from orchestration.lib.settings import PROJECT_ROOT, project_path
 
 
 class BacktestConfig(dg.Config):
-    scorecard: str = DEFAULT_SCORECARD
+    scorecard: str = ""  # empty: HEALTHSCORE_SCORECARD, else scorecards/default.yml
     horizon: str = "90d"
     every: str = "7d"
     leakage_dates: int = 1
@@ -42,7 +42,7 @@ def backtest_default_scorecard(
     from orchestration.lib.backtest.report import write_report
     from orchestration.lib.backtest.run import run_backtest
 
-    path = project_path(config.scorecard)
+    path = project_path(config.scorecard or scorecard_in_use())
     guard = (
         dbt_leakage_check(warehouse.warehouse_path, n_dates=config.leakage_dates)
         if config.leakage_dates

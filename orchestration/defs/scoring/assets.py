@@ -11,7 +11,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.assets import healthscore_dbt_models, relation_for
 from orchestration.lib.progress import Progress
 from orchestration.lib.reporting.at_risk import grade_order_sql
-from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD, load_scorecard
+from orchestration.lib.scoring.scorecard import load_scorecard, scorecard_in_use
 from orchestration.lib.scoring.scores import HISTORY_ACCOUNT_DAYS, history_days_for, score_and_publish
 from orchestration.lib.settings import project_path
 
@@ -19,7 +19,7 @@ FEATURES_MODEL = "fct_account_features_daily"
 
 
 class ScoringConfig(dg.Config):
-    scorecard: str = DEFAULT_SCORECARD
+    scorecard: str = ""  # empty: HEALTHSCORE_SCORECARD, else scorecards/default.yml
     as_of_start: str = ""  # ISO date; empty: the same as as_of_end
     as_of_end: str = ""  # ISO date; empty: the latest as_of_date in the feature mart
     # Without as_of_start: also score this many days before as_of_end (a first run's history).
@@ -109,7 +109,7 @@ def _record_partitions_start(first: dt.date) -> None:
 )
 def health_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
     features = relation_for(FEATURES_MODEL)
-    path = project_path(config.scorecard)
+    path = project_path(config.scorecard or scorecard_in_use())
     with warehouse.connect() as con:
         card = load_scorecard(path, known_features=_columns(con, features))
         for note in card.notes:

@@ -88,6 +88,16 @@ def score_from_logit(model: LearnedModel, parts: CardParts, logit: np.ndarray) -
     return parts.scale * (parts.top - (np.asarray(logit, float) - model.intercept))
 
 
+def _numeric_unit(feature: str) -> str:
+    """How a learned numeric factor's value is written in its reasons: days and percentages as
+    whole numbers ("Tenure days 92", "-50%"), anything else with one decimal."""
+    if feature.endswith("_days") or feature.startswith("days_"):
+        return "days"
+    if feature.endswith("_pct") or "_pct_" in feature:
+        return "pct"
+    return "number"
+
+
 def build_card(
     base_text: str,
     model: LearnedModel,
@@ -179,7 +189,7 @@ def build_card(
             }
             if kind != NUMERIC
             else {
-                "unit": "number",
+                "unit": _numeric_unit(t.name),
                 "low": f"{label} {value} ({{bin}}), a range that weighs against retention",
                 "high": f"{label} {value} ({{bin}})",
             }

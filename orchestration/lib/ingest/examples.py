@@ -93,12 +93,13 @@ def backtest_example(
     from orchestration.lib.backtest.metrics import auc_weighted
     from orchestration.lib.backtest.run import run_backtest
     from orchestration.lib.engines.warehouse import connect
-    from orchestration.lib.scoring.scorecard import DEFAULT_SCORECARD
+    from orchestration.lib.scoring.scorecard import scorecard_in_use
+    from orchestration.lib.settings import project_path
 
     with connect(warehouse) as con:
         result = run_backtest(
             con,
-            PROJECT_ROOT / DEFAULT_SCORECARD,
+            project_path(scorecard_in_use()),
             horizon=example.horizon,
             every=example.every,
             n_boot=200,

@@ -9,6 +9,7 @@ an invalid file with messages that name the scorecard and the offending entry.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -488,6 +489,13 @@ def _without_absent_optional(card: Scorecard, known_features: set[str]) -> Score
 
 
 DEFAULT_SCORECARD = "scorecards/default.yml"  # the project's scorecard, relative to the project root
+SCORECARD_ENV = "HEALTHSCORE_SCORECARD"
+
+
+def scorecard_in_use() -> str:
+    """The card runs, schedules and backtests use unless told otherwise: HEALTHSCORE_SCORECARD (a
+    path, relative to the project root or absolute: a learned card you adopted), else the default."""
+    return os.environ.get(SCORECARD_ENV, "").strip() or DEFAULT_SCORECARD
 
 
 def load_scorecard(path: Path | str, known_features: set[str] | None = None) -> Scorecard:
