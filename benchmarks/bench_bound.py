@@ -144,7 +144,7 @@ def run_bound(
     import duckdb
 
     from orchestration.lib.contracts.sources import CONTRACTS
-    from orchestration.lib.scoring.scorecard import load_scorecard
+    from orchestration.lib.scoring.scorecard import load_scorecard_for
     from orchestration.lib.scoring.scores import compute_scores, history_days_for
     from orchestration.lib.sentiment.model import load_model
     from orchestration.lib.sentiment.score import score_warehouse_texts
@@ -197,8 +197,9 @@ def run_bound(
     stages["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    known = {r[0] for r in con.execute("select * from marts.fct_account_features_daily limit 0").description}
-    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml", known_features=known)
+    card = load_scorecard_for(
+        con, PROJECT_ROOT / "scorecards" / "default.yml", "marts.fct_account_features_daily"
+    )
     end, accounts = con.execute(
         "select max(as_of_date), count(distinct account_id) from marts.fct_account_features_daily "
         "where as_of_date = (select max(as_of_date) from marts.fct_account_features_daily)"

@@ -483,7 +483,7 @@ def build(
 
 def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
     """The project's scoring SQL over the independent mart (not independent: the scorecard compiler)."""
-    from orchestration.lib.scoring.scorecard import load_scorecard
+    from orchestration.lib.scoring.scorecard import load_scorecard_for
     from orchestration.lib.scoring.scores import compute_scores, history_days_for
     from orchestration.lib.settings import PROJECT_ROOT
 
@@ -494,8 +494,9 @@ def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
         "from main.fct_account_features_daily)) from main.fct_account_features_daily"
     ).fetchone()
     start = end - dt.timedelta(days=history_days_for(accounts, history_days) - 1)
-    known = {r[0] for r in con.execute("select * from main.fct_account_features_daily limit 0").description}
-    card = load_scorecard(PROJECT_ROOT / "scorecards" / "default.yml", known_features=known)
+    card = load_scorecard_for(
+        con, PROJECT_ROOT / "scorecards" / "default.yml", "main.fct_account_features_daily"
+    )
     compute_scores(
         con, card, features_table="main.fct_account_features_daily", as_of_start=start, as_of_end=end
     )

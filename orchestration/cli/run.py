@@ -142,14 +142,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = log_dir / f"run-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
     run_config: dict = {"ops": {}, "loggers": {"healthscore": {}}}
     dates: dict = {k: v for k, v in (("as_of_start", args.as_of_start), ("as_of_end", args.as_of_end)) if v}
-    if args.scorecard:
-        dates["scorecard"] = args.scorecard
     if not dates and not args.as_of and not _has_published_scores(settings):
         # First run: score a history too, so trends and week-on-week movers have something to show.
         dates["history_days"] = args.first_run_history_days
         _say(f"No published scores yet: scoring the last {args.first_run_history_days} days as history.")
-    if dates:
-        run_config["ops"]["scores__health_scores"] = {"config": dates}
+    scoring = {**dates, **({"scorecard": args.scorecard} if args.scorecard else {})}
+    if scoring:
+        run_config["ops"]["scores__health_scores"] = {"config": scoring}
     job = defs.resolve_job_def("healthscore_all")
     if args.full_refresh:
         _say(

@@ -223,16 +223,15 @@ def scorecard_diff_command(args: ScorecardDiffOptions, say: Callable[[str], None
     from orchestration.lib.backtest.history import find_relation
     from orchestration.lib.backtest.report import scorecard_diff
     from orchestration.lib.engines.warehouse import connect
-    from orchestration.lib.scoring.scorecard import load_scorecard
+    from orchestration.lib.scoring.scorecard import load_scorecard, load_scorecard_for
 
     settings = Settings.from_env()
     for path in (args.old, args.new):  # an invalid card is refused before the warehouse is opened
         load_scorecard(project_path(path))
     with connect(settings.warehouse_path) as con:
         features = find_relation(con, "fct_account_features_daily")
-        known = {r[0] for r in con.execute(f"select * from {features} limit 0").description}
-        old = load_scorecard(project_path(args.old), known_features=known)
-        new = load_scorecard(project_path(args.new), known_features=known)
+        old = load_scorecard_for(con, project_path(args.old), features)
+        new = load_scorecard_for(con, project_path(args.new), features)
         for card in (old, new):
             for note in card.notes:
                 say(f"{card.name} {card.version}: {note}")

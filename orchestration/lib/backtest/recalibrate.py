@@ -30,7 +30,7 @@ from orchestration.lib.backtest.calibration import (
 )
 from orchestration.lib.backtest.history import OBJECTIVE, find_relation, label_history, score_history
 from orchestration.lib.backtest.learn import labelled_rows, split_rows
-from orchestration.lib.scoring.scorecard import load_scorecard
+from orchestration.lib.scoring.scorecard import load_scorecard_for
 
 
 def recalibrate(
@@ -45,8 +45,7 @@ def recalibrate(
 ) -> dict:
     features = find_relation(con, "fct_account_features_daily")
     outcomes = find_relation(con, "fct_account_outcomes")
-    known = {r[0] for r in con.execute(f"select * from {features} limit 0").description}
-    card = load_scorecard(scorecard, known_features=known)
+    card = load_scorecard_for(con, scorecard, features)
     rows = labelled_rows(
         con,
         features_table=features,

@@ -32,7 +32,7 @@ from orchestration.lib.backtest.metrics import (
     verdict,
 )
 from orchestration.lib.backtest.weights import Suggestion, suggest_weights
-from orchestration.lib.scoring.scorecard import Scorecard, load_scorecard
+from orchestration.lib.scoring.scorecard import Scorecard, load_scorecard_for
 
 TABLES_DDL = {
     "backtest_runs": """run_id varchar, started_at timestamp, scorecard_name varchar, scorecard_version varchar,
@@ -153,8 +153,7 @@ def run_backtest(
     horizon_days, every_days = parse_days(horizon), parse_days(every)
     features_table = find_relation(con, features_table)
     outcomes_table = find_relation(con, outcomes_table)
-    known = {r[0] for r in con.execute(f"select * from {features_table} limit 0").description}
-    card = load_scorecard(scorecard, known_features=known)
+    card = load_scorecard_for(con, scorecard, features_table)
     for note in card.notes:
         log(f"{card.name} {card.version}: {note}")
     concurrent = label == "snapshot"
@@ -241,7 +240,7 @@ def run_backtest(
     if challenger is not None:
         t0 = time.perf_counter()
         log(f"challenger {challenger}: scoring the same dates and bootstrapping the AUC difference ...")
-        ch_card = load_scorecard(challenger, known_features=known)
+        ch_card = load_scorecard_for(con, challenger, features_table)
         ch_hist = score_history(con, ch_card, features_table=features_table, dates=dates)
         ch_lab = label_history(
             con,

@@ -503,3 +503,10 @@ def load_scorecard(path: Path | str, known_features: set[str] | None = None) -> 
     if not path.exists():
         raise ScorecardError(f"scorecard file {path} does not exist")
     return parse_scorecard(path.read_text(), source=str(path), known_features=known_features)
+
+
+def load_scorecard_for(con, path: Path | str, relation: str) -> Scorecard:
+    """The card as it scores `relation` (a feature table): checked against its columns, optional
+    factors without a column left out (card.notes says which). `con`: any DB-API connection."""
+    known = {d[0] for d in con.execute(f"select * from {relation} limit 0").description}
+    return load_scorecard(path, known_features=known)
