@@ -70,10 +70,23 @@ def pooled_sqlite_event_log(instance: Any) -> Iterator[bool]:
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    existing: set[str] = set()
+    has_table = storage.has_table
+
+    def _has_table(table_name: str) -> bool:
+        # Dagster asks before every asset check event and every event's tags whether a table
+        # exists, each time through a new engine and connection (about 6 ms): a table that exists
+        # keeps existing, so the answer is remembered (a missing one is asked again).
+        if table_name not in existing and has_table(table_name):
+            existing.add(table_name)
+        return table_name in existing
+
     storage._connect = _connect  # shadows the class's method on this object only
+    storage.has_table = _has_table
     try:
         yield True
     finally:
         del storage._connect
+        del storage.has_table
         for engine in engines.values():
             engine.dispose()

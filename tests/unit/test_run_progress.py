@@ -86,3 +86,19 @@ def test_pooled_event_log_leaves_other_storages_alone() -> None:
     with pooled_sqlite_event_log(instance) as applied:
         assert not applied
         assert _run(instance, io.StringIO(), io.StringIO()).success
+
+
+def test_pooled_event_log_asks_once_whether_a_table_exists(tmp_path, monkeypatch) -> None:
+    # Dagster asks before every asset check event (a new engine and connection each time).
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        asked: list[str] = []
+        original = type(storage).has_table
+        monkeypatch.setattr(
+            type(storage), "has_table", lambda self, name: asked.append(name) or original(self, name)
+        )
+        with pooled_sqlite_event_log(instance):
+            assert storage.supports_asset_checks and storage.supports_asset_checks
+            assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+        assert asked == ["asset_check_executions", "no_such_table", "no_such_table"]
+        assert "has_table" not in vars(storage)  # Dagster's own method again
