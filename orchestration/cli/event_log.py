@@ -15,12 +15,17 @@ is durable against a crash of the process, and the last commits before a power l
 (the file stays consistent). The run history is a record of runs, not the scores (those are in
 the warehouse, written in its own transactions).
 
+Also while inside: whether a table exists is asked once (Dagster asks before every asset check
+event), and dbt's DEBUG lines (a node started, a test passed) go to the run's log file only, not
+into the run history (`_kept_in_history`).
+
 Only `healthscore run` uses it, around its one in-process run; other Dagster processes (the UI,
 the daemon) keep Dagster's default. Any other storage (PostgreSQL, a subclass) is left alone.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -81,12 +86,32 @@ def pooled_sqlite_event_log(instance: Any) -> Iterator[bool]:
             existing.add(table_name)
         return table_name in existing
 
+    make_handler = instance.get_event_log_handler
+
+    def _event_log_handler() -> Any:
+        handler = make_handler()
+        handler.addFilter(_kept_in_history)
+        return handler
+
     storage._connect = _connect  # shadows the class's method on this object only
     storage.has_table = _has_table
+    instance.get_event_log_handler = _event_log_handler
     try:
         yield True
     finally:
         del storage._connect
         del storage.has_table
+        del instance.get_event_log_handler
         for engine in engines.values():
             engine.dispose()
+
+
+def _kept_in_history(record: logging.LogRecord) -> bool:
+    """dbt's line per node started and test passed (DEBUG, about 330 of a daily run's 1,200
+    events): written to the run's log file by `healthscore run`'s logger, not stored as events.
+    Every model's materialization and every test's check result stays an event; dbt's warnings,
+    errors and model lines (INFO) too."""
+    meta = getattr(record, "dagster_meta", None) or {}
+    if record.levelno >= logging.INFO or meta.get("dagster_event") is not None:
+        return True
+    return not str(meta.get("orig_message") or record.getMessage()).startswith("dbt: ")
