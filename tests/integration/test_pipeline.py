@@ -124,8 +124,20 @@ def test_quarantine_and_row_accounting_on_demo_flaws(env):
 
 def test_rerun_adds_no_raw_rows_and_appends_a_new_version(env):
     before = _q(env, "select count(*) from raw.usage_events")[0][0]
-    assert _run(env).success
+    built = _q(env, "select model, fingerprint, run_id from raw._staging_builds order by model")
+    rerun = _run(env)
+    assert rerun.success
     assert _q(env, "select count(*) from raw.usage_events")[0][0] == before
+    # Nothing new landed: no staging table was rebuilt or retested (their records are the first
+    # run's), and every later step still ran.
+    assert len(built) >= 10 and {run_id for _, _, run_id in built} != {rerun.run_id}
+    assert _q(env, "select model, fingerprint, run_id from raw._staging_builds order by model") == built
+    accounts = [
+        event.materialization
+        for event in rerun.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(["staging", "crm__accounts"])
+    ]
+    assert [m.metadata["rebuilt"].value for m in accounts] == [False]
     versions = _q(env, "select score_version, count(*) from scores.health_scores group by 1 order by 1")
     assert [v for v, _ in versions] == [1, 2]
     assert versions[0][1] == versions[1][1]

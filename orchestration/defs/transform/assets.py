@@ -12,6 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.inprocess import run_dbt
 from orchestration.defs.transform.project import dbt_project
+from orchestration.lib import staging_builds
 from orchestration.lib.engines.warehouse import wait_for_warehouse
 from orchestration.lib.quality.policy import reference_date
 
@@ -100,14 +101,36 @@ def healthscore_dbt_models(
     if config.full_refresh:
         context.log.info("full refresh: incremental models are rebuilt from scratch")
         args += ["--full-refresh"]
+    # Staging tables whose code and raw batches are those of their last build are left out of a
+    # run (not --full-refresh), with the tests on them alone (orchestration/lib/staging_builds.py).
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    current: dict[str, str] = {}
+
+    def leave_out(models: list[str]) -> list[str]:
+        if warehouse.engine_kind not in staging_builds.ENGINES or not staging_builds.candidates(
+            manifest, models
+        ):
+            return []
+        with warehouse.connect() as engine:
+            current.update(staging_builds.fingerprints(engine, manifest, models))
+            if config.full_refresh:
+                staging_builds.forget(engine)
+                return []
+            return staging_builds.unchanged(engine, manifest, current)
+
     # In process (inprocess.py): no dbt start-up or project parse per step.
-    yield from run_dbt(
+    built = yield from run_dbt(
         context,
         args,
         project_dir=Path(dbt_project.project_dir),
         manifest_path=Path(dbt_project.manifest_path),
         translator=TRANSLATOR,
+        leave_out=leave_out,
     )
+    recorded = {uid: current[uid] for uid in built if uid in current}
+    if recorded:
+        with warehouse.connect() as engine:
+            staging_builds.record(engine, recorded, context.run_id)
 
 
 def _run_partition_window(tags: Mapping[str, str]) -> tuple[str, str] | None:

@@ -20,7 +20,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -123,8 +123,13 @@ def run_dbt(
     project_dir: Path,
     manifest_path: Path,
     translator: Any,
-) -> Iterator[Any]:
-    """`dbt <args>` for the step's selection, in process; yields the step's Dagster events."""
+    leave_out: Callable[[list[str]], Collection[str]] | None = None,
+) -> Generator[Any, None, list[str]]:
+    """`dbt <args>` for the step's selection, in process; yields the step's Dagster events.
+
+    `leave_out` gets the unique ids of the models selected and returns those to leave out of
+    the build, with the tests on them alone (staging tables whose inputs did not change:
+    orchestration/lib/staging_builds.py). Returns the unique ids of the models built."""
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -147,6 +152,18 @@ def run_dbt(
         dagster_dbt_translator=translator,
         current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
     )
+    selection, models, dropped = _without(selection, manifest_json, leave_out, context)
+    for uid in dropped:
+        # An output all the same: the steps downstream read the table as it is (an output not
+        # yielded would make Dagster skip them).
+        node = manifest_json["nodes"][uid]
+        yield dg.Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(translator.get_asset_key(node)),
+            metadata={"rebuilt": False, "why": "same code and raw batches as its last build"},
+        )
+    if selection and not selection[-1].strip():  # every selected model unchanged: nothing to run
+        return []
     target_path = Path(tempfile.mkdtemp(prefix="dbt-", dir=project_dir / "target"))
     full_args = [
         *args,
@@ -249,3 +266,46 @@ def run_dbt(
                 failed.append(f"{node_result.node.name} ({node_result.status}: {node_result.message})")
         detail = "; ".join(failed) if failed else str(result.exception or "see the dbt output above")
         raise dg.Failure(f"dbt {' '.join(args)} failed: {detail}")
+    return models
+
+
+def _without(
+    selection: list[str],
+    manifest: Mapping[str, Any],
+    leave_out: Callable[[list[str]], Collection[str]] | None,
+    context: dg.AssetExecutionContext,
+) -> tuple[list[str], list[str], list[str]]:
+    """The step's `--select` list without the models `leave_out` names and the tests on them
+    alone (tests that also read a model still selected stay: dbt's indirect selection, or their
+    own entry); the unique ids of the models that stay selected, and of those left out. A selection that is not a
+    list of the manifest's resources (`fqn:*`, a selector) is kept whole."""
+    if "--select" not in selection:
+        return selection, [], []
+    at = selection.index("--select") + 1
+    by_fqn = {".".join(node["fqn"]): uid for uid, node in manifest["nodes"].items()}
+    names = selection[at].split()
+    uids = [by_fqn.get(name) for name in names]
+    if any(uid is None for uid in uids):
+        return selection, [], []
+    models = [uid for uid in uids if uid.startswith("model.")]
+    dropped = set(leave_out(models)) if leave_out is not None else set()
+    if not dropped:
+        return selection, models, []
+
+    def kept(uid: str) -> bool:
+        if uid in dropped:
+            return False
+        parents = [p for p in manifest["nodes"][uid]["depends_on"]["nodes"] if p.startswith("model.")]
+        return not (uid.startswith("test.") and parents and set(parents) <= dropped)
+
+    remaining = [name for name, uid in zip(names, uids, strict=True) if kept(uid)]
+    context.log.info(
+        f"{len(dropped)} staging table(s) unchanged since their last build (same code, same raw "
+        f"batches), not rebuilt or retested (`--full-refresh` rebuilds every model): "
+        f"{', '.join(sorted(u.split('.')[-1] for u in dropped))}"
+    )
+    return (
+        [*selection[:at], " ".join(remaining), *selection[at + 1 :]],
+        [m for m in models if m not in dropped],
+        sorted(dropped),
+    )

@@ -1,0 +1,167 @@
+"""Staging tables whose inputs did not change since they were built are not rebuilt or retested.
+
+A daily run lands the day's event files; the state exports (accounts, subscriptions, outcomes,
+overrides, custom metrics) usually land nothing new. Their staging tables are a function of
+their raw tables and their dbt code only, so rebuilding and retesting them gives the same table
+and the same test results: about 60 dbt nodes of a daily run (docs/benchmarks.md).
+
+Each staging table dbt builds is recorded in `raw._staging_builds` with a fingerprint of what it
+was built from: its compiled code (the model's checksum and config, every macro of the project)
+and, per raw table it reads, the load batches (count, newest load time) and the row count. A
+later run (not `--full-refresh`) leaves a staging table out of the dbt selection, with the tests
+on it alone, when its fingerprint is the recorded one. Anything else rebuilds it: a new batch of
+its source, any other change of the raw table's row count, a change of its SQL, config, columns,
+tests or any macro, a model it reads that changed, a failed earlier build (nothing recorded), a table that is
+missing. Tests that also read a rebuilt model (relationships) still run.
+
+Only table models of the staging layer that read raw sources (directly or through other staging
+models) are candidates; views cost nothing to rebuild, incremental models handle their own new
+rows. On Spark every staging model is rebuilt as before (no row-level upsert of the record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TABLE = "raw._staging_builds"
+DDL = "model varchar primary key, fingerprint varchar not null, built_at timestamp, run_id varchar"
+ENGINES = ("duckdb", "postgres")
+
+
+def _candidates(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node.get("resource_type") == "model"
+        and len(node.get("fqn", [])) > 1
+        and node["fqn"][1] == "staging"
+        and node["config"].get("materialized") == "table"
+    }
+
+
+def candidates(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
+    """The staging table models among `unique_ids`."""
+    tables = _candidates(manifest)
+    return [uid for uid in unique_ids if uid in tables]
+
+
+def fingerprints(engine: Any, manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> dict[str, str]:
+    """model unique_id -> fingerprint of its code and inputs, for the staging table models among
+    `unique_ids` (others are left out: always rebuilt)."""
+    wanted = candidates(manifest, unique_ids)
+    if not wanted:
+        return {}
+    macros = hashlib.sha256(
+        "\n".join(
+            f"{uid}:{m.get('macro_sql', '')}" for uid, m in sorted(manifest.get("macros", {}).items())
+        ).encode()
+    ).hexdigest()
+    batches = {
+        source: (count, str(newest))
+        for source, count, newest in engine.execute(
+            "select source, count(*), max(loaded_at) from raw._load_batches group by source"
+        ).fetchall()
+    }
+    # The tests on a model are part of what a build checks: a test added or changed reruns them.
+    tests: dict[str, list] = {}
+    for test_uid, test in manifest["nodes"].items():
+        if test.get("resource_type") == "test":
+            for parent in test["depends_on"]["nodes"]:
+                tests.setdefault(parent, []).append(
+                    [test_uid, test.get("raw_code"), test.get("test_metadata"), test.get("config")]
+                )
+    sources: dict[str, str] = {}
+
+    def source_state(uid: str) -> str:
+        if uid not in sources:
+            node = manifest["sources"][uid]
+            relation = f"{node['schema']}.{node.get('identifier') or node['name']}"
+            (rows,) = engine.execute(f"select count(*) from {relation}").fetchone()
+            sources[uid] = json.dumps([relation, rows, batches.get(node["name"])])
+        return sources[uid]
+
+    done: dict[str, str | None] = {}
+
+    def of(uid: str) -> str | None:
+        if uid in done:
+            return done[uid]
+        done[uid] = None  # a cycle cannot occur in dbt; None also marks "not a candidate"
+        node = manifest["nodes"].get(uid)
+        if node is None or node.get("resource_type") != "model" or node["fqn"][1] != "staging":
+            return None
+        parts = [
+            node["checksum"]["checksum"],
+            json.dumps(
+                [node["config"], node.get("columns"), node.get("contract"), tests.get(uid, [])],
+                sort_keys=True,
+                default=str,
+            ),
+            macros,
+        ]
+        for dep in sorted(node["depends_on"]["nodes"]):
+            if dep.startswith("source."):
+                parts.append(source_state(dep))
+            else:
+                upstream = of(dep)
+                if upstream is None:
+                    return None
+                parts.append(upstream)
+        done[uid] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return done[uid]
+
+    result = {}
+    for uid in wanted:
+        fingerprint = of(uid)
+        if fingerprint is not None:
+            result[uid] = fingerprint
+    return result
+
+
+def recorded(engine: Any) -> dict[str, str]:
+    if not engine.table_exists("raw", "_staging_builds"):
+        return {}
+    return dict(engine.execute(f"select model, fingerprint from {TABLE}").fetchall())
+
+
+def unchanged(engine: Any, manifest: Mapping[str, Any], current: Mapping[str, str]) -> list[str]:
+    """The models of `current` (unique_id -> fingerprint) built from exactly these inputs, whose
+    table is still there."""
+    before = recorded(engine)
+    result = []
+    for uid, fingerprint in current.items():
+        node = manifest["nodes"][uid]
+        if before.get(uid) == fingerprint and engine.table_exists(
+            node["schema"], node.get("alias") or node["name"]
+        ):
+            result.append(uid)
+    return sorted(result)
+
+
+def record(engine: Any, built: Mapping[str, str], run_id: str) -> None:
+    """Record the fingerprints of the staging tables a successful dbt step built."""
+    if not built:
+        return
+    from orchestration.lib.engines.dialect import create_table_sql
+
+    engine.execute(create_table_sql(engine.dialect, TABLE, DDL))
+    engine.begin()
+    try:
+        marks = ", ".join("?" for _ in built)
+        engine.execute(f"delete from {TABLE} where model in ({marks})", list(built))
+        engine.executemany(
+            f"insert into {TABLE} values (?, ?, current_timestamp, ?)",
+            [(uid, fingerprint, run_id) for uid, fingerprint in sorted(built.items())],
+        )
+        engine.commit()
+    except BaseException:
+        engine.rollback()
+        raise
+
+
+def forget(engine: Any) -> None:
+    """A full refresh rebuilds everything; the records are written again after it."""
+    if engine.table_exists("raw", "_staging_builds"):
+        engine.execute(f"delete from {TABLE}")

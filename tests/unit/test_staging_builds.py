@@ -1,0 +1,196 @@
+"""Staging tables whose code and raw batches did not change are left out of a run, with the
+tests on them alone (orchestration/lib/staging_builds.py, orchestration/defs/transform/inprocess.py)."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from orchestration.defs.transform.inprocess import _without
+from orchestration.lib import staging_builds
+from orchestration.lib.engines.factory import as_engine
+
+
+def _model(name: str, deps: list[str], materialized: str = "table", layer: str = "staging") -> dict:
+    return {
+        "resource_type": "model",
+        "name": name,
+        "schema": layer,
+        "fqn": ["healthscore", layer, name],
+        "config": {"materialized": materialized},
+        "checksum": {"checksum": f"sql-of-{name}"},
+        "depends_on": {"nodes": deps, "macros": []},
+        "columns": {},
+    }
+
+
+def _test(name: str, parents: list[str]) -> dict:
+    return {
+        "resource_type": "test",
+        "name": name,
+        "fqn": ["healthscore", "staging", name],
+        "config": {"severity": "ERROR"},
+        "raw_code": "{{ test_not_null(**_dbt_generic_test_kwargs) }}",
+        "test_metadata": {"name": "not_null"},
+        "depends_on": {"nodes": parents, "macros": []},
+    }
+
+
+MANIFEST = {
+    "sources": {
+        "source.healthscore.raw.accounts": {"name": "accounts", "schema": "raw", "identifier": "accounts"},
+        "source.healthscore.raw.usage_events": {
+            "name": "usage_events",
+            "schema": "raw",
+            "identifier": "usage_events",
+        },
+    },
+    "macros": {"macro.healthscore.scd2_versions": {"macro_sql": "{% macro scd2_versions() %}{% endmacro %}"}},
+    "nodes": {
+        "model.healthscore.stg_account_versions": _model(
+            "stg_account_versions", ["source.healthscore.raw.accounts"]
+        ),
+        "model.healthscore.stg_accounts": _model("stg_accounts", ["model.healthscore.stg_account_versions"]),
+        "model.healthscore.stg_usage": _model(
+            "stg_usage", ["source.healthscore.raw.usage_events"], materialized="incremental"
+        ),
+        "model.healthscore.int_days": _model(
+            "int_days", ["model.healthscore.stg_accounts"], layer="intermediate"
+        ),
+        "test.healthscore.not_null_stg_accounts_id": _test(
+            "not_null_stg_accounts_id", ["model.healthscore.stg_accounts"]
+        ),
+        "test.healthscore.relationships_usage_accounts": _test(
+            "relationships_usage_accounts", ["model.healthscore.stg_usage", "model.healthscore.stg_accounts"]
+        ),
+    },
+}
+MODELS = [uid for uid, node in MANIFEST["nodes"].items() if node["resource_type"] == "model"]
+
+
+@pytest.fixture
+def engine():
+    con = duckdb.connect()
+    con.execute("create schema raw; create schema staging")
+    con.execute("create table raw.accounts (id int); insert into raw.accounts values (1), (2)")
+    con.execute("create table raw.usage_events (id int)")
+    con.execute("create table raw._load_batches (batch_id varchar, source varchar, loaded_at timestamp)")
+    con.execute("insert into raw._load_batches values ('b1', 'accounts', timestamp '2026-11-01 08:00:00')")
+    con.execute(
+        "create table staging.stg_account_versions (id int); create table staging.stg_accounts (id int)"
+    )
+    yield as_engine(con)
+    con.close()
+
+
+def _unchanged(engine, manifest=MANIFEST) -> list[str]:
+    return staging_builds.unchanged(engine, manifest, staging_builds.fingerprints(engine, manifest, MODELS))
+
+
+def test_only_staging_tables_are_candidates(engine) -> None:
+    assert sorted(staging_builds.fingerprints(engine, MANIFEST, MODELS)) == [
+        "model.healthscore.stg_account_versions",
+        "model.healthscore.stg_accounts",
+    ]
+
+
+def test_nothing_recorded_rebuilds_everything_then_the_same_inputs_are_left_out(engine) -> None:
+    assert _unchanged(engine) == []
+    staging_builds.record(engine, staging_builds.fingerprints(engine, MANIFEST, MODELS), "run-1")
+    assert _unchanged(engine) == ["model.healthscore.stg_account_versions", "model.healthscore.stg_accounts"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "insert into raw._load_batches values ('b2', 'accounts', timestamp '2026-11-02 08:00:00')",
+        "insert into raw.accounts values (3)",  # rows that came without a batch record
+        "drop table staging.stg_accounts",  # stg_accounts only: its table is gone
+    ],
+)
+def test_new_raw_data_or_a_missing_table_rebuilds(engine, change: str) -> None:
+    staging_builds.record(engine, staging_builds.fingerprints(engine, MANIFEST, MODELS), "run-1")
+    engine.execute(change)
+    left_out = _unchanged(engine)
+    assert "model.healthscore.stg_accounts" not in left_out
+    if "drop table" in change:
+        assert left_out == ["model.healthscore.stg_account_versions"]
+    else:  # the upstream staging model changed too
+        assert left_out == []
+
+
+def _edited(edit) -> dict:
+    manifest = copy.deepcopy(MANIFEST)
+    edit(manifest)
+    return manifest
+
+
+@pytest.mark.parametrize(
+    "edit, rebuilt",
+    [
+        (  # the SQL of the upstream model: both
+            lambda m: m["nodes"]["model.healthscore.stg_account_versions"]["checksum"].update(checksum="new"),
+            2,
+        ),
+        (  # a macro of the project: every model
+            lambda m: m["macros"]["macro.healthscore.scd2_versions"].update(
+                macro_sql="{% macro x() %}{% endmacro %}"
+            ),
+            2,
+        ),
+        (  # a test on the model changes (severity): the model's tests run again
+            lambda m: m["nodes"]["test.healthscore.not_null_stg_accounts_id"]["config"].update(
+                severity="WARN"
+            ),
+            1,
+        ),
+        (  # a new test on the model
+            lambda m: m["nodes"].update(
+                {
+                    "test.healthscore.unique_stg_accounts_id": _test(
+                        "unique_stg_accounts_id", ["model.healthscore.stg_accounts"]
+                    )
+                }
+            ),
+            1,
+        ),
+    ],
+)
+def test_changed_code_or_tests_rebuild(engine, edit, rebuilt: int) -> None:
+    staging_builds.record(engine, staging_builds.fingerprints(engine, MANIFEST, MODELS), "run-1")
+    assert len(_unchanged(engine, _edited(edit))) == 2 - rebuilt
+
+
+def test_forget_rebuilds_everything(engine) -> None:
+    staging_builds.record(engine, staging_builds.fingerprints(engine, MANIFEST, MODELS), "run-1")
+    staging_builds.forget(engine)
+    assert _unchanged(engine) == []
+
+
+def test_selection_without_the_unchanged_models_and_their_own_tests() -> None:
+    fqn = {uid: ".".join(node["fqn"]) for uid, node in MANIFEST["nodes"].items()}
+    names = [fqn[uid] for uid in MANIFEST["nodes"]]
+    selection = ["--select", " ".join(names)]
+    logged: list[str] = []
+    context = SimpleNamespace(log=SimpleNamespace(info=logged.append))
+    dropped = {"model.healthscore.stg_account_versions", "model.healthscore.stg_accounts"}
+    new, models, left_out = _without(
+        selection, MANIFEST, lambda models: sorted(dropped & set(models)), context
+    )
+    kept = new[1].split()
+    # the model's own test goes with it; the relationships test from a rebuilt model stays
+    assert fqn["test.healthscore.not_null_stg_accounts_id"] not in kept
+    assert fqn["test.healthscore.relationships_usage_accounts"] in kept
+    assert fqn["model.healthscore.int_days"] in kept and fqn["model.healthscore.stg_usage"] in kept
+    assert left_out == sorted(dropped)
+    assert models == ["model.healthscore.stg_usage", "model.healthscore.int_days"]
+    assert "2 staging table(s) unchanged" in logged[0]
+    # a selection that is not a list of the manifest's resources is kept whole
+    assert _without(["--select", "fqn:*"], MANIFEST, lambda models: models, context) == (
+        ["--select", "fqn:*"],
+        [],
+        [],
+    )
