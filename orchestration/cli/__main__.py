@@ -1,5 +1,5 @@
 """python -m orchestration.cli: the same as the `healthscore` command."""
 
-from orchestration.cli.main import main
+from orchestration.cli.main import entry
 
-raise SystemExit(main())
+entry()

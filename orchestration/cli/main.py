@@ -243,3 +243,23 @@ def main(argv: list[str] | None = None) -> int:
         # configuration or a reader holding the warehouse: the message says what to fix, no traceback
         print(f"healthscore {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def entry() -> None:
+    """The `healthscore` command (and `python -m orchestration.cli`): `main()`, then exit without
+    Python's teardown of the heap, which after a pipeline run (dbt's parsed project, Dagster's
+    definitions) took about 2 s of a 35 s daily run at M doing nothing a user needs. Output
+    streams and logging handlers are flushed first, multiprocessing's exit handler runs; every
+    connection and file a command opens is closed by then (context managers). An exception still
+    ends the normal way, with its traceback."""
+    import logging
+    from multiprocessing import util
+
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    # What atexit would run for multiprocessing: dbt's locks are named semaphores, released here
+    # (else the resource tracker warns of leaked semaphores).
+    util._exit_function()
+    os._exit(code if isinstance(code, int) else 1)
