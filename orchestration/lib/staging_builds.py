@@ -11,7 +11,8 @@ and, per raw table it reads, the load batches (count, newest load time) and the 
 later run (not `--full-refresh`) leaves a staging table out of the dbt selection, with the tests
 on it alone, when its fingerprint is the recorded one. Anything else rebuilds it: a new batch of
 its source, any other change of the raw table's row count, a change of its SQL, config, columns,
-tests or any macro, a model it reads that changed, a failed earlier build (nothing recorded), a table that is
+tests or any macro, of a dbt var or environment variable it reads (the reference date only
+while it is before the newest load: it caps load dates), a model it reads that changed, a failed earlier build (nothing recorded), a table that is
 missing. Tests that also read a rebuilt model (relationships) still run.
 
 Only table models of the staging layer that read raw sources (directly or through other staging
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,9 +51,42 @@ def candidates(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[s
     return [uid for uid in unique_ids if uid in tables]
 
 
-def fingerprints(engine: Any, manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> dict[str, str]:
+def _macro_closure(manifest: Mapping[str, Any], macros: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    todo = list(macros)
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in manifest.get("macros", {}):
+            continue
+        seen.add(uid)
+        todo.extend(manifest["macros"][uid].get("depends_on", {}).get("macros", []))
+    return sorted(seen)
+
+
+def _used_variables(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(var or env_var, name) read by the model's SQL or any macro it calls."""
+    texts = [node.get("raw_code") or ""] + [
+        manifest["macros"][uid].get("macro_sql", "")
+        for uid in _macro_closure(manifest, node["depends_on"].get("macros", []))
+    ]
+    return sorted(set(_VARIABLE.findall("\n".join(texts))))
+
+
+_VARIABLE = re.compile(r"\b(var|env_var)\(\s*['\"]([^'\"]+)['\"]")
+
+
+def fingerprints(
+    engine: Any,
+    manifest: Mapping[str, Any],
+    unique_ids: Iterable[str],
+    variables: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """model unique_id -> fingerprint of its code and inputs, for the staging table models among
-    `unique_ids` (others are left out: always rebuilt)."""
+    `unique_ids` (others are left out: always rebuilt). `variables`: the run's dbt vars; those
+    the model or its macros read are part of its fingerprint, and so are the environment
+    variables they read. `reference_date` caps load dates (macros/history.sql): it counts only
+    while it is before the newest load of the model's sources (after it, it changes nothing)."""
+    variables = variables or {}
     wanted = candidates(manifest, unique_ids)
     if not wanted:
         return {}
@@ -80,8 +116,29 @@ def fingerprints(engine: Any, manifest: Mapping[str, Any], unique_ids: Iterable[
             node = manifest["sources"][uid]
             relation = f"{node['schema']}.{node.get('identifier') or node['name']}"
             (rows,) = engine.execute(f"select count(*) from {relation}").fetchone()
-            sources[uid] = json.dumps([relation, rows, batches.get(node["name"])])
+            sources[uid] = json.dumps(
+                [relation, rows, batches.get(node["name"]), node.get("columns")], sort_keys=True, default=str
+            )
         return sources[uid]
+
+    def variables_read(node: Mapping[str, Any]) -> list:
+        read = []
+        for kind, name in _used_variables(manifest, node):
+            if kind == "env_var":
+                read.append([kind, name, os.environ.get(name)])
+                continue
+            value = variables.get(name)
+            if name == "reference_date" and value is not None:
+                newest = [
+                    batches.get(manifest["sources"][dep]["name"], (0, None))[1]
+                    for dep in node["depends_on"]["nodes"]
+                    if dep.startswith("source.")
+                ]
+                newest_day = max((str(n)[:10] for n in newest if n and n != "None"), default=None)
+                if newest_day is not None and str(value) >= newest_day:
+                    value = "not before the newest load"
+            read.append([kind, name, value])
+        return read
 
     done: dict[str, str | None] = {}
 
@@ -95,7 +152,13 @@ def fingerprints(engine: Any, manifest: Mapping[str, Any], unique_ids: Iterable[
         parts = [
             node["checksum"]["checksum"],
             json.dumps(
-                [node["config"], node.get("columns"), node.get("contract"), tests.get(uid, [])],
+                [
+                    node["config"],
+                    node.get("columns"),
+                    node.get("contract"),
+                    tests.get(uid, []),
+                    variables_read(node),
+                ],
                 sort_keys=True,
                 default=str,
             ),

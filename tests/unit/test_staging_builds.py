@@ -48,11 +48,19 @@ MANIFEST = {
             "identifier": "usage_events",
         },
     },
-    "macros": {"macro.healthscore.scd2_versions": {"macro_sql": "{% macro scd2_versions() %}{% endmacro %}"}},
+    "macros": {
+        "macro.healthscore.scd2_versions": {
+            "macro_sql": "{% macro scd2_versions() %}{{ var('reference_date', none) }}{% endmacro %}"
+        }
+    },
     "nodes": {
-        "model.healthscore.stg_account_versions": _model(
-            "stg_account_versions", ["source.healthscore.raw.accounts"]
-        ),
+        "model.healthscore.stg_account_versions": {
+            **_model("stg_account_versions", ["source.healthscore.raw.accounts"]),
+            "depends_on": {
+                "nodes": ["source.healthscore.raw.accounts"],
+                "macros": ["macro.healthscore.scd2_versions"],
+            },
+        },
         "model.healthscore.stg_accounts": _model("stg_accounts", ["model.healthscore.stg_account_versions"]),
         "model.healthscore.stg_usage": _model(
             "stg_usage", ["source.healthscore.raw.usage_events"], materialized="incremental"
@@ -194,3 +202,19 @@ def test_selection_without_the_unchanged_models_and_their_own_tests() -> None:
         [],
         [],
     )
+
+
+@pytest.mark.parametrize(
+    "before, after, left_out",
+    [
+        ("2026-11-05", "2026-11-06", 2),  # both on or after the newest load (11-01): no effect
+        ("2026-10-20", "2026-10-21", 0),  # before the newest load: it caps load dates
+    ],
+)
+def test_the_reference_date_counts_only_while_it_caps_a_load(engine, before, after, left_out) -> None:
+    # stg_account_versions reads var('reference_date') through its macro (macros/history.sql)
+    staging_builds.record(
+        engine, staging_builds.fingerprints(engine, MANIFEST, MODELS, {"reference_date": before}), "run-1"
+    )
+    current = staging_builds.fingerprints(engine, MANIFEST, MODELS, {"reference_date": after})
+    assert len(staging_builds.unchanged(engine, MANIFEST, current)) == left_out

@@ -112,7 +112,7 @@ def healthscore_dbt_models(
         ):
             return []
         with warehouse.connect() as engine:
-            current.update(staging_builds.fingerprints(engine, manifest, models))
+            current.update(staging_builds.fingerprints(engine, manifest, models, dbt_vars))
             if config.full_refresh:
                 staging_builds.forget(engine)
                 return []
