@@ -164,8 +164,8 @@ def run_dbt(
             output_name=context.assets_def.get_output_name_for_asset_key(translator.get_asset_key(node)),
             metadata={"rebuilt": False, "why": "same code and raw batches as its last build"},
         )
-    if selection and not selection[-1].strip():  # every selected model unchanged: nothing to run
-        return []
+    if dropped and not selection[selection.index("--select") + 1].strip():
+        return []  # every selected model unchanged: nothing to run
     target_path = Path(tempfile.mkdtemp(prefix="dbt-", dir=project_dir / "target"))
     full_args = [
         *args,
@@ -283,8 +283,9 @@ def _without(
 ) -> tuple[list[str], list[str], list[str]]:
     """The step's `--select` list without the models `leave_out` names and the tests on them
     alone (tests that also read a model still selected stay: dbt's indirect selection, or their
-    own entry); the unique ids of the models that stay selected, and of those left out. A selection that is not a
-    list of the manifest's resources (`fqn:*`, a selector) is kept whole."""
+    own entry); the unique ids of the models that stay selected, and of those left out. A
+    selection that is not a list of the manifest's resources (`fqn:*`, a selector) is kept whole
+    (and nothing is recorded for it: the next run rebuilds what it cannot vouch for)."""
     if "--select" not in selection:
         return selection, [], []
     at = selection.index("--select") + 1
