@@ -262,4 +262,4 @@ def entry() -> None:
     # What atexit would run for multiprocessing: dbt's locks are named semaphores, released here
     # (else the resource tracker warns of leaked semaphores).
     util._exit_function()
-    os._exit(code if isinstance(code, int) else 1)
+    os._exit(0 if code is None else code if isinstance(code, int) else 1)  # as SystemExit(code)

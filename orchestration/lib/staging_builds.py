@@ -96,7 +96,7 @@ def fingerprints(
         ).encode()
     ).hexdigest()
     batches = {
-        source: (count, str(newest))
+        source: (count, newest)
         for source, count, newest in engine.execute(
             "select source, count(*), max(loaded_at) from raw._load_batches group by source"
         ).fetchall()
@@ -134,7 +134,7 @@ def fingerprints(
                     for dep in node["depends_on"]["nodes"]
                     if dep.startswith("source.")
                 ]
-                newest_day = max((str(n)[:10] for n in newest if n and n != "None"), default=None)
+                newest_day = max((str(n)[:10] for n in newest if n is not None), default=None)
                 if newest_day is not None and str(value) >= newest_day:
                     value = "not before the newest load"
             read.append([kind, name, value])

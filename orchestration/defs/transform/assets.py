@@ -103,10 +103,9 @@ def healthscore_dbt_models(
         args += ["--full-refresh"]
     # Staging tables whose code and raw batches are those of their last build are left out of a
     # run (not --full-refresh), with the tests on them alone (orchestration/lib/staging_builds.py).
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     current: dict[str, str] = {}
 
-    def leave_out(models: list[str]) -> list[str]:
+    def leave_out(models: list[str], manifest: Mapping[str, Any]) -> list[str]:
         if warehouse.engine_kind not in staging_builds.ENGINES or not staging_builds.candidates(
             manifest, models
         ):

@@ -125,11 +125,12 @@ def run_dbt(
     project_dir: Path,
     manifest_path: Path,
     translator: Any,
-    leave_out: Callable[[list[str]], Collection[str]] | None = None,
+    leave_out: Callable[[list[str], Mapping[str, Any]], Collection[str]] | None = None,
 ) -> Generator[Any, None, list[str]]:
     """`dbt <args>` for the step's selection, in process; yields the step's Dagster events.
 
-    `leave_out` gets the unique ids of the models selected and returns those to leave out of
+    `leave_out` gets the unique ids of the models selected (and the manifest, as parsed here)
+    and returns those to leave out of
     the build, with the tests on them alone (staging tables whose inputs did not change:
     orchestration/lib/staging_builds.py). Returns the unique ids of the models built."""
     from dagster_dbt.asset_utils import (
@@ -278,7 +279,7 @@ def run_dbt(
 def _without(
     selection: list[str],
     manifest: Mapping[str, Any],
-    leave_out: Callable[[list[str]], Collection[str]] | None,
+    leave_out: Callable[[list[str], Mapping[str, Any]], Collection[str]] | None,
     context: dg.AssetExecutionContext,
 ) -> tuple[list[str], list[str], list[str]]:
     """The step's `--select` list without the models `leave_out` names and the tests on them
@@ -295,7 +296,7 @@ def _without(
     if any(uid is None for uid in uids):
         return selection, [], []
     models = [uid for uid in uids if uid.startswith("model.")]
-    dropped = set(leave_out(models)) if leave_out is not None else set()
+    dropped = set(leave_out(models, manifest)) if leave_out is not None else set()
     if not dropped:
         return selection, models, []
 
