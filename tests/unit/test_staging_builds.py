@@ -4,6 +4,7 @@ tests on them alone (orchestration/lib/staging_builds.py, orchestration/defs/tra
 from __future__ import annotations
 
 import copy
+import logging
 from types import SimpleNamespace
 
 import duckdb
@@ -202,6 +203,26 @@ def test_selection_without_the_unchanged_models_and_their_own_tests() -> None:
         [],
         [],
     )
+
+
+def test_the_ungated_check_warning_is_dropped_for_left_out_tests_only(caplog) -> None:
+    fqn = {uid: ".".join(node["fqn"]) for uid, node in MANIFEST["nodes"].items()}
+    context = SimpleNamespace(log=SimpleNamespace(info=lambda _m: None))
+    _without(
+        ["--select", " ".join(fqn.values())],
+        MANIFEST,
+        lambda models, _manifest: ["model.healthscore.stg_accounts"],
+        context,
+    )
+    active = logging.getLogger("dagster._core.execution.plan.active")
+    warning = (
+        "Blocking asset check 'staging/accounts:{}' emitted no result in step 'dbt_2'; downstream "
+        "step 'dbt_3' will proceed without gating on it."
+    )
+    with caplog.at_level(logging.WARNING, logger=active.name):
+        active.warning(warning.format("not_null_stg_accounts_id"))  # left out with its table
+        active.warning(warning.format("not_null_stg_usage_account_id"))  # a check that did not report
+    assert [r.getMessage() for r in caplog.records] == [warning.format("not_null_stg_usage_account_id")]
 
 
 @pytest.mark.parametrize(
