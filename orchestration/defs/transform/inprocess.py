@@ -326,8 +326,10 @@ def _without(
         return not (uid.startswith("test.") and parents and set(parents) <= dropped)
 
     remaining = [name for name, uid in zip(names, uids, strict=True) if kept(uid)]
+    # Every test on the left-out tables alone, listed in the selection or not (dbt's indirect
+    # selection adds a selected model's tests; the step's asset checks are all of them).
     _LEFT_OUT_CHECKS.update(
-        manifest["nodes"][uid]["name"] for uid in uids if uid.startswith("test.") and not kept(uid)
+        node["name"] for uid, node in manifest["nodes"].items() if uid.startswith("test.") and not kept(uid)
     )
     context.log.info(
         f"{len(dropped)} staging table(s) unchanged since their last build (same code, same raw "
