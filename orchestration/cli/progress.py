@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 from typing import TextIO
 
@@ -21,6 +22,21 @@ from orchestration.lib.progress import PROGRESS_PREFIX
 QUIET, VERBOSE, DEBUG = "quiet", "verbose", "debug"
 # Messages that say nothing to a user of the command (still in the log file).
 _NOISE = ("A dbt subsetted execution is being performed",)
+# Dagster names a step that did not run once per output it would have read: "... were not
+# executed: ['healthscore_dbt_models_2', 'healthscore_dbt_models_2', ...]" (17 times for the dbt
+# step after a blocking gate failed). The terminal names each upstream step once.
+_NOT_EXECUTING = re.compile(
+    r"^(Dependencies for step \S+ (?:failed|were not executed)): \[(.*)\]\. Not executing\.$"
+)
+
+
+def readable(message: str) -> str:
+    """A message for the terminal: Dagster's list of steps that did not run, each named once."""
+    match = _NOT_EXECUTING.match(message)
+    if not match:
+        return message
+    steps = list(dict.fromkeys(name.strip(" '\"") for name in match.group(2).split(",") if name.strip()))
+    return f"{match.group(1)}: {', '.join(steps)}. Not executing."
 
 
 def stage_of(step_key: str) -> str:
@@ -88,7 +104,7 @@ class _ProgressHandler(logging.Handler):
             or self.verbosity == DEBUG
         ):
             prefix = f"{record.levelname}: " if record.levelno >= logging.WARNING else ""
-            self._say(f"[{when}] {prefix}{step + ': ' if step else ''}{message}")
+            self._say(f"[{when}] {prefix}{step + ': ' if step else ''}{readable(message)}")
 
 
 def progress_logger(verbosity: str = QUIET, log: TextIO | None = None, out: TextIO | None = None):

@@ -6,7 +6,7 @@ import io
 import dagster as dg
 
 from orchestration.cli.event_log import pooled_sqlite_event_log
-from orchestration.cli.progress import QUIET, progress_logger
+from orchestration.cli.progress import QUIET, progress_logger, readable
 from orchestration.lib.progress import PROGRESS_PREFIX, Progress
 
 
@@ -107,3 +107,17 @@ def test_pooled_event_log_asks_once_whether_a_table_exists(tmp_path, monkeypatch
             assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
         assert asked == ["asset_check_executions", "no_such_table", "no_such_table"]
         assert "has_table" not in vars(storage)  # Dagster's own method again
+
+
+def test_a_step_that_did_not_run_names_each_upstream_step_once() -> None:
+    message = (
+        "Dependencies for step healthscore_dbt_models_3 were not executed: ['healthscore_dbt_models_2', "
+        "'healthscore_dbt_models_2', 'sentiment__text_scores', 'healthscore_dbt_models_2']. Not executing."
+    )
+    assert readable(message) == (
+        "Dependencies for step healthscore_dbt_models_3 were not executed: healthscore_dbt_models_2, "
+        "sentiment__text_scores. Not executing."
+    )
+    failed = "Dependencies for step dbt_2 failed: ['raw_usage_events_quality']. Not executing."
+    assert readable(failed) == "Dependencies for step dbt_2 failed: raw_usage_events_quality. Not executing."
+    assert readable("any other message [a, a]") == "any other message [a, a]"
