@@ -12,8 +12,9 @@ later run (not `--full-refresh`) leaves a staging table out of the dbt selection
 on it alone, when its fingerprint is the recorded one. Anything else rebuilds it: a new batch of
 its source, any other change of the raw table's row count, a change of its SQL, config, columns,
 tests or any macro, of a dbt var or environment variable it reads (the reference date only
-while it is before the newest load: it caps load dates), a model it reads that changed, a failed earlier build (nothing recorded), a table that is
-missing. Tests that also read a rebuilt model (relationships) still run.
+while it is before the newest load: it caps load dates), a model it reads that changed, a
+failed earlier build (nothing recorded), a table that is missing. Tests that also read a rebuilt
+model (relationships) still run.
 
 Only table models of the staging layer that read raw sources (directly or through other staging
 models) are candidates; views cost nothing to rebuild, incremental models handle their own new

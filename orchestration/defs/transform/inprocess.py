@@ -132,9 +132,9 @@ def run_dbt(
     """`dbt <args>` for the step's selection, in process; yields the step's Dagster events.
 
     `leave_out` gets the unique ids of the models selected (and the manifest, as parsed here)
-    and returns those to leave out of
-    the build, with the tests on them alone (staging tables whose inputs did not change:
-    orchestration/lib/staging_builds.py). Returns the unique ids of the models built."""
+    and returns those to leave out of the build, with the tests on them alone (staging tables
+    whose inputs did not change: orchestration/lib/staging_builds.py). Returns the unique ids of
+    the models built."""
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_SELECT_METADATA_KEY,
