@@ -306,7 +306,9 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     elif args.engine != "duckdb":
         print(f"[{name}] independent yardstick skipped: it reads a DuckDB warehouse's raw tables", flush=True)
     else:
-        result["independent"] = run_independent(name, work, warehouse, env, reference)
+        result["independent"] = run_independent(
+            name, work, warehouse, env, reference, buckets=args.independent_buckets
+        )
 
     if not args.skip_bound:
         print(
@@ -374,9 +376,12 @@ def _run_size(name: str, args: argparse.Namespace, root: Path, stack: ExitStack)
     return result
 
 
-def run_independent(name: str, work: Path, warehouse: Path, env: dict, reference: str) -> dict:
+def run_independent(
+    name: str, work: Path, warehouse: Path, env: dict, reference: str, *, buckets: int = 0
+) -> dict:
     """The independent yardstick from the pipeline's raw tables, checked value by value against
-    the pipeline's mart, then scored (the pipeline's first-run history) and timed apart."""
+    the pipeline's mart, then scored (the pipeline's first-run history) and timed apart.
+    buckets: its account buckets (0: its default, one per 20,000 accounts)."""
     print(f"[{name}] independent yardstick (hand-written SQL, one DuckDB connection) ...", flush=True)
     out = work / "independent" / "healthscore.duckdb"
     run = run_measured(
@@ -393,6 +398,7 @@ def run_independent(name: str, work: Path, warehouse: Path, env: dict, reference
             "--compare",
             "--score-history-days",
             "90",
+            *(["--buckets", str(buckets)] if buckets else []),
         ],
         env,
         work / "independent.log",
@@ -555,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-independent",
         action="store_true",
         help="skip the independent yardstick (and its equality check)",
+    )
+    parser.add_argument(
+        "--independent-buckets",
+        type=int,
+        default=0,
+        help="account buckets of the independent yardstick (default 0: one per 20,000 accounts)",
     )
     parser.add_argument(
         "--skip-bound", action="store_true", help="skip the own-SQL bound (the project's compiled dbt SQL)"

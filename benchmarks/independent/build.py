@@ -10,6 +10,12 @@ the per-(account, day) gathering, the one dense table and the one window written
 attributes and metrics follow raw._feature_declarations, as the dbt models do. `--compare`
 checks every value against the pipeline's mart (`compare_marts`).
 
+Account buckets (`--buckets`, by default one per about 20,000 accounts: S and M are one bucket,
+L five): mart.sql's first part (what is global across accounts) runs once, then its second part
+and everything below run once per contiguous range of accounts in account_id order, each
+bucket's rows appended to the mart and its temp tables dropped, so that spill and memory are one
+bucket's. Every computation in the per-bucket part is per account: the rows are the same.
+
 Not a copy of the dbt SQL: the definitions (point-in-time rules, windows, dedupe) were read from
 the models and written again in another shape; the equality test keeps the two honest.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -27,6 +34,9 @@ import duckdb
 
 HERE = Path(__file__).parent
 PACK = 1048576  # pk(a, d) = a * PACK + d (mart.sql)
+ACCOUNTS_PER_BUCKET = 20_000  # the default bucket size (--buckets)
+# mart.sql: above this line once, below it once per account bucket
+BUCKET_PART = re.compile(r"^-- ==== once per account bucket ====$", re.M)
 
 # running sums: (column, type of the delta)
 SUMS = [
@@ -92,8 +102,10 @@ def _attribute_value(attribute: dict, expression: str) -> str:
     return f"cast({expression} as {sql_type})"
 
 
-def script(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> tuple[list[str], dict]:
-    """mart.sql with its markers filled: the statements, and the declared custom features."""
+def script(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> tuple[list[str], list[str], dict]:
+    """mart.sql with its markers filled: the statements run once, the statements run per account
+    bucket (still holding the `$in_bucket$` marker: `bucket_statements`), and the declared custom
+    features."""
     attributes, metrics = declarations(con)
     text = (HERE / "mart.sql").read_text().replace("$ref_date$", reference_date.isoformat())
     pivot = "".join(
@@ -119,7 +131,7 @@ def script(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> tuple[lis
                 "select m.account_id, declared.name as metric, dn(m.measured_at) as md, dn(m.known_at) as kd, "
                 "date_trunc('second', m.measured_at) as measured_second, cast(m.value as double) as value "
                 f"from metrics as m inner join (values {values}) as declared(name, origin) "
-                "on m.metric = declared.origin"
+                "on m.metric = declared.origin where in_bucket(m.account_id)"
             )
         if from_usage:
             values = ", ".join(f"({_lit(m['name'])}, {_lit(m['origin'])})" for m in from_usage)
@@ -153,9 +165,48 @@ def script(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> tuple[lis
         text = text.replace("$metric_deltas$", "\n".join(deltas))
     else:
         text = text.replace("$metric_measurements$", "").replace("$metric_deltas$", "")
+    once, per_bucket = BUCKET_PART.split(text)
+    return _statements(once), _statements(per_bucket), {"attributes": attributes, "metrics": metrics}
+
+
+def _statements(text: str) -> list[str]:
     # statements end with ';' at the end of a line
-    statements = [s.strip() for s in re.split(r";\s*\n", text) if _code(s)]
-    return statements, {"attributes": attributes, "metrics": metrics}
+    return [s.strip() for s in re.split(r";\s*\n", text) if _code(s)]
+
+
+def bucket_bounds(con: duckdb.DuckDBPyConnection, buckets: int | None) -> list[tuple[str, int]]:
+    """The account buckets as (the `in_bucket` predicate, accounts): contiguous ranges of
+    all_spans (the accounts in account_id order) of about equal counts. buckets: None or 0 picks
+    one per ACCOUNTS_PER_BUCKET accounts; one bucket is the predicate `true` (every row, as an
+    unbucketed build)."""
+    n = con.execute("select count(*) from all_spans").fetchone()[0]
+    if not buckets or buckets < 1:
+        buckets = math.ceil(n / ACCOUNTS_PER_BUCKET)
+    buckets = max(1, min(buckets, n))
+    if buckets == 1:
+        return [("true", n)]
+    edges = [b * n // buckets for b in range(buckets + 1)]  # bucket b: a in (edges[b], edges[b + 1]]
+    wanted = sorted({e + 1 for e in edges[:-1]} | set(edges[1:]))
+    ids = dict(
+        con.execute(
+            f"select a, account_id from all_spans where a in ({', '.join(map(str, wanted))})"
+        ).fetchall()
+    )
+
+    def lit(value) -> str:
+        return _lit(value) if isinstance(value, str) else str(value)
+
+    return [
+        (
+            f"account_id between {lit(ids[edges[b] + 1])} and {lit(ids[edges[b + 1]])}",
+            edges[b + 1] - edges[b],
+        )
+        for b in range(buckets)
+    ]
+
+
+def bucket_statements(statements: list[str], predicate: str) -> list[str]:
+    return [s.replace("$in_bucket$", predicate) for s in statements]
 
 
 def _code(statement: str) -> bool:
@@ -179,13 +230,14 @@ def domain_sums(con: duckdb.DuckDBPyConnection) -> list[str]:
         statements.append(
             f"create temp table {domain}_sums as select account_id, d"
             + "".join(f", {a}" for a in aggregates)
-            + f" from {domain}_deltas group by account_id, d"
+            + f" from {domain}_deltas where in_bucket(account_id) group by account_id, d"
         )
     return statements
 
 
 def assembly(declared: dict) -> list[str]:
-    """The gathering per (account, day), the dense table, the one window and the mart's columns."""
+    """The gathering per (account, day), the dense table, the one window and the mart's columns
+    (a select: build() creates the mart from the first bucket's and appends the others')."""
     attributes, metrics = declared["attributes"], declared["metrics"]
     sums = list(SUMS)
     latest_keys = []  # (column, metric, shift)
@@ -406,7 +458,6 @@ def final_select(attributes: list[dict], metrics: list[dict]) -> str:
         ]
     )
     return f"""
-create or replace table main.fct_account_features_daily as
 select * exclude (elapsed_share),
     case when elapsed_share > 1 then 1.0 else elapsed_share end as cf_term_elapsed_share
 from (
@@ -428,6 +479,10 @@ from (
 """
 
 
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
 def build(
     warehouse: Path,
     out: Path,
@@ -435,40 +490,71 @@ def build(
     *,
     memory_limit: str | None = None,
     score_history_days: int | None = None,
-    log=print,
+    buckets: int | None = None,
+    log=_print,
 ) -> dict:
-    """Build the mart from `warehouse`'s raw tables into `out`. Returns seconds per stage.
+    """Build the mart from `warehouse`'s raw tables into `out`. Returns seconds per stage, each
+    summed over the account buckets; "mart" is the wall clock of the whole build.
 
+    buckets: how many account buckets (None or 0: one per ACCOUNTS_PER_BUCKET accounts).
     score_history_days: also score the mart with the project's scorecard SQL (`compute_scores`,
     the default card) over the pipeline's first-run history (that many days, capped in
     account-days as the pipeline caps it), timed apart as "scoring": the bound plus scoring."""
     out.parent.mkdir(parents=True, exist_ok=True)
     for p in (out, out.with_suffix(out.suffix + ".wal")):
         p.unlink(missing_ok=True)
-    stages: dict[str, float] = {}
+    names = ["gather per account-day", "resets", "dense table", "one window", "columns"]
+    stages: dict[str, float] = dict.fromkeys(["inputs and deltas", "per-domain sums", *names], 0.0)
     started = time.perf_counter()
     con = duckdb.connect(
         str(out), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
+
+    def run(stage: str, statements: list[str]) -> None:
+        t0 = time.perf_counter()
+        for sql in statements:
+            con.execute(sql)
+        stages[stage] += time.perf_counter() - t0
+
     try:
         con.execute("set enable_progress_bar = false")
         if memory_limit:
             con.execute(f"set memory_limit = '{memory_limit}'")
         con.execute(f"attach {_lit(str(warehouse))} as src (read_only)")
-        statements, declared = script(con, reference_date)
-        t0 = time.perf_counter()
-        for sql in statements:
-            con.execute(sql)
-        stages["inputs and deltas"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for sql in domain_sums(con):
-            con.execute(sql)
-        stages["per-domain sums"] = time.perf_counter() - t0
-        names = ["gather per account-day", "resets", "dense table", "one window", "columns"]
-        for name, sql in zip(names, assembly(declared), strict=True):
-            t0 = time.perf_counter()
-            con.execute(sql)
-            stages[name] = time.perf_counter() - t0
+        once, per_bucket, declared = script(con, reference_date)
+        run("inputs and deltas", once)
+        bounds = bucket_bounds(con, buckets)
+        accounts = sum(n for _p, n in bounds)
+        log(
+            f"independent: {accounts:,} accounts in {len(bounds)} bucket"
+            + ("" if len(bounds) == 1 else f"s of about {accounts // len(bounds):,}")
+        )
+        # what the first part made stays; each bucket's own tables and views are dropped after it
+        kept = _temp_objects(con)
+        steps = assembly(declared)
+        target = "main.fct_account_features_daily"
+        for number, (predicate, n) in enumerate(bounds, 1):
+            t_bucket = time.perf_counter()
+            run("inputs and deltas", bucket_statements(per_bucket, predicate))
+            run("per-domain sums", domain_sums(con))
+            for name, sql in zip(names[:-1], steps[:-1], strict=True):
+                run(name, [sql])
+            run(
+                "columns",
+                [
+                    f"create or replace table {target} as {steps[-1]}"
+                    if number == 1
+                    else f"insert into {target} {steps[-1]}"
+                ],
+            )
+            if len(bounds) > 1:
+                # views first (they read the tables)
+                for kind, name in sorted(_temp_objects(con) - kept, reverse=True):
+                    con.execute(f'drop {kind} temp.main."{name}"')
+                con.execute("checkpoint")
+            log(
+                f"independent: bucket {number}/{len(bounds)} ({n:,} accounts): {time.perf_counter() - t_bucket:.1f} s"
+            )
         stages["mart"] = time.perf_counter() - started
         if score_history_days:
             t0 = time.perf_counter()
@@ -479,6 +565,12 @@ def build(
     stages["total"] = time.perf_counter() - started
     log("independent: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
     return stages
+
+
+def _temp_objects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    views = con.execute("select view_name from duckdb_views() where temporary and not internal").fetchall()
+    tables = con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    return {("view", v) for (v,) in views} | {("table", t) for (t,) in tables}
 
 
 def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
@@ -504,9 +596,16 @@ def _score(con: duckdb.DuckDBPyConnection, history_days: int) -> None:
 
 
 def compare_marts(
-    independent: Path, pipeline: Path, *, rel_tol: float = 1e-9, abs_tol: float = 1e-6, examples: int = 3
+    independent: Path,
+    pipeline: Path,
+    *,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+    examples: int = 3,
+    table: str = "marts.fct_account_features_daily",
 ) -> dict:
-    """Every value of the independent mart against the pipeline's marts.fct_account_features_daily.
+    """Every value of the independent mart against the pipeline's marts.fct_account_features_daily
+    (or `table` in the `pipeline` file: another independent build's main.fct_account_features_daily).
 
     Rows are matched on (account_id, as_of_date); numbers are equal within abs_tol + rel_tol * |x|
     (running float sums differ in the last bits), everything else exactly (null equals null).
@@ -516,9 +615,7 @@ def compare_marts(
     try:
         con.execute(f"attach {_lit(str(pipeline))} as pipeline (read_only)")
         ours = {r[0]: r[1] for r in con.execute("describe main.fct_account_features_daily").fetchall()}
-        theirs = {
-            r[0]: r[1] for r in con.execute("describe pipeline.marts.fct_account_features_daily").fetchall()
-        }
+        theirs = {r[0]: r[1] for r in con.execute(f"describe pipeline.{table}").fetchall()}
         common = [c for c in theirs if c in ours and c not in ("account_id", "as_of_date")]
         numeric = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT")
 
@@ -534,8 +631,9 @@ def compare_marts(
             "create temp table joined as select i.account_id as i_account, p.account_id as p_account, "
             "coalesce(i.account_id, p.account_id) as account_id, coalesce(i.as_of_date, p.as_of_date) as as_of_date, "
             + ", ".join(f"coalesce({differs(c)}, false) as {c}" for c in common)
-            + " from main.fct_account_features_daily as i full outer join pipeline.marts.fct_account_features_daily"
-            " as p on i.account_id = p.account_id and i.as_of_date = p.as_of_date"
+            + " from main.fct_account_features_daily as i full outer join pipeline."
+            + table
+            + " as p on i.account_id = p.account_id and i.as_of_date = p.as_of_date"
         )
         rows = con.execute(
             "select count(i_account), count(p_account), count(*) filter (where i_account is null or p_account is null)"
@@ -559,7 +657,7 @@ def compare_marts(
                 sample = con.execute(
                     f"select j.account_id, j.as_of_date, i.{c}, p.{c} from joined as j "
                     "inner join main.fct_account_features_daily as i using (account_id, as_of_date) "
-                    "inner join pipeline.marts.fct_account_features_daily as p using (account_id, as_of_date) "
+                    f"inner join pipeline.{table} as p using (account_id, as_of_date) "
                     f"where j.{c} order by 1, 2 limit {examples}"
                 ).fetchall()
                 mismatches[c] = {"rows": n, "examples": [[str(v) for v in r] for r in sample]}
@@ -599,6 +697,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="DuckDB memory limit (default: the pipeline's, HEALTHSCORE_DUCKDB_MEMORY_LIMIT)",
     )
+    parser.add_argument(
+        "--buckets",
+        type=int,
+        default=0,
+        help=f"account buckets built one after another (default 0: one per {ACCOUNTS_PER_BUCKET:,} accounts)",
+    )
     parser.add_argument("--compare", action="store_true", help="compare with the warehouse's own mart")
     parser.add_argument(
         "--score-history-days", type=int, default=0, help="also score this many days (timed apart)"
@@ -614,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         ref,
         memory_limit=args.memory_limit,
         score_history_days=args.score_history_days,
+        buckets=args.buckets,
     )
     print("STAGES " + json.dumps(stages))
     if args.compare:

@@ -10,6 +10,13 @@
 -- intervals; states (the account version, churn, NPS, the latest note, the active subscriptions)
 -- are change records carried forward; one dense (account, day) table in order, then ONE window
 -- with no PARTITION BY computes every running value in a single streaming pass.
+--
+-- Two parts. The first runs once: what is global across accounts (the dedupe of every source on
+-- its record key, which may cross accounts; the version history; the as_of range; the accounts'
+-- integers; the attribute pivot; and the small sources, whose presence decides whether ticket and
+-- invoice columns are null). The second runs once per account bucket (build.py --buckets: a
+-- contiguous range of the accounts in account_id order, `in_bucket`), and build.py appends each
+-- bucket's rows to the mart: everything in it is per account, so the rows are the same.
 
 -- day numbers: days since 1900-01-01
 create or replace temp macro dn(x) as cast(cast(x as date) - date '1900-01-01' as integer);
@@ -17,42 +24,29 @@ create or replace temp macro dd(n) as cast(date '1900-01-01' + cast(n as integer
 -- a packed (account, day) key: running maxima across accounts stay in their account
 create or replace temp macro pk(a, d) as cast(a as bigint) * 1048576 + d;
 
--- Usage: one scan of the events. Duplicated event ids (re-exports) keep the latest load's row;
--- three grouping sets give events per (account, event day, known day), used days per user and
--- per feature (the first day each was known), and the load watermark.
-create temp view usage_events as
-with raw_events as (
-    select event_id, account_id, user_id, feature, event_at, received_at, quantity, _loaded_at, _row_number
-    from src.raw.usage_events
-),
-repeated as (
-    select event_id from raw_events group by event_id having count(*) > 1
-)
-select account_id, user_id, feature, event_at, received_at, quantity, _loaded_at
-from raw_events anti join repeated using (event_id)
-union all
+-- Usage. Duplicated event ids (re-exports) keep the latest load's row: the ids and their winning
+-- rows are found once over all events (a re-export may move an event to another account).
+create temp table repeated_events as
+select event_id from src.raw.usage_events group by event_id having count(*) > 1;
+
+create temp table repeated_winners as
 select account_id, user_id, feature, event_at, received_at, quantity, _loaded_at
 from (
-    select * from raw_events semi join repeated using (event_id)
+    select * from src.raw.usage_events semi join repeated_events using (event_id)
     qualify row_number() over (
         partition by event_id order by _loaded_at desc nulls last, _row_number desc nulls last) = 1
 );
 
-create temp table usage_groups as
-select
-    grouping(user_id, feature, k) as g,
-    account_id, user_id, feature, e, k,
-    count(*) as n,
-    min(k) as first_k,
-    max(k) as last_k,
-    max(_loaded_at) as loaded_at
-from (
-    select account_id, user_id, feature, _loaded_at,
-        dn(event_at) as e, dn(coalesce(received_at, event_at)) as k
-    from usage_events
-)
-group by grouping sets ((account_id, e, k), (account_id, user_id, e), (account_id, feature, e));
--- g (grouping bits of user_id, feature, k): 6 = (account, e, k); 3 = (account, user, e); 5 = (account, feature, e)
+create temp view all_usage_events as
+select account_id, user_id, feature, event_at, received_at, quantity, _loaded_at
+from src.raw.usage_events anti join repeated_events using (event_id)
+union all
+select * from repeated_winners;
+
+-- the first and last day an event became known, and the load watermark (for the as_of range)
+create temp table usage_known as
+select min(k) as first_k, max(k) as last_k, max(_loaded_at) as loaded_at
+from (select dn(coalesce(received_at, event_at)) as k, _loaded_at from all_usage_events);
 
 -- The small sources, deduplicated on their key (the latest load's row wins).
 create temp table tickets as
@@ -136,7 +130,7 @@ window w as (partition by subscription_id order by known_from nulls first);
 -- date; a snapshot-only dataset: its latest export), a year back or to the first known day.
 create temp table as_of_range as
 with known as (
-    select min(first_k) as first_k, max(last_k) as last_k from usage_groups where g = 6
+    select first_k, last_k from usage_known
     union all select min(dn(opened_at)), max(dn(opened_at)) from tickets
     union all select min(dn(sent_at)), max(dn(sent_at)) from surveys
     union all select min(dn(issued_at)), max(dn(issued_at)) from invoices
@@ -159,7 +153,7 @@ select
     end_d,
     (
         select max(loaded_at) from (
-            select max(loaded_at) as loaded_at from usage_groups where g = 6
+            select loaded_at from usage_known
             union all select max(_loaded_at) from tickets
             union all select max(_loaded_at) from surveys
             union all select max(_loaded_at) from invoices
@@ -175,11 +169,44 @@ from ends;
 
 -- Accounts as integers in account_id order, with their first and last as_of day (from the
 -- current version's creation, or the start of the range).
-create temp table spans as
+create temp table all_spans as
 select row_number() over (order by v.account_id) as a, v.account_id,
     greatest(r.start_d, dn(v.created_at)) as fd, r.end_d as ld
 from account_versions as v, as_of_range as r
 where v.valid_to is null and dn(v.created_at) <= r.end_d and r.start_d <= r.end_d;
+
+-- Custom attributes: the values each loaded version carried ($attribute_pivot$)
+create temp table attribute_versions as
+select source, record_id, batch_id $attribute_columns$
+from src.raw._attribute_values
+group by source, record_id, batch_id;
+
+-- ==== once per account bucket ====
+-- in_bucket: build.py's bucket, `account_id between <first> and <last>` (or true: one bucket).
+create or replace temp macro in_bucket(account_id) as $in_bucket$;
+
+-- the bucket's accounts
+create temp table spans as
+select * from all_spans where in_bucket(account_id);
+
+-- Usage: one scan of the bucket's events; three grouping sets give events per (account, event
+-- day, known day) and used days per user and per feature (the first day each was known).
+create temp view usage_events as
+select * from all_usage_events where in_bucket(account_id);
+
+create temp table usage_groups as
+select
+    grouping(user_id, feature, k) as g,
+    account_id, user_id, feature, e, k,
+    count(*) as n,
+    min(k) as first_k
+from (
+    select account_id, user_id, feature,
+        dn(event_at) as e, dn(coalesce(received_at, event_at)) as k
+    from usage_events
+)
+group by grouping sets ((account_id, e, k), (account_id, user_id, e), (account_id, feature, e));
+-- g (grouping bits of user_id, feature, k): 6 = (account, e, k); 3 = (account, user, e); 5 = (account, feature, e)
 
 -- Distinct users and features: coverage intervals [from, to] per member (account x user x
 -- window, account x feature), merged into islands by one running max over the members in
@@ -302,12 +329,6 @@ select g.a, g.seg_from,
 from segments as g
 left join active as x on x.a = g.a and x.seg_from = g.seg_from
 group by g.a, g.seg_from;
-
--- Custom attributes: the values each loaded version carried ($attribute_pivot$)
-create temp table attribute_versions as
-select source, record_id, batch_id $attribute_columns$
-from src.raw._attribute_values
-group by source, record_id, batch_id;
 
 -- The states, one change record per (account, day) (records before an account's first day
 -- pile up on it: the latest wins; after its last day they are dropped).

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks.independent.build import build, compare_marts, is_equal
+from benchmarks.independent.build import bucket_bounds, build, compare_marts, is_equal
 from orchestration.lib.contracts.sources import CONTRACTS
 from orchestration.lib.dbt_cli import project_args
 from orchestration.lib.demo.generate import generate_demo_data
@@ -112,6 +112,44 @@ def test_the_independent_mart_equals_the_dbt_mart(marts):
             "select count(*) from staging.stg_billing__subscription_versions where valid_to is not null"
         ).fetchone()[0]
     assert versions > 0  # the re-export made versions: the point-in-time rules were exercised
+
+
+def test_a_build_in_account_buckets_equals_the_dbt_mart_and_the_unbucketed_build(marts, tmp_path):
+    """--buckets 3: the first part of mart.sql once, the rest per third of the accounts, appended;
+    the same rows and values as the dbt mart and as the build in one bucket (the fixture's)."""
+    warehouse, independent = marts
+    bucketed = tmp_path / "bucketed.duckdb"
+    logged: list[str] = []
+    build(warehouse, bucketed, DEMO_END_DATE, buckets=3, log=logged.append)
+    progress = [m for m in logged if m.startswith("independent: bucket ")]
+    assert [m.split(" (")[0] for m in progress] == [f"independent: bucket {b}/3" for b in (1, 2, 3)], logged
+    result = compare_marts(bucketed, warehouse)
+    assert result["pipeline_rows"] > 4000
+    assert is_equal(result), json.dumps(result, indent=1, default=str)
+    same = compare_marts(bucketed, independent, table="main.fct_account_features_daily")
+    assert same["independent_rows"] == same["pipeline_rows"] == result["pipeline_rows"]
+    assert is_equal(same), json.dumps(same, indent=1, default=str)
+
+
+def test_the_account_buckets_cover_each_account_once():
+    con = duckdb.connect()
+    con.execute(
+        "create temp table all_spans as select range + 1 as a, printf('ACC-%06d', range + 1) as account_id "
+        "from range(45000)"
+    )
+    assert len(bucket_bounds(con, None)) == 3  # about 20,000 accounts each
+    assert bucket_bounds(con, 1) == [("true", 45000)]
+    for buckets in (None, 2, 7):
+        bounds = bucket_bounds(con, buckets)
+        counted = con.execute(
+            "select count(*), count(distinct a), sum(hits) from (select a, "
+            + " + ".join(f"({predicate})::int" for predicate, _n in bounds)
+            + " as hits from all_spans) where hits = 1"
+        ).fetchone()
+        assert counted == (45000, 45000, 45000)
+        assert sum(n for _p, n in bounds) == 45000
+    con.execute("delete from all_spans where a > 20000")
+    assert bucket_bounds(con, None) == [("true", 20000)]  # M: one bucket
 
 
 def test_the_comparison_reports_a_changed_value(marts, tmp_path):
