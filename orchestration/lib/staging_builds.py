@@ -16,6 +16,13 @@ while it is before the newest load: it caps load dates), a model it reads that c
 failed earlier build (nothing recorded), a table that is missing. Tests that also read a rebuilt
 model (relationships) still run.
 
+The dbt unit tests are recorded the same way (`unit_test_fingerprints`): a unit test checks SQL
+logic on fixed rows, so its result depends on code only (its definition, the tested model and
+every model and source upstream of it, every macro, the dbt and adapter versions). One that
+passed on exactly this code is not run again; dbt's own advice is to run unit tests in
+development and CI, not on every production build. Any change of that code runs it again, as
+does `--full-refresh`.
+
 Only table models of the staging layer that read raw sources (directly or through other staging
 models) are candidates; views cost nothing to rebuild, incremental models handle their own new
 rows. On Spark every staging model is rebuilt as before (no row-level upsert of the record).
@@ -44,6 +51,72 @@ def _candidates(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         and node["fqn"][1] == "staging"
         and node["config"].get("materialized") == "table"
     }
+
+
+def _macros_hash(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        "\n".join(
+            f"{uid}:{m.get('macro_sql', '')}" for uid, m in sorted(manifest.get("macros", {}).items())
+        ).encode()
+    ).hexdigest()
+
+
+def _versions(manifest: Mapping[str, Any]) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    adapter = (manifest.get("metadata") or {}).get("adapter_type") or ""
+    try:
+        adapter_version = version(f"dbt-{adapter}")
+    except PackageNotFoundError:
+        adapter_version = "?"
+    return f"dbt {(manifest.get('metadata') or {}).get('dbt_version')} {adapter} {adapter_version}"
+
+
+def unit_test_fingerprints(manifest: Mapping[str, Any], models: Iterable[str]) -> dict[str, str]:
+    """unit test unique_id -> fingerprint of the code its result depends on, for the unit tests
+    on the models among `models`: the test's definition (inputs, expected rows, overrides), the
+    tested model and every model, source and seed upstream of it (code, config, columns: the
+    fixtures take their column types from the inputs), every macro, the dbt and adapter versions."""
+    selected = set(models)
+    tests = {
+        uid: test
+        for uid, test in (manifest.get("unit_tests") or {}).items()
+        if any(dep in selected for dep in test.get("depends_on", {}).get("nodes", []))
+    }
+    if not tests:
+        return {}
+    shared = _macros_hash(manifest) + "\n" + _versions(manifest)
+
+    def upstream(uid: str) -> list[str]:
+        seen: set[str] = set()
+        todo = [uid]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = manifest["nodes"].get(current) or {}
+            todo.extend(node.get("depends_on", {}).get("nodes", []))
+        return sorted(seen)
+
+    def describe(uid: str) -> str:
+        node = manifest["nodes"].get(uid) or manifest.get("sources", {}).get(uid) or {}
+        return json.dumps(
+            [uid, (node.get("checksum") or {}).get("checksum"), node.get("config"), node.get("columns")],
+            sort_keys=True,
+            default=str,
+        )
+
+    result = {}
+    for uid, test in sorted(tests.items()):
+        definition = {
+            key: test.get(key) for key in ("model", "given", "expect", "overrides", "config", "versions")
+        }
+        parts = [json.dumps(definition, sort_keys=True, default=str), shared]
+        for dep in sorted(test["depends_on"]["nodes"]):
+            parts.extend(describe(node) for node in upstream(dep))
+        result[uid] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return result
 
 
 def candidates(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
@@ -91,11 +164,7 @@ def fingerprints(
     wanted = candidates(manifest, unique_ids)
     if not wanted:
         return {}
-    macros = hashlib.sha256(
-        "\n".join(
-            f"{uid}:{m.get('macro_sql', '')}" for uid, m in sorted(manifest.get("macros", {}).items())
-        ).encode()
-    ).hexdigest()
+    macros = _macros_hash(manifest)
     batches = {
         source: (count, newest)
         for source, count, newest in engine.execute(
@@ -192,10 +261,14 @@ def recorded(engine: Any) -> dict[str, str]:
 
 def unchanged(engine: Any, manifest: Mapping[str, Any], current: Mapping[str, str]) -> list[str]:
     """The models of `current` (unique_id -> fingerprint) built from exactly these inputs, whose
-    table is still there."""
+    table is still there; and the unit tests of `current` that passed on exactly this code."""
     before = recorded(engine)
     result = []
     for uid, fingerprint in current.items():
+        if uid.startswith("unit_test."):
+            if before.get(uid) == fingerprint:
+                result.append(uid)
+            continue
         node = manifest["nodes"][uid]
         if before.get(uid) == fingerprint and engine.table_exists(
             node["schema"], node.get("alias") or node["name"]
@@ -205,7 +278,8 @@ def unchanged(engine: Any, manifest: Mapping[str, Any], current: Mapping[str, st
 
 
 def record(engine: Any, built: Mapping[str, str], run_id: str) -> None:
-    """Record the fingerprints of the staging tables a successful dbt step built."""
+    """Record the fingerprints of the staging tables a successful dbt step built (and of the unit
+    tests that passed in it)."""
     if not built:
         return
     from orchestration.lib.engines.dialect import create_table_sql

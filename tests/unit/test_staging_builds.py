@@ -243,3 +243,77 @@ def test_the_reference_date_counts_only_while_it_caps_a_load(engine, before, aft
     )
     current = staging_builds.fingerprints(engine, MANIFEST, MODELS, {"reference_date": after})
     assert len(staging_builds.unchanged(engine, MANIFEST, current)) == left_out
+
+
+def _with_unit_test(manifest=MANIFEST) -> dict:
+    manifest = copy.deepcopy(manifest)
+    manifest["metadata"] = {"dbt_version": "1.11.16", "adapter_type": "duckdb"}
+    manifest["unit_tests"] = {
+        "unit_test.healthscore.int_days.days_count_from_known": {
+            "name": "days_count_from_known",
+            "model": "int_days",
+            "given": [{"input": "ref('stg_accounts')", "rows": [{"id": 1}]}],
+            "expect": {"rows": [{"id": 1}]},
+            "overrides": None,
+            "config": {},
+            "depends_on": {"nodes": ["model.healthscore.int_days"], "macros": []},
+        }
+    }
+    return manifest
+
+
+UNIT = "unit_test.healthscore.int_days.days_count_from_known"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["unit_tests"][UNIT]["expect"]["rows"].append({"id": 2}),  # the test itself
+        lambda m: m["nodes"]["model.healthscore.int_days"]["checksum"].update(
+            checksum="new sql"
+        ),  # its model
+        # a model upstream of it (the fixtures take its column types)
+        lambda m: m["nodes"]["model.healthscore.stg_account_versions"]["columns"].update(
+            id={"data_type": "int"}
+        ),
+        lambda m: m["macros"]["macro.healthscore.scd2_versions"].update(
+            macro_sql="{% macro x() %}{% endmacro %}"
+        ),
+        lambda m: m["metadata"].update(dbt_version="1.12.0"),
+    ],
+)
+def test_a_unit_test_runs_again_when_any_code_it_depends_on_changes(engine, edit) -> None:
+    manifest = _with_unit_test()
+    current = staging_builds.unit_test_fingerprints(manifest, MODELS)
+    assert list(current) == [UNIT]
+    assert staging_builds.unchanged(engine, manifest, current) == []  # never passed: it runs
+    staging_builds.record(engine, current, "run-1")
+    assert staging_builds.unchanged(engine, manifest, current) == [UNIT]  # passed on this code
+    # new data does not matter to a unit test
+    engine.execute("insert into raw.accounts values (3)")
+    again = staging_builds.unit_test_fingerprints(manifest, MODELS)
+    assert staging_builds.unchanged(engine, manifest, again) == [UNIT]
+    edit(manifest)
+    assert (
+        staging_builds.unchanged(engine, manifest, staging_builds.unit_test_fingerprints(manifest, MODELS))
+        == []
+    )
+    # only the unit tests on the selected models
+    assert staging_builds.unit_test_fingerprints(manifest, ["model.healthscore.stg_accounts"]) == {}
+
+
+def test_unit_tests_left_out_are_excluded_by_name() -> None:
+    manifest = _with_unit_test()
+    fqn = {uid: ".".join(node["fqn"]) for uid, node in manifest["nodes"].items()}
+    logged: list[str] = []
+    context = SimpleNamespace(log=SimpleNamespace(info=logged.append))
+    selection = ["--select", " ".join(fqn.values())]
+    new, models, left_out = _without(selection, manifest, lambda models, _m: [UNIT], context)
+    assert new == [*selection, "--exclude", "unit_test:days_count_from_known"]
+    assert left_out == [] and models == MODELS  # every model is still built
+    assert "1 dbt unit test(s) not run" in logged[0] and "days_count_from_known" in logged[0]
+    # an existing --exclude is extended
+    new, _models, _left = _without(
+        [*selection, "--exclude", "fqn:x"], manifest, lambda models, _m: [UNIT], context
+    )
+    assert new[-2:] == ["--exclude", "fqn:x unit_test:days_count_from_known"]

@@ -102,17 +102,21 @@ def healthscore_dbt_models(
         context.log.info("full refresh: incremental models are rebuilt from scratch")
         args += ["--full-refresh"]
     # Staging tables whose code and raw batches are those of their last build are left out of a
-    # run (not --full-refresh), with the tests on them alone (orchestration/lib/staging_builds.py).
+    # run (not --full-refresh), with the tests on them alone, and so are the unit tests that
+    # passed on the same code (orchestration/lib/staging_builds.py).
     current: dict[str, str] = {}
 
     def leave_out(models: list[str], manifest: Mapping[str, Any]) -> list[str]:
-        if warehouse.engine_kind not in staging_builds.ENGINES or not staging_builds.candidates(
-            manifest, models
+        # ... and the dbt unit tests that passed on exactly this code (staging_builds.py)
+        unit_tests = staging_builds.unit_test_fingerprints(manifest, models)
+        if warehouse.engine_kind not in staging_builds.ENGINES or not (
+            unit_tests or staging_builds.candidates(manifest, models)
         ):
             return []
         try:
             with warehouse.connect() as engine:
                 current.update(staging_builds.fingerprints(engine, manifest, models, dbt_vars))
+                current.update(unit_tests)
                 if config.full_refresh:
                     staging_builds.forget(engine)
                     return []

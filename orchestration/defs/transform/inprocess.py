@@ -133,8 +133,9 @@ def run_dbt(
 
     `leave_out` gets the unique ids of the models selected (and the manifest, as parsed here)
     and returns those to leave out of the build, with the tests on them alone (staging tables
-    whose inputs did not change: orchestration/lib/staging_builds.py). Returns the unique ids of
-    the models built."""
+    whose inputs did not change: orchestration/lib/staging_builds.py), and unit tests not to run
+    (unit_test.* ids). Returns the unique ids of the models built and of the unit tests that
+    passed."""
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -196,6 +197,7 @@ def run_dbt(
             results.put((event.info.level, event.info.msg))
 
     outcome: dict[str, Any] = {}
+    passed_unit_tests: list[str] = []
 
     def invoke() -> None:
         try:
@@ -240,6 +242,9 @@ def run_dbt(
                 )
                 continue
             info, data = raw.get("info", {}), raw.get("data", {})
+            unique_id = (data.get("node_info") or {}).get("unique_id") or ""
+            if unique_id.startswith("unit_test.") and str(data.get("status")).lower() == "pass":
+                passed_unit_tests.append(unique_id)
             if data.get("total") or data.get("num_models"):  # a node finished (tests: num_models)
                 done, total = done + 1, data.get("total") or data.get("num_models")
                 node = data.get("node_info") or {}
@@ -275,7 +280,7 @@ def run_dbt(
                 failed.append(f"{node_result.node.name} ({node_result.status}: {node_result.message})")
         detail = "; ".join(failed) if failed else str(result.exception or "see the dbt output above")
         raise dg.Failure(f"dbt {' '.join(args)} failed: {detail}")
-    return models
+    return models + passed_unit_tests
 
 
 # The dbt tests left out with their unchanged staging tables in this process (`_without`). Their
@@ -316,6 +321,24 @@ def _without(
         return selection, [], []
     models = [uid for uid in uids if uid.startswith("model.")]
     dropped = set(leave_out(models, manifest)) if leave_out is not None else set()
+    unit_tests = sorted(uid for uid in dropped if uid.startswith("unit_test."))
+    dropped -= set(unit_tests)
+    if unit_tests:
+        names = [manifest["unit_tests"][uid]["name"] for uid in unit_tests]
+        at_exclude = selection.index("--exclude") + 1 if "--exclude" in selection else None
+        excluded = " ".join(f"unit_test:{name}" for name in names)
+        if at_exclude is None:
+            selection = [*selection, "--exclude", excluded]
+        else:
+            selection = [
+                *selection[:at_exclude],
+                f"{selection[at_exclude]} {excluded}".strip(),
+                *selection[at_exclude + 1 :],
+            ]
+        context.log.info(
+            f"{len(names)} dbt unit test(s) not run: they passed on this same code before (any change "
+            f"of the model, its upstream, the test or a macro runs them again): {', '.join(names)}"
+        )
     if not dropped:
         return selection, models, []
 
