@@ -15,14 +15,6 @@ is durable against a crash of the process, and the last commits before a power l
 (the file stays consistent). The run history is a record of runs, not the scores (those are in
 the warehouse, written in its own transactions).
 
-Also while inside, events are stored by a writer thread (`_EventWriter`): the step that
-yielded an event goes on to its next SQL while the event is written (a daily run at M stores
-about 1,000 events, several seconds of SQLAlchemy work that used to stop the run each time).
-Order is kept (one FIFO queue, one writer); any read of the run history in this process first
-waits for the queue to drain, so Dagster reads what it wrote; leaving the block drains the queue,
-and a write that failed is raised in the run (the next event, or leaving the block). What a kill
-of the process can lose: the events still queued (a run's history, not its data).
-
 Also while inside: whether a table exists is asked once (Dagster asks before every asset check
 event), and dbt's DEBUG lines (a node started, a test passed) go to the run's log file only, not
 into the run history (`_kept_in_history`).
@@ -34,9 +26,7 @@ the daemon) keep Dagster's default. Any other storage (PostgreSQL, a subclass) i
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,35 +56,25 @@ def pooled_sqlite_event_log(instance: Any) -> Iterator[bool]:
     @contextmanager
     def _connect(shard: str) -> Iterator[Any]:
         # As SqliteEventLogStorage._connect, but the engine (and its pooled connection) is kept.
-        # A read (or a write outside store_event) first sees every event stored; not from inside
-        # another connection (the writer may need the lock held there).
-        if threading.current_thread() is not writer.thread and not getattr(depth, "n", 0):
-            writer.flush()
-        depth.n = getattr(depth, "n", 0) + 1
-        try:
-            with storage._db_lock:
-                engine = engines.get(shard)
-                if engine is None:
-                    engine = create_engine(
-                        storage.conn_string_for_shard(shard),
-                        # Dagster's lock serialises the use; the connection may move between threads.
-                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-                        pool_size=1,
-                    )
-                    event.listen(engine, "connect", _on_connect)
-                    engines[shard] = engine
-                if shard not in storage._initialized_dbs:
-                    storage._initdb(engine)
-                    storage._initialized_dbs.add(shard)
-                    # A new file was not in WAL mode yet when the pooled connection opened: reopen.
-                    engine.dispose()
-                with engine.connect() as conn, conn.begin():
-                    yield conn
-        finally:
-            depth.n -= 1
+        with storage._db_lock:
+            engine = engines.get(shard)
+            if engine is None:
+                engine = create_engine(
+                    storage.conn_string_for_shard(shard),
+                    # Dagster's lock serialises the use; the connection may move between threads.
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+                    pool_size=1,
+                )
+                event.listen(engine, "connect", _on_connect)
+                engines[shard] = engine
+            if shard not in storage._initialized_dbs:
+                storage._initdb(engine)
+                storage._initialized_dbs.add(shard)
+                # A new file was not in WAL mode yet when the pooled connection opened: reopen.
+                engine.dispose()
+            with engine.connect() as conn, conn.begin():
+                yield conn
 
-    depth = threading.local()
-    writer = _EventWriter(lambda event: type(storage).store_event(storage, event))
     existing: set[str] = set()
     has_table = storage.has_table
 
@@ -115,88 +95,15 @@ def pooled_sqlite_event_log(instance: Any) -> Iterator[bool]:
 
     storage._connect = _connect  # shadows the class's method on this object only
     storage.has_table = _has_table
-    storage.store_event = writer.put
     instance.get_event_log_handler = _event_log_handler
-    _WRITERS[id(storage)] = writer
     try:
         yield True
     finally:
-        try:
-            writer.close()  # drains the queue; raises a write that failed and was not raised yet
-        finally:
-            _WRITERS.pop(id(storage), None)
-            del storage.store_event
-            del storage._connect
-            del storage.has_table
-            del instance.get_event_log_handler
-            for engine in engines.values():
-                engine.dispose()
-
-
-_WRITERS: dict[int, _EventWriter] = {}
-
-
-def flush(instance: Any) -> None:
-    """Wait until every event handed to `instance`'s event log so far is stored (a no-op outside
-    `pooled_sqlite_event_log`)."""
-    writer = _WRITERS.get(id(instance.event_log_storage))
-    if writer is not None:
-        writer.flush()
-
-
-class EventLogWriteError(RuntimeError):
-    """Storing an event in Dagster's run history failed (raised in the run that produced it)."""
-
-
-_STOP = object()
-
-
-class _EventWriter:
-    """One thread storing events in the order they were put; `flush` waits for the queue."""
-
-    def __init__(self, store: Callable[[Any], None]) -> None:
-        self._store = store
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._error: BaseException | None = None
-        self._raised = False
-        self.thread = threading.Thread(target=self._run, name="healthscore-event-log", daemon=True)
-        self.thread.start()
-
-    def put(self, event: Any) -> None:
-        self._raise_error()
-        if not self.thread.is_alive():
-            raise EventLogWriteError("the run history's writer has stopped")
-        self._queue.put(event)
-
-    def flush(self) -> None:
-        self._queue.join()
-        self._raise_error()
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self._queue.put(_STOP)
-            self.thread.join()
-        self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self._error is not None and not self._raised:
-            self._raised = True
-            raise EventLogWriteError(
-                f"an event could not be stored in the run history: {self._error}"
-            ) from self._error
-
-    def _run(self) -> None:
-        while True:
-            event = self._queue.get()
-            try:
-                if event is _STOP:
-                    return
-                if self._error is None:  # after a failure, later events are not stored
-                    self._store(event)
-            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
-                self._error = exc
-            finally:
-                self._queue.task_done()
+        del storage._connect
+        del storage.has_table
+        del instance.get_event_log_handler
+        for engine in engines.values():
+            engine.dispose()
 
 
 def _kept_in_history(record: logging.LogRecord) -> bool:

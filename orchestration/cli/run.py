@@ -160,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(
         f"Materialising every asset (ingest -> quality gates -> dbt -> scoring -> publish); full log: {log_file}"
     )
-    from orchestration.cli.event_log import flush, pooled_sqlite_event_log
+    from orchestration.cli.event_log import pooled_sqlite_event_log
 
     instance = DagsterInstance.get()
     _prefetch_great_expectations()
@@ -174,7 +174,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             # --as-of scores that day's partition; without it, the latest day the features cover.
             partition_key=args.as_of or None,
         )
-        flush(instance)  # the run history written (a thread stores it while the run goes on)
         timings["pipeline run"] = time.perf_counter() - t0
         for stage, seconds in sorted(_stage_seconds(instance, result.run_id).items()):
             timings[f"  {stage}"] = seconds

@@ -2,12 +2,10 @@
 is written through pooled SQLite connections that leave the same readable record."""
 
 import io
-import threading
 
 import dagster as dg
-import pytest
 
-from orchestration.cli.event_log import EventLogWriteError, flush, pooled_sqlite_event_log
+from orchestration.cli.event_log import pooled_sqlite_event_log
 from orchestration.cli.progress import QUIET, progress_logger, readable
 from orchestration.lib.progress import PROGRESS_PREFIX, Progress
 
@@ -86,57 +84,6 @@ def test_pooled_event_log_leaves_the_same_run_history(tmp_path) -> None:
         assert len(reader.all_logs(result.run_id)) == events
         assert reader.get_latest_materialization_event(dg.AssetKey("long_step")).run_id == result.run_id
         assert reader.get_run_by_id(result.run_id).is_success
-
-
-def test_events_are_stored_by_a_thread_in_order_and_read_back_after_draining(tmp_path, monkeypatch) -> None:
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        storage = instance.event_log_storage
-        original = type(storage).store_event
-        writers: set[str] = set()
-        gate = threading.Event()
-
-        def slow_store(self, event) -> None:  # the writer is behind the run until the gate opens
-            gate.wait(timeout=30)
-            writers.add(threading.current_thread().name)
-            original(self, event)
-
-        monkeypatch.setattr(type(storage), "store_event", slow_store)
-        with pooled_sqlite_event_log(instance):
-            threading.Timer(0.5, gate.set).start()
-            result = _run(instance, io.StringIO(), io.StringIO())
-            # a read in the run's process waits for the queue: it sees every event of the run
-            stored = instance.all_logs(result.run_id)
-            assert [e.dagster_event_type for e in stored if e.is_dagster_event][
-                -1
-            ].value == "PIPELINE_SUCCESS"
-            flush(instance)
-        assert writers == {"healthscore-event-log"}  # never the run's own thread
-        after = instance.all_logs(result.run_id)
-        assert [e.timestamp for e in after] == sorted(e.timestamp for e in after)  # stored in order
-        assert [(e.user_message, e.dagster_event_type) for e in after] == [
-            (e.user_message, e.dagster_event_type) for e in stored
-        ]
-        assert "store_event" not in vars(storage)
-
-
-def test_an_event_that_cannot_be_stored_fails_the_block(tmp_path, monkeypatch) -> None:
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        storage = instance.event_log_storage
-        original = type(storage).store_event
-        calls: list[int] = []
-
-        def failing_store(self, event) -> None:
-            calls.append(1)
-            if len(calls) == 3:
-                raise OSError("disk full")
-            original(self, event)
-
-        monkeypatch.setattr(type(storage), "store_event", failing_store)
-        with pytest.raises(EventLogWriteError, match="disk full"):
-            with pooled_sqlite_event_log(instance):
-                _run(instance, io.StringIO(), io.StringIO())
-        assert len(calls) == 3  # nothing stored after the failure (the history would have a hole)
-        assert "store_event" not in vars(storage) and "_connect" not in vars(storage)
 
 
 def test_pooled_event_log_leaves_other_storages_alone() -> None:

@@ -317,3 +317,16 @@ def test_unit_tests_left_out_are_excluded_by_name() -> None:
         [*selection, "--exclude", "fqn:x"], manifest, lambda models, _m: [UNIT], context
     )
     assert new[-2:] == ["--exclude", "fqn:x unit_test:days_count_from_known"]
+
+
+def test_unit_tests_and_unchanged_tables_left_out_together() -> None:
+    manifest = _with_unit_test()
+    fqn = {uid: ".".join(node["fqn"]) for uid, node in manifest["nodes"].items()}
+    context = SimpleNamespace(log=SimpleNamespace(info=lambda _message: None))
+    selection = ["--select", " ".join(fqn.values())]
+    dropped = ["model.healthscore.stg_account_versions", "model.healthscore.stg_accounts"]
+    new, models, left_out = _without(selection, manifest, lambda models, _m: [UNIT, *dropped], context)
+    assert left_out == dropped
+    assert models == ["model.healthscore.stg_usage", "model.healthscore.int_days"]
+    assert fqn["model.healthscore.stg_accounts"] not in new[1].split()
+    assert new[-2:] == ["--exclude", "unit_test:days_count_from_known"]

@@ -324,9 +324,9 @@ def _without(
     unit_tests = sorted(uid for uid in dropped if uid.startswith("unit_test."))
     dropped -= set(unit_tests)
     if unit_tests:
-        names = [manifest["unit_tests"][uid]["name"] for uid in unit_tests]
+        unit_names = [manifest["unit_tests"][uid]["name"] for uid in unit_tests]
         at_exclude = selection.index("--exclude") + 1 if "--exclude" in selection else None
-        excluded = " ".join(f"unit_test:{name}" for name in names)
+        excluded = " ".join(f"unit_test:{name}" for name in unit_names)
         if at_exclude is None:
             selection = [*selection, "--exclude", excluded]
         else:
@@ -336,8 +336,8 @@ def _without(
                 *selection[at_exclude + 1 :],
             ]
         context.log.info(
-            f"{len(names)} dbt unit test(s) not run: they passed on this same code before (any change "
-            f"of the model, its upstream, the test or a macro runs them again): {', '.join(names)}"
+            f"{len(unit_names)} dbt unit test(s) not run: they passed on this same code before (any change "
+            f"of the model, its upstream, the test or a macro runs them again): {', '.join(unit_names)}"
         )
     if not dropped:
         return selection, models, []
