@@ -65,11 +65,11 @@ def _known_date(source: str) -> str:
     return f"try_cast({rule} as date)"
 
 
-def split_landing(landing: Path, out_history: Path, out_day: Path) -> dt.date:
-    """Copy landing into history + day folders split at the newest known day; return that day."""
+def newest_known_day(landing: Path, con=None) -> dt.date:
+    """The newest day on which an event record of `landing` became known (day D)."""
     import duckdb
 
-    con = duckdb.connect()
+    con = con or duckdb.connect()
     newest = None
     for source in EVENT_SOURCES:
         for path in sorted((landing / source).glob("*")):
@@ -78,6 +78,15 @@ def split_landing(landing: Path, out_history: Path, out_day: Path) -> dt.date:
                 newest = max(newest, day) if newest and day else (day or newest)
     if newest is None:
         raise SystemExit(f"no event records under {landing}")
+    return newest
+
+
+def split_landing(landing: Path, out_history: Path, out_day: Path) -> dt.date:
+    """Copy landing into history + day folders split at the newest known day; return that day."""
+    import duckdb
+
+    con = duckdb.connect()
+    newest = newest_known_day(landing, con)
     for folder in (out_history, out_day):
         shutil.rmtree(folder, ignore_errors=True)
     for source_dir in sorted(p for p in landing.iterdir() if p.is_dir()):
@@ -199,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if not kept.is_dir():
             raise SystemExit(f"no {kept}: run once with --keep-before-daily")
         shutil.copytree(kept, work)
-        newest = split_landing(source_landing, work / "split-check" / "landing", work / "split-check" / "day")
-        shutil.rmtree(work / "split-check")
+        newest = newest_known_day(source_landing)
     else:
         newest = split_landing(source_landing, landing, day_files)
     print(f"[{args.size} daily] split at {newest}: history + the day's files in {work}", flush=True)
