@@ -20,7 +20,8 @@ Per size, under .bench/<size>/ (landing files are generated once and cached; war
 4. pandas: `benchmarks.bench_pandas`, capped (default 20 min and 16 GiB RSS: "did not finish").
 Each child's peak memory is the largest sum of RSS over its whole process tree, sampled from /proc
 every 0.2 s (getrusage only reports the largest single child); the machine's 1-minute load
-average is sampled with it (mean and max while the child ran). Results: .bench/results.json.
+average is sampled with it (mean and max while the child ran). Results: .bench/results.json, and a
+copy per run that later runs do not overwrite: .bench/history/results-<UTC time>.json.
 """
 
 from __future__ import annotations
@@ -595,10 +596,25 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": results,
     }
-    out = root / ("results.json" if args.engine == "duckdb" else f"results-{args.engine}.json")
-    out.write_text(json.dumps(summary, indent=2, default=str))
-    print(f"\nresults: {out}")
+    out, kept = write_results(
+        root, "results" if args.engine == "duckdb" else f"results-{args.engine}", summary
+    )
+    print(f"\nresults: {out} (kept as {kept})")
     return 0
+
+
+def write_results(root: Path, name: str, payload: dict, now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """`<root>/<name>.json`, the latest results, and a copy that the next run does not overwrite:
+    `<root>/history/<name>-<UTC time>.json`. A benchmark's figures are quoted in docs/benchmarks.md
+    with the file they came from, so a rerun must not replace them."""
+    text = json.dumps(payload, indent=2, default=str)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    kept = root / "history" / f"{name}-{stamp}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(text)
+    latest = root / f"{name}.json"
+    latest.write_text(text)
+    return latest, kept
 
 
 if __name__ == "__main__":

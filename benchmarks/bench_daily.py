@@ -19,21 +19,21 @@ exactly as a user runs it, in .bench/<size>-daily/:
 
 Reported: seconds and peak RSS of each, the ratio daily / full, the stage times, and a check that
 the incremental feature mart after (2) equals the full rebuild of (3) on every day they share.
-Results: .bench/daily-<size>.json.
+Results: .bench/daily-<size>.json, and a copy per run that later runs do not overwrite:
+.bench/history/daily-<size>-<UTC time>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
-from benchmarks.bench import SIZES, _generate, run_measured
+from benchmarks.bench import SIZES, _generate, run_measured, write_results
 from orchestration.lib.contracts.sources import CONTRACTS
 from orchestration.lib.settings import PROJECT_ROOT
 
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     results["incremental_vs_full"] = _compare(warehouse, incremental)
     ratio = results["daily_run"]["seconds"] / results["full_rebuild"]["seconds"]
     results["ratio_daily_over_full"] = round(ratio, 3)
-    (root / f"daily-{args.size}.json").write_text(json.dumps(results, indent=2))
+    _, kept = write_results(root, f"daily-{args.size}", results)
     cmp = results["incremental_vs_full"]
     equal = not (cmp["rows_only_incremental"] or cmp["rows_only_full"] or cmp["columns_differing"])
     print(
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  daily run     {results['daily_run']['seconds']:8.1f} s   peak {results['daily_run']['peak_rss_mib']:,} MiB\n"
         f"  full rebuild  {results['full_rebuild']['seconds']:8.1f} s   peak {results['full_rebuild']['peak_rss_mib']:,} MiB\n"
         f"  daily / full  {ratio:8.3f}   (target 0.1 or less)\n"
+        f"  results       {kept}\n"
         f"  incremental mart vs full rebuild: {cmp['shared_rows']:,} rows over {cmp['shared_days']} shared days, "
         + (
             "equal (numbers within 1e-6)"

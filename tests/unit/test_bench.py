@@ -8,11 +8,12 @@ feature, so a ratio against pandas compares the same work.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pytest
 
-from benchmarks.bench import ratio_table, run_measured, tree_rss_by_process
+from benchmarks.bench import ratio_table, run_measured, tree_rss_by_process, write_results
 from benchmarks.bench_bound import run_bound
 from benchmarks.bench_pandas import compute_features
 from orchestration.lib.demo.generate import generate_demo_data
@@ -138,3 +139,14 @@ def test_ratio_table_gives_no_speed_ratio_when_pandas_ran_out_of_memory_and_no_b
     assert "no (mem)" in row and ">0.0x" not in row and "nan" not in row
     assert row.split()[1] == "-" and row.split()[3] == "-"  # no bound: neither seconds nor ratio
     assert table[1].split()[5:] == ["-"] * 7  # no independent yardstick either
+
+
+def test_write_results_keeps_every_run_apart_from_the_latest(tmp_path):
+    first = dt.datetime(2026, 12, 1, 6, 14, 0, tzinfo=dt.UTC)
+    latest, kept_first = write_results(tmp_path, "results", {"run": 1}, now=first)
+    _, kept_second = write_results(tmp_path, "results", {"run": 2}, now=first + dt.timedelta(hours=1))
+    assert latest == tmp_path / "results.json"
+    assert json.loads(latest.read_text()) == {"run": 2}
+    assert kept_first == tmp_path / "history" / "results-20261201T061400Z.json"
+    assert json.loads(kept_first.read_text()) == {"run": 1}
+    assert json.loads(kept_second.read_text()) == {"run": 2}
